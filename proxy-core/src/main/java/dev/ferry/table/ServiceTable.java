@@ -1,0 +1,516 @@
+package dev.ferry.table;
+
+import static dev.ferry.table.TableLayout.*;
+
+import dev.ferry.model.Frontend;
+import dev.ferry.model.ServicePort;
+import dev.ferry.model.ServicePortName;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.LongSupplier;
+import org.agrona.IoUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * The service table's single writer: service ports laid out off-heap in a memory-mapped file in the
+ * state directory, indexed by frontend (protocol, address, port) and by name, for lock-free readers
+ * in this process ({@link #reader()}) and in others ({@link ServiceTableReader#open(Path)}).
+ *
+ * <p>Guarantees: a reader never sees a half-written service port (each change writes a new record
+ * and then swings index slots to it); a change costs in proportion to the changed service port, not
+ * to the table; an unchanged service port is not rewritten; the heap holds nothing per service.
+ * The file is sparse: only touched pages use memory, so the default size needs no tuning; a full
+ * table is a clear {@link TableFullException}.
+ *
+ * <p>Not thread-safe: exactly one thread (the sync loop) may call the mutating methods.
+ */
+public final class ServiceTable implements AutoCloseable {
+    /** Default mapped size: 1 GiB of address space, sparse (about 1 KiB per service port with 10 endpoints). */
+    public static final long DEFAULT_SIZE_BYTES = 1L << 30;
+    /** How long a freed record stays readable before its block can be reused. */
+    public static final long DEFAULT_GRACE_MILLIS = 2_000;
+    private static final int INITIAL_INDEX_SLOTS = 1024;
+
+    /** What {@link #put} did. */
+    public enum Change { ADDED, UPDATED, UNCHANGED }
+
+    /** Outcome of {@link #replaceAll}: counts and the service ports that could not be written, with why. */
+    public record SyncResult(int added, int updated, int removed, int unchanged, List<String> errors) {
+        public boolean changed() {
+            return added + updated + removed > 0;
+        }
+    }
+
+    private final Path file;
+    private final MappedByteBuffer mapped;
+    private final UnsafeBuffer buffer;
+    private final BlockAllocator allocator;
+    private final LongSupplier clock;
+    private final RandomAccessFile lockRaf;
+    private final FileLock lock;
+    private final RecordEncoder encoder = new RecordEncoder();
+    private final ServicePortView own = new ServicePortView();
+    private final ServicePortView other = new ServicePortView();
+    private final ServiceTableReader reader;
+    private long nextStamp = 1;
+    private int batchDepth;
+    private boolean dirty;
+    private boolean closed;
+
+    private ServiceTable(Path file, MappedByteBuffer mapped, long size, long graceMillis, LongSupplier clock,
+                         RandomAccessFile lockRaf, FileLock lock, Path lockFile) {
+        this.file = file;
+        this.mapped = mapped;
+        this.buffer = new UnsafeBuffer(mapped);
+        this.clock = clock;
+        this.lockRaf = lockRaf;
+        this.lock = lock;
+        this.allocator = new BlockAllocator(buffer, size, graceMillis, clock, file.toString());
+        this.reader = new ServiceTableReader(buffer, null, file, lockFile);
+    }
+
+    /** Creates a fresh table in stateDir with the defaults. */
+    public static ServiceTable create(Path stateDir) throws IOException {
+        return create(stateDir, DEFAULT_SIZE_BYTES, DEFAULT_GRACE_MILLIS, System::currentTimeMillis);
+    }
+
+    /**
+     * Creates a fresh, empty table in stateDir and takes the directory's writer lock (a second
+     * daemon on the same directory fails here, naming the first one's pid). The file is built under
+     * a temporary name and renamed into place, so a reader never maps a half-initialised file.
+     */
+    public static ServiceTable create(Path stateDir, long sizeBytes, long graceMillis, LongSupplier clock)
+            throws IOException {
+        if (sizeBytes < HEADER_SIZE * 4L || sizeBytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("table size must be between 16 KiB and 2 GiB, got " + sizeBytes);
+        }
+        Files.createDirectories(stateDir);
+        Path lockFile = stateDir.resolve(LOCK_FILE_NAME);
+        RandomAccessFile lockRaf = new RandomAccessFile(lockFile.toFile(), "rw");
+        FileLock lock;
+        try {
+            lock = lockRaf.getChannel().tryLock(0, 1, false);
+        } catch (java.nio.channels.OverlappingFileLockException sameProcess) {
+            lockRaf.close();
+            throw new IOException("this process already owns the state directory " + stateDir);
+        } catch (IOException | RuntimeException e) {
+            lockRaf.close();
+            throw e;
+        }
+        if (lock == null) {
+            String owner = ownerPid(stateDir.resolve(FILE_NAME));
+            lockRaf.close();
+            throw new IOException("another Ferry daemon" + owner + " owns the state directory " + stateDir);
+        }
+        Path file = stateDir.resolve(FILE_NAME);
+        Path tmp = stateDir.resolve(FILE_NAME + ".tmp-" + ProcessHandle.current().pid());
+        Files.deleteIfExists(tmp);
+        MappedByteBuffer mapped = IoUtil.mapNewFile(tmp.toFile(), sizeBytes, false);
+        ServiceTable table = new ServiceTable(file, mapped, sizeBytes, graceMillis, clock, lockRaf, lock, lockFile);
+        table.initHeader(sizeBytes);
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        return table;
+    }
+
+    private static String ownerPid(Path file) {
+        try (ServiceTableReader r = ServiceTableReader.open(file.getParent())) {
+            return " (pid " + r.status().writerPid() + ")";
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
+    }
+
+    private void initHeader(long size) {
+        long now = clock.getAsLong();
+        buffer.putLong(H_VERSION, VERSION);
+        buffer.putLong(H_WRITER_PID, ProcessHandle.current().pid());
+        buffer.putLong(H_STARTED_MILLIS, now);
+        buffer.putLong(H_HEARTBEAT_MILLIS, now);
+        buffer.putLong(H_UPDATED_MILLIS, now);
+        buffer.putLong(H_CAPACITY, size);
+        buffer.putLong(H_BUMP, HEADER_SIZE);
+        buffer.putLong(H_FRONTEND_INDEX, newIndex(INITIAL_INDEX_SLOTS));
+        buffer.putLong(H_NAME_INDEX, newIndex(INITIAL_INDEX_SLOTS));
+        buffer.putLongRelease(H_MAGIC, MAGIC); // last: a reader that sees the magic sees a whole header
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** A reader over this process's mapping: shares memory with the writer, allocates nothing per lookup. */
+    public ServiceTableReader reader() {
+        return reader;
+    }
+
+    /** Writes sp (or nothing, when an identical record is already there). */
+    public Change put(ServicePort sp) {
+        ensureOpen();
+        ServicePortName n = sp.name();
+        int length = encoder.encode(sp);
+        int oldBlock = findName(n);
+        if (oldBlock != 0 && sameBytes(oldBlock, length)) {
+            return Change.UNCHANGED;
+        }
+        List<Frontend> frontends = sp.frontends();
+        checkConflicts(n, frontends, oldBlock);
+
+        int block = allocator.allocate(length, KIND_RECORD);
+        buffer.putBytes(block + BLOCK_HEADER, encoder.buffer(), 0, length);
+        buffer.putLongRelease(block + B_STAMP, nextStamp++);
+
+        int proto = n.protocol().ordinal();
+        for (int i = 0; i < frontends.size(); i++) {
+            Frontend f = frontends.get(i);
+            int fam = f.address() == null ? RecordLayout.FAMILY_NONE : AddressBits.family(f.address());
+            long hi = f.address() == null ? 0 : AddressBits.hi(f.address());
+            long lo = f.address() == null ? 0 : AddressBits.lo(f.address());
+            upsertFrontend(proto, fam, hi, lo, f.port(), ((long) block << 16) | i);
+        }
+        long endpointDelta = sp.endpoints().size();
+        if (oldBlock != 0) {
+            own.wrap(buffer, oldBlock);
+            endpointDelta -= own.endpointCount();
+            // Frontends the new record no longer has: unlink those still pointing at the old record.
+            for (int i = 0, c = own.frontendCount(); i < c; i++) {
+                own.wrap(buffer, oldBlock);
+                removeFrontendIfOwnedBy(proto, own.frontendFamily(i), own.frontendHi(i), own.frontendLo(i),
+                        own.frontendPort(i), oldBlock);
+            }
+        }
+        upsertName(n, block);
+        if (oldBlock != 0) {
+            allocator.free(oldBlock);
+        } else {
+            buffer.putLongRelease(H_SERVICE_PORTS, buffer.getLong(H_SERVICE_PORTS) + 1);
+        }
+        buffer.putLongRelease(H_ENDPOINTS, buffer.getLong(H_ENDPOINTS) + endpointDelta);
+        published();
+        return oldBlock == 0 ? Change.ADDED : Change.UPDATED;
+    }
+
+    /** Removes a service port; false when it was not there. */
+    public boolean remove(ServicePortName n) {
+        ensureOpen();
+        int block = findName(n);
+        if (block == 0) {
+            return false;
+        }
+        own.wrap(buffer, block);
+        int proto = n.protocol().ordinal();
+        int endpoints = own.endpointCount();
+        for (int i = 0, c = own.frontendCount(); i < c; i++) {
+            own.wrap(buffer, block);
+            removeFrontendIfOwnedBy(proto, own.frontendFamily(i), own.frontendHi(i), own.frontendLo(i),
+                    own.frontendPort(i), block);
+        }
+        removeName(n, block);
+        allocator.free(block);
+        buffer.putLongRelease(H_SERVICE_PORTS, buffer.getLong(H_SERVICE_PORTS) - 1);
+        buffer.putLongRelease(H_ENDPOINTS, buffer.getLong(H_ENDPOINTS) - endpoints);
+        published();
+        return true;
+    }
+
+    /**
+     * Makes the table hold exactly {@code desired}: writes what changed, removes what is gone, leaves
+     * the rest untouched. A service port that cannot be written (a frontend conflict, an oversized
+     * field) is reported in the result and does not stop the others. One generation bump at the end.
+     */
+    public SyncResult replaceAll(Collection<ServicePort> desired) {
+        ensureOpen();
+        int added = 0;
+        int updated = 0;
+        int unchanged = 0;
+        List<String> errors = new ArrayList<>();
+        Set<ServicePortName> keep = new HashSet<>(desired.size() * 2);
+        batchDepth++;
+        try {
+            for (ServicePort sp : desired) {
+                keep.add(sp.name());
+            }
+            // Removals first, so a frontend that moves from a deleted service to a new one is free.
+            List<ServicePortName> gone = new ArrayList<>();
+            reader.forEach(new ServicePortView(), v -> {
+                ServicePortName n = v.servicePortName();
+                if (!keep.contains(n)) {
+                    gone.add(n);
+                }
+            });
+            for (ServicePortName n : gone) {
+                remove(n);
+            }
+            for (ServicePort sp : desired) {
+                try {
+                    switch (put(sp)) {
+                        case ADDED -> added++;
+                        case UPDATED -> updated++;
+                        default -> unchanged++;
+                    }
+                } catch (FrontendConflictException | IllegalArgumentException e) {
+                    errors.add(sp.name() + ": " + e.getMessage());
+                }
+            }
+            return new SyncResult(added, updated, gone.size(), unchanged, List.copyOf(errors));
+        } finally {
+            batchDepth--;
+            published();
+        }
+    }
+
+    /** Records that the writer is alive; readers use it to tell a live daemon from a stale file. */
+    public void heartbeat() {
+        if (!closed) {
+            buffer.putLongRelease(H_HEARTBEAT_MILLIS, clock.getAsLong());
+        }
+    }
+
+    /** Returns freed blocks whose grace period is over to the free lists (the writer also does this on allocation). */
+    public void reclaim() {
+        if (!closed) {
+            allocator.reclaim();
+        }
+    }
+
+    public long generation() {
+        return buffer.getLongAcquire(H_GENERATION);
+    }
+
+    public long bytesInUse() {
+        return allocator.bytesInUse();
+    }
+
+    /**
+     * Marks the table cleanly closed (readers then report it as stale, not live), unmaps it and
+     * releases the writer lock. In-process readers must be stopped first. The file stays for
+     * post-mortem `ferry dump`.
+     */
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        buffer.putIntVolatile(H_CLOSED, 1);
+        mapped.force();
+        IoUtil.unmap(mapped);
+        lock.release();
+        lockRaf.close();
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("service table " + file + " is closed");
+        }
+    }
+
+    private void published() {
+        dirty = true;
+        if (batchDepth == 0 && dirty) {
+            dirty = false;
+            buffer.putLongRelease(H_UPDATED_MILLIS, clock.getAsLong());
+            buffer.putLongRelease(H_GENERATION, buffer.getLong(H_GENERATION) + 1);
+        }
+    }
+
+    private boolean sameBytes(int block, int length) {
+        int base = block + BLOCK_HEADER;
+        if (buffer.getInt(base + RecordLayout.R_LENGTH) != length) {
+            return false;
+        }
+        var scratch = encoder.buffer();
+        int i = 0;
+        for (; i + 8 <= length; i += 8) {
+            if (buffer.getLong(base + i) != scratch.getLong(i)) return false;
+        }
+        for (; i < length; i++) {
+            if (buffer.getByte(base + i) != scratch.getByte(i)) return false;
+        }
+        return true;
+    }
+
+    private void checkConflicts(ServicePortName n, List<Frontend> frontends, int oldBlock) {
+        int proto = n.protocol().ordinal();
+        for (Frontend f : frontends) {
+            int fam = f.address() == null ? RecordLayout.FAMILY_NONE : AddressBits.family(f.address());
+            long hi = f.address() == null ? 0 : AddressBits.hi(f.address());
+            long lo = f.address() == null ? 0 : AddressBits.lo(f.address());
+            int slot = findFrontendSlot(proto, fam, hi, lo, f.port());
+            if (slot >= 0) {
+                int owner = (int) (buffer.getLong(slot + 8) >>> 16);
+                if (owner != oldBlock) {
+                    other.wrap(buffer, owner);
+                    throw new FrontendConflictException(n.protocol() + " frontend " + f + " (" + f.kind()
+                            + ") is already served by " + other.servicePortName());
+                }
+            }
+        }
+    }
+
+    // Index plumbing. An index block's payload: capacity:int, used:int (non-empty slots incl. tombstones), slots.
+
+    private int newIndex(int slots) {
+        int block = allocator.allocate(I_SLOTS + slots * SLOT_SIZE, KIND_INDEX);
+        int base = block + BLOCK_HEADER;
+        buffer.setMemory(base, I_SLOTS + slots * SLOT_SIZE, (byte) 0);
+        buffer.putInt(base + I_CAPACITY, slots);
+        buffer.putInt(base + 4, 0);
+        buffer.putLongRelease(block + B_STAMP, nextStamp++);
+        return block;
+    }
+
+    /** Grows (or compacts tombstones out of) the index at headerField when another insert would pass 50% load. */
+    private void ensureRoom(int headerField) {
+        int index = (int) buffer.getLong(headerField);
+        int base = index + BLOCK_HEADER;
+        int capacity = buffer.getInt(base + I_CAPACITY);
+        int used = buffer.getInt(base + 4);
+        if ((used + 1) * 2L <= capacity) {
+            return;
+        }
+        int live = 0;
+        for (int s = 0; s < capacity; s++) {
+            long v = buffer.getLong(base + I_SLOTS + s * SLOT_SIZE + 8);
+            if (v != EMPTY && v != TOMBSTONE) live++;
+        }
+        int newCapacity = INITIAL_INDEX_SLOTS;
+        while (newCapacity < (live + 1) * 4L) {
+            newCapacity <<= 1;
+        }
+        int fresh = newIndex(newCapacity);
+        int freshBase = fresh + BLOCK_HEADER;
+        int mask = newCapacity - 1;
+        for (int s = 0; s < capacity; s++) {
+            int at = base + I_SLOTS + s * SLOT_SIZE;
+            long v = buffer.getLong(at + 8);
+            if (v == EMPTY || v == TOMBSTONE) continue;
+            long h = buffer.getLong(at);
+            int slot = (int) h & mask;
+            while (buffer.getLong(freshBase + I_SLOTS + slot * SLOT_SIZE + 8) != EMPTY) {
+                slot = (slot + 1) & mask;
+            }
+            buffer.putLong(freshBase + I_SLOTS + slot * SLOT_SIZE, h);
+            buffer.putLong(freshBase + I_SLOTS + slot * SLOT_SIZE + 8, v);
+        }
+        buffer.putInt(freshBase + 4, live);
+        buffer.putLongRelease(headerField, fresh);
+        allocator.free(index);
+    }
+
+    /** Absolute offset of the slot holding this frontend, or -1. */
+    private int findFrontendSlot(int proto, int fam, long hi, long lo, int port) {
+        long hash = AddressBits.frontendHash(proto, fam, hi, lo, port);
+        int index = (int) buffer.getLong(H_FRONTEND_INDEX);
+        int base = index + BLOCK_HEADER;
+        int capacity = buffer.getInt(base + I_CAPACITY);
+        int mask = capacity - 1;
+        int slot = (int) hash & mask;
+        for (int probe = 0; probe < capacity; probe++) {
+            int at = base + I_SLOTS + slot * SLOT_SIZE;
+            long v = buffer.getLong(at + 8);
+            if (v == EMPTY) return -1;
+            if (v != TOMBSTONE && buffer.getLong(at) == hash) {
+                other.wrap(buffer, (int) (v >>> 16));
+                if (other.protocolOrdinal() == proto && other.frontendMatches((int) (v & 0xFFFF), fam, hi, lo, port)) {
+                    return at;
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
+        return -1;
+    }
+
+    private void upsertFrontend(int proto, int fam, long hi, long lo, int port, long value) {
+        int existing = findFrontendSlot(proto, fam, hi, lo, port);
+        if (existing >= 0) {
+            buffer.putLongRelease(existing + 8, value);
+            return;
+        }
+        insert(H_FRONTEND_INDEX, AddressBits.frontendHash(proto, fam, hi, lo, port), value);
+    }
+
+    private void removeFrontendIfOwnedBy(int proto, int fam, long hi, long lo, int port, int block) {
+        int at = findFrontendSlot(proto, fam, hi, lo, port);
+        if (at >= 0 && (int) (buffer.getLong(at + 8) >>> 16) == block) {
+            buffer.putLongRelease(at + 8, TOMBSTONE);
+        }
+    }
+
+    private void insert(int headerField, long hash, long value) {
+        ensureRoom(headerField);
+        int index = (int) buffer.getLong(headerField);
+        int base = index + BLOCK_HEADER;
+        int capacity = buffer.getInt(base + I_CAPACITY);
+        int mask = capacity - 1;
+        int slot = (int) hash & mask;
+        while (true) {
+            int at = base + I_SLOTS + slot * SLOT_SIZE;
+            long v = buffer.getLong(at + 8);
+            if (v == EMPTY || v == TOMBSTONE) {
+                // Hash first, then the value with release: a reader that sees the value sees its hash.
+                buffer.putLong(at, hash);
+                buffer.putLongRelease(at + 8, value);
+                if (v == EMPTY) {
+                    buffer.putInt(base + 4, buffer.getInt(base + 4) + 1);
+                }
+                return;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    private int findNameSlot(ServicePortName n) {
+        int proto = n.protocol().ordinal();
+        long hash = NameHash.of(n.namespace(), n.name(), n.portName(), proto);
+        int index = (int) buffer.getLong(H_NAME_INDEX);
+        int base = index + BLOCK_HEADER;
+        int capacity = buffer.getInt(base + I_CAPACITY);
+        int mask = capacity - 1;
+        int slot = (int) hash & mask;
+        for (int probe = 0; probe < capacity; probe++) {
+            int at = base + I_SLOTS + slot * SLOT_SIZE;
+            long v = buffer.getLong(at + 8);
+            if (v == EMPTY) return -1;
+            if (v != TOMBSTONE && buffer.getLong(at) == hash) {
+                other.wrap(buffer, (int) v);
+                if (other.nameEquals(n.namespace(), n.name(), n.portName(), proto)) {
+                    return at;
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
+        return -1;
+    }
+
+    private int findName(ServicePortName n) {
+        int at = findNameSlot(n);
+        return at < 0 ? 0 : (int) buffer.getLong(at + 8);
+    }
+
+    private void upsertName(ServicePortName n, int block) {
+        int at = findNameSlot(n);
+        if (at >= 0) {
+            buffer.putLongRelease(at + 8, block);
+            return;
+        }
+        insert(H_NAME_INDEX, NameHash.of(n.namespace(), n.name(), n.portName(), n.protocol().ordinal()), block);
+    }
+
+    private void removeName(ServicePortName n, int block) {
+        int at = findNameSlot(n);
+        if (at >= 0 && (int) buffer.getLong(at + 8) == block) {
+            buffer.putLongRelease(at + 8, TOMBSTONE);
+        }
+    }
+}
