@@ -2,6 +2,7 @@ package dev.ferry.table;
 
 import static dev.ferry.table.TableLayout.*;
 
+import java.lang.invoke.VarHandle;
 import java.util.function.LongSupplier;
 import org.agrona.concurrent.AtomicBuffer;
 
@@ -56,6 +57,8 @@ final class BlockAllocator {
         }
         int b = (int) block;
         buffer.putLongRelease(b + B_STAMP, 0L);
+        // Seqlock discipline: the zero stamp must be visible before any new payload byte is.
+        VarHandle.storeStoreFence();
         buffer.putInt(b + B_SIZE_CLASS, sizeClass);
         buffer.putInt(b + B_KIND, kind);
         buffer.putLong(b + B_LIMBO_NEXT, 0L);
@@ -93,6 +96,7 @@ final class BlockAllocator {
             long next = buffer.getLong(b + B_LIMBO_NEXT);
             // Invalidate before the block can be handed out again: late readers' stamp check fails.
             buffer.putLongRelease(b + B_STAMP, 0L);
+            VarHandle.storeStoreFence();
             int freeHead = H_FREE_LISTS + buffer.getInt(b + B_SIZE_CLASS) * 8;
             buffer.putLong(b + B_LIMBO_NEXT, buffer.getLong(freeHead));
             buffer.putLong(freeHead, b);
