@@ -1,5 +1,8 @@
 package dev.ferry.conntrack;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -14,11 +17,15 @@ public final class ConntrackState implements AutoCloseable {
     static final String AFFINITY_FILE = "affinity.v1.cmap";
     static final String CONNECTIONS_FILE = "connections.v1.cmap";
 
+    static final String CLEAN_SHUTDOWN_MARKER = "conntrack.closed";
+
+    private final Path stateDir;
     private final FlowTable flows;
     private final AffinityTable affinity;
     private final ConnectionCounts connections;
 
-    private ConntrackState(FlowTable flows, AffinityTable affinity, ConnectionCounts connections) {
+    private ConntrackState(Path stateDir, FlowTable flows, AffinityTable affinity, ConnectionCounts connections) {
+        this.stateDir = stateDir;
         this.flows = flows;
         this.affinity = affinity;
         this.connections = connections;
@@ -29,14 +36,22 @@ public final class ConntrackState implements AutoCloseable {
      * aside ({@code *.corrupt-<ts>}) with an error log and that table starts empty.
      */
     public static ConntrackState open(Path stateDir, ConntrackConfig config) {
+        boolean clean;
+        try {
+            Files.createDirectories(stateDir);
+            // Deleted before use: if this process dies, the next one finds no marker and recovers.
+            clean = Files.deleteIfExists(stateDir.resolve(CLEAN_SHUTDOWN_MARKER));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot use state directory " + stateDir, e);
+        }
         FlowTable flows = new FlowTable(MapFiles.openForWriter(flowsBuilder(config.maxFlows()),
-                stateDir.resolve(FLOWS_FILE)), config);
+                stateDir.resolve(FLOWS_FILE), clean), config);
         AffinityTable affinity = new AffinityTable(MapFiles.openForWriter(affinityBuilder(config.maxAffinities()),
-                stateDir.resolve(AFFINITY_FILE)), config);
+                stateDir.resolve(AFFINITY_FILE), clean), config);
         ConnectionCounts connections = new ConnectionCounts(MapFiles.openForWriter(connectionsBuilder(config.maxBackends()),
-                stateDir.resolve(CONNECTIONS_FILE)));
+                stateDir.resolve(CONNECTIONS_FILE), clean));
         connections.clear();
-        return new ConntrackState(flows, affinity, connections);
+        return new ConntrackState(stateDir, flows, affinity, connections);
     }
 
     static net.openhft.chronicle.map.ChronicleMapBuilder<byte[], byte[]> flowsBuilder(long max) {
@@ -64,11 +79,21 @@ public final class ConntrackState implements AutoCloseable {
         return connections;
     }
 
-    /** Flushes nothing (the maps are the files); unmaps them. Entries stay for the next open. */
+    /**
+     * Unmaps the tables (the maps are the files: there is nothing to flush) and marks the shutdown
+     * clean, so the next open skips Chronicle's lock recovery. Entries stay for the next open.
+     */
     @Override
     public void close() {
         flows.close();
         affinity.close();
         connections.close();
+        try {
+            Files.write(stateDir.resolve(CLEAN_SHUTDOWN_MARKER), new byte[0]);
+        } catch (IOException e) {
+            // Harmless: the next open recovers instead.
+            org.slf4j.LoggerFactory.getLogger(ConntrackState.class)
+                    .warn("cannot write {} in {}: {}", CLEAN_SHUTDOWN_MARKER, stateDir, e.toString());
+        }
     }
 }

@@ -17,6 +17,16 @@ public final class DumpMain {
         }
         long t0 = System.nanoTime();
         try (ConntrackReader r = ConntrackReader.open(Path.of(args[0]))) {
+            print(r);
+        } catch (java.io.IOException e) {
+            System.err.println("ferry: " + e.getMessage());
+            System.exit(1);
+        }
+        System.err.printf("listed in %d ms after main() started%n", (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    private static void print(ConntrackReader r) throws java.io.IOException {
+        {
             StringBuilder sb = new StringBuilder();
             for (ConntrackReader.FlowEntry f : r.flows()) {
                 sb.append("flow ").append(f.protocol() == 17 ? "udp" : String.valueOf(f.protocol()))
@@ -32,6 +42,5 @@ public final class DumpMain {
             }
             System.out.print(sb);
         }
-        System.err.printf("listed in %d ms after JVM start%n", (System.nanoTime() - t0) / 1_000_000);
     }
 }

@@ -37,31 +37,26 @@ final class MapFiles {
     }
 
     /**
-     * Opens (recovering locks a crashed writer left held) or creates the map; on any failure moves
-     * the file aside and starts empty, logging why.
+     * Opens or creates the map; on any failure moves the file aside and starts empty, logging why.
+     *
+     * @param cleanShutdown whether the previous writer closed the maps; if not, it may have died
+     *     holding a segment lock, and only Chronicle's recovery (a full scan, which Chronicle says
+     *     needs exclusive access and should not be the normal way to open) releases it
      */
-    static ChronicleMap<byte[], byte[]> openForWriter(ChronicleMapBuilder<byte[], byte[]> builder, Path file) {
+    static ChronicleMap<byte[], byte[]> openForWriter(ChronicleMapBuilder<byte[], byte[]> builder, Path file,
+                                                      boolean cleanShutdown) {
         try {
             Files.createDirectories(file.getParent());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create state directory " + file.getParent(), e);
         }
         if (Files.exists(file)) {
-            AtomicInteger corruptions = new AtomicInteger();
             try {
-                // recover, not plain open: a daemon killed while holding a segment lock would
-                // otherwise leave every later lookup waiting on a lock nobody will release.
-                ChronicleMap<byte[], byte[]> map = builder.recoverPersistedTo(file.toFile(), true, c -> {
-                    if (corruptions.getAndIncrement() < 10) {
-                        LOG.warn("conntrack map {}: repaired corruption in segment {}: {}",
-                                file, c.segmentIndex(), c.message());
-                    }
-                });
-                if (corruptions.get() > 0) {
-                    LOG.warn("conntrack map {}: {} corruptions repaired while opening; damaged entries were dropped",
-                            file, corruptions.get());
+                String damage = headerDamage(file);
+                if (damage != null) {
+                    throw new IOException(damage);
                 }
-                return map;
+                return cleanShutdown ? builder.createPersistedTo(file.toFile()) : recover(builder, file);
             } catch (Exception | InternalError | LinkageError e) {
                 // InternalError: Unsafe access to a page beyond a truncated file's end (SIGBUS).
                 Path aside = moveAside(file);
@@ -76,19 +71,66 @@ final class MapFiles {
         }
     }
 
+    private static ChronicleMap<byte[], byte[]> recover(ChronicleMapBuilder<byte[], byte[]> builder, Path file)
+            throws IOException {
+        LOG.warn("conntrack map {}: the previous daemon did not shut down cleanly; recovering (scans the whole map)", file);
+        AtomicInteger corruptions = new AtomicInteger();
+        ChronicleMap<byte[], byte[]> map = builder.recoverPersistedTo(file.toFile(), true, c -> {
+            if (corruptions.getAndIncrement() < 10) {
+                LOG.warn("conntrack map {}: repaired corruption in segment {}: {}", file, c.segmentIndex(), c.message());
+            }
+        });
+        if (corruptions.get() > 0) {
+            LOG.warn("conntrack map {}: {} corruptions repaired; damaged entries were dropped", file, corruptions.get());
+        }
+        return map;
+    }
+
     /** Opens an existing map that another process writes; never creates or repairs one. */
     static ChronicleMap<byte[], byte[]> openForReader(ChronicleMapBuilder<byte[], byte[]> builder, Path file)
             throws IOException {
-        if (!Files.isRegularFile(file)) {
-            throw new java.nio.file.NoSuchFileException(file.toString(), null, "no conntrack map here (is the daemon's --state-dir right?)");
+        String damage = headerDamage(file);
+        if (damage != null) {
+            throw new IOException("conntrack map " + file + " is unreadable: " + damage);
         }
         try {
             return builder.createPersistedTo(file.toFile());
-        } catch (IOException e) {
-            throw e;
         } catch (Exception | InternalError e) {
-            throw new IOException("conntrack map " + file + " is unreadable (truncated or corrupt): " + e, e);
+            throw new IOException("conntrack map " + file + " is unreadable (truncated or corrupt): " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Checks the self-describing header Chronicle writes first (8 bytes of checksum, then a
+     * little-endian length word whose top bit means "still being written", then that many bytes of
+     * YAML). Without this, Chronicle meets a zeroed or half-written header by waiting 60 s for
+     * another process to finish writing it.
+     *
+     * @return what is wrong, or null when the header looks complete
+     */
+    static String headerDamage(Path file) throws IOException {
+        long size = Files.size(file);
+        if (size < 12) {
+            return "file is " + size + " bytes, shorter than a map header";
+        }
+        byte[] head = new byte[12];
+        try (var in = Files.newInputStream(file)) {
+            if (in.readNBytes(head, 0, 12) != 12) {
+                return "cannot read the map header";
+            }
+        }
+        int word = (head[8] & 0xff) | (head[9] & 0xff) << 8 | (head[10] & 0xff) << 16 | (head[11] & 0xff) << 24;
+        if (word == 0) {
+            return "map header is empty (zeroed or never written)";
+        }
+        if (word < 0) {
+            return "map header is incomplete (a writer died while creating it)";
+        }
+        long length = word & 0x3fffffffL;
+        if (12 + length > size) {
+            return "map header claims " + length + " bytes but the file has " + size;
+        }
+        return null;
     }
 
     static Path moveAside(Path file) {
