@@ -1,5 +1,7 @@
 package dev.ferry.lb;
 
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
 /**
@@ -30,8 +32,12 @@ public final class ConnectionCounts {
      */
     public static ConnectionCounts carriedOver(ConnectionCounts previous, Backends from, Backends to) {
         ConnectionCounts next = new ConnectionCounts(to.size());
+        Map<String, Integer> oldIndex = new HashMap<>();
+        for (int i = 0; i < from.size(); i++) {
+            oldIndex.put(from.name(i), i);
+        }
         for (int i = 0; i < to.size(); i++) {
-            int old = from.indexOf(to.name(i));
+            int old = oldIndex.getOrDefault(to.name(i), -1);
             if (old >= 0 && old < previous.size()) {
                 next.counts.set(i, previous.get(old));
             }

@@ -1,23 +1,22 @@
 package dev.ferry.lb;
 
-import java.util.concurrent.atomic.AtomicLong;
-
 /**
  * IPVS {@code rr}: backends in turn, ignoring weights.
  *
- * <p>Lock-free: one shared atomic counter. Over any run of picks from any number of threads, each
- * backend is picked either floor or ceil of picks/n times, because every counter value goes to
- * exactly one picker. The counter is a contended cache line under many threads; that is the price
+ * <p>Lock-free: one shared atomic counter ({@link TurnCounter}). Over any run of picks from any
+ * number of threads, each backend is picked either floor or ceil of picks/n times, because every
+ * counter value goes to exactly one picker. The counter is a contended cache line under many threads; that is the price
  * of exact fairness.
  */
 public final class RoundRobin implements Scheduler {
     private final Backends backends;
     private final int n;
-    private final AtomicLong next = new AtomicLong();
+    private final TurnCounter turns;
 
     public RoundRobin(Backends backends) {
         this.backends = backends;
         this.n = backends.size();
+        this.turns = new TurnCounter(Math.max(1, n));
     }
 
     @Override
@@ -25,8 +24,7 @@ public final class RoundRobin implements Scheduler {
         if (n == 0) {
             return NO_BACKEND;
         }
-        // A long counter does not wrap in the lifetime of a process, so % never sees a negative value.
-        return (int) (next.getAndIncrement() % n);
+        return turns.next();
     }
 
     @Override

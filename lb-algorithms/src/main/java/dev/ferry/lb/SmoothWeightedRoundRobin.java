@@ -2,7 +2,6 @@ package dev.ferry.lb;
 
 import java.util.Arrays;
 import java.util.TreeMap;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * IPVS {@code wrr}, with nginx's smooth weighted round robin order: weights 5,1,1 give
@@ -22,20 +21,20 @@ public final class SmoothWeightedRoundRobin implements Scheduler {
 
     private final Backends backends;
     private final int[] order;
-    private final AtomicLong next = new AtomicLong();
+    private final TurnCounter turns;
 
     public SmoothWeightedRoundRobin(Backends backends) {
         this.backends = backends;
         this.order = smoothOrder(periodWeights(backends));
+        this.turns = new TurnCounter(Math.max(1, order.length));
     }
 
     @Override
     public int pick(long sourceKey, long destinationKey) {
-        int period = order.length;
-        if (period == 0) {
+        if (order.length == 0) {
             return NO_BACKEND;
         }
-        return order[(int) (next.getAndIncrement() % period)];
+        return order[turns.next()];
     }
 
     @Override
