@@ -1,0 +1,17 @@
+package dev.ferry.source;
+
+import dev.ferry.convert.Rejection;
+import dev.ferry.model.ServicePort;
+import java.util.List;
+
+/**
+ * The whole content of a source at one moment: every accepted service port (sorted by name) and
+ * the objects that were rejected. Immutable. {@code generation} counts successful loads from 1.
+ */
+public record Snapshot(long generation, List<ServicePort> ports, List<Rejection> rejections) {
+
+    public Snapshot {
+        ports = List.copyOf(ports);
+        rejections = List.copyOf(rejections);
+    }
+}
