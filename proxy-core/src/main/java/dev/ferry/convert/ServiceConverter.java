@@ -78,7 +78,7 @@ public final class ServiceConverter {
         }
         List<ServicePort> ports = new ArrayList<>(skeletons.size());
         for (ServicePort sp : skeletons) {
-            ports.add(sp.withEndpoints(endpointsFor(sp.name(), checked)));
+            ports.add(sp.withEndpoints(sp.port() == 0 ? addressesOnly(checked) : endpointsFor(sp.name(), checked)));
         }
         return new Conversion(ports, rejections);
     }
@@ -147,6 +147,26 @@ public final class ServiceConverter {
             }
         }
         List<Endpoint> out = new ArrayList<>(byHostPort.values());
+        out.sort(Comparator.comparing(Endpoint::hostPort));
+        return out;
+    }
+
+    /**
+     * The endpoints of a port-less headless service: every slice's addresses, port 0. DNS answers A
+     * records from them; nothing proxies them. Same de-duplication rule as {@link #endpointsFor}.
+     */
+    private static List<Endpoint> addressesOnly(List<CheckedSlice> slices) {
+        Map<String, Endpoint> byAddress = new LinkedHashMap<>();
+        for (CheckedSlice slice : slices) {
+            for (CheckedSlice.Member m : slice.members()) {
+                Endpoint e = m.at(0);
+                String key = e.hostPort();
+                if (!byAddress.containsKey(key) || !e.terminating()) {
+                    byAddress.put(key, e);
+                }
+            }
+        }
+        List<Endpoint> out = new ArrayList<>(byAddress.values());
         out.sort(Comparator.comparing(Endpoint::hostPort));
         return out;
     }
@@ -263,6 +283,14 @@ public final class ServiceConverter {
         List<io.fabric8.kubernetes.api.model.ServicePort> apiPorts = spec.getPorts() == null ? List.of() : spec.getPorts();
         if (apiPorts.isEmpty() && !headless && type != ServiceType.EXTERNAL_NAME) {
             errors.required("spec.ports", RejectionReason.REQUIRED_VALUE, "a " + type.apiName() + " service needs at least one port");
+        }
+        if (apiPorts.isEmpty() && (headless || type == ServiceType.EXTERNAL_NAME) && errors.isEmpty()) {
+            // A port-less headless or ExternalName service still exists for DNS: keep it as one
+            // port-0 entry (it has no frontends, so nothing proxies or programs rules for it).
+            out.add(new ServicePort(new ServicePortName(namespace, name, "", Protocol.TCP), type, headless,
+                    externalName, clusterIPs, 0, "", 0, externalIPs, lbIPs, affinity, affinityTimeout, etp, itp,
+                    sourceRanges, healthCheckNodePort, trafficDistribution, publishNotReady, lbAlgorithm,
+                    proxyProtocol, List.of()));
         }
         Set<String> portNames = new HashSet<>();
         for (int i = 0; i < apiPorts.size(); i++) {

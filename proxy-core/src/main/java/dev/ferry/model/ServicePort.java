@@ -10,6 +10,9 @@ import java.util.Objects;
  * frontends, policies and the endpoints from all of the service's EndpointSlices. Immutable; built
  * by the converter on the cold path (per API event) and written into the off-heap ServiceTable.
  *
+ * <p>A headless or ExternalName service without ports is kept as one entry with port 0 and an empty
+ * port name, so that DNS still answers for it; it has no frontends.
+ *
  * <p>Integers that the API leaves unset are 0 ({@code nodePort}, {@code healthCheckNodePort});
  * strings that it leaves unset are empty.
  */

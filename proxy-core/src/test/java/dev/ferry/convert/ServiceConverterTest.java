@@ -248,6 +248,43 @@ class ServiceConverterTest {
     }
 
     @Test
+    void portlessExternalNameServiceIsKeptAsOnePortZeroEntryForDns() {
+        Conversion c = convertOk(service("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: docs, namespace: default}
+                spec: {type: ExternalName, externalName: docs.example.com}
+                """));
+        assertEquals(1, c.ports().size());
+        ServicePort p = c.ports().get(0);
+        assertEquals(0, p.port());
+        assertEquals("", p.name().portName());
+        assertEquals("docs.example.com", p.externalName());
+        assertEquals(List.of(), p.frontends());
+    }
+
+    @Test
+    void portlessHeadlessServiceKeepsEveryAddressAtPortZero() {
+        Service svc = service("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: peers, namespace: shop}
+                spec: {clusterIP: None}
+                """);
+        EndpointSlice s = slice("""
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: peers-a, namespace: shop, labels: {kubernetes.io/service-name: peers}}
+                addressType: IPv4
+                endpoints: [{addresses: [10.1.0.6], hostname: p-1}, {addresses: [10.1.0.5], hostname: p-0}]
+                """);
+        ServicePort p = convertOk(svc, s).ports().get(0);
+        assertTrue(p.headless());
+        assertEquals(List.of("10.1.0.5:0", "10.1.0.6:0"), p.endpoints().stream().map(e -> e.hostPort()).toList());
+        assertEquals(List.of(), p.frontends());
+    }
+
+    @Test
     void headlessServiceKeepsEndpointsButHasNoFrontends() {
         Service svc = service("""
                 apiVersion: v1

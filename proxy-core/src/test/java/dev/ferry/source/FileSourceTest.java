@@ -179,6 +179,11 @@ class FileSourceTest {
         source.start();
         assertTrue(watchThreadAlive());
         source.close();
+        // The executor reports termination as its worker returns; the thread object dies a moment later.
+        long deadline = System.currentTimeMillis() + 5_000;
+        while (watchThreadAlive() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(10);
+        }
         assertFalse(watchThreadAlive());
     }
 

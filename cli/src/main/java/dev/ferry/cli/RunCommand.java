@@ -1,0 +1,172 @@
+package dev.ferry.cli;
+
+import dev.ferry.model.ServicePort;
+import dev.ferry.source.FileSource;
+import dev.ferry.table.ServiceTable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * `ferry run`: the daemon. Loads services from a source into the off-heap table and keeps them in
+ * sync until SIGTERM/SIGINT, which stops the sources and marks the table closed (the file stays,
+ * so `ferry dump` can still show — as stale — what the daemon last served).
+ */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = "Run the Ferry daemon: watch a source of Services and EndpointSlices into the service table.")
+final class RunCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
+
+    static final class Source {
+        @Option(names = "--source", paramLabel = "FILE",
+                description = "A Kubernetes YAML file (multi-document or kind: List, as `kubectl get svc,endpointslices -A -o yaml` prints it), watched for changes.")
+        Path file;
+
+        @Option(names = "--demo",
+                description = "Serve the embedded demo cluster (loopback addresses only) and start its backends: no Kubernetes and no root needed.")
+        boolean demo;
+    }
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Source source;
+
+    @Option(names = "--state-dir", paramLabel = "DIR",
+            description = "Where the mapped tables live (default: /run/ferry, or a per-user temp dir without root; env FERRY_STATE_DIR).")
+    Path stateDir;
+
+    @Option(names = "--table-size", paramLabel = "SIZE", defaultValue = "1G", converter = ByteSize.class,
+            description = "Address space of the mapped service table; sparse, only used pages cost memory (default: ${DEFAULT-VALUE}, under 2G).")
+    long tableSize;
+
+    @Option(names = "--exit-after", paramLabel = "SECONDS", hidden = true,
+            description = "Stop by itself after this many seconds (tests and demos with a bounded run time).")
+    Long exitAfterSeconds;
+
+    private final CountDownLatch stop = new CountDownLatch(1);
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = StateDirs.resolve(stateDir);
+        Path file = source.demo ? writeDemoFile(dir) : source.file;
+        if (!Files.isReadable(file)) {
+            throw new IOException("--source " + file + ": no such readable file");
+        }
+        ServiceTable table = ServiceTable.create(dir, tableSize, ServiceTable.DEFAULT_GRACE_MILLIS, System::currentTimeMillis);
+        DemoBackends backends = new DemoBackends();
+        List<Consumer<List<ServicePort>>> listeners = new ArrayList<>();
+        if (source.demo) {
+            listeners.add(backends::ensureServing);
+        }
+        TableSync sync = new TableSync(table, listeners);
+        FileSource files;
+        try {
+            files = new FileSource(file, snapshot -> sync.apply(snapshot.ports()));
+            files.start();
+        } catch (Exception e) {
+            sync.close();
+            throw e;
+        }
+        // SIGTERM (the kubelet) and SIGINT (Ctrl-C) end the wait below, so that the daemon stops in
+        // order and exits 0; the shutdown hook only covers other ways the JVM may go down.
+        Thread hook = new Thread(() -> shutdown(files, sync, backends), "ferry-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        for (String sig : new String[] {"TERM", "INT"}) {
+            sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> {
+                LOG.info("SIG{} received", sig);
+                stop.countDown();
+            });
+        }
+        LOG.info("ferry {} running: source {}, service table {} (state dir {})", VersionCommand.version(), file,
+                table.file(), dir);
+        if (source.demo) {
+            LOG.info("demo: in another shell run `./ferry dump services`{}; try `curl http://127.0.10.1:18080/`",
+                    stateDir == null ? "" : " --state-dir " + dir);
+        }
+        if (exitAfterSeconds != null) {
+            stop.await(exitAfterSeconds, TimeUnit.SECONDS);
+        } else {
+            stop.await();
+        }
+        shutdown(files, sync, backends);
+        Runtime.getRuntime().removeShutdownHook(hook);
+        return 0;
+    }
+
+    private boolean stopped;
+
+    private synchronized void shutdown(FileSource files, TableSync sync, DemoBackends backends) {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
+        LOG.info("ferry stopping: table kept for post-mortem dumps, marked closed");
+        try {
+            files.close();
+        } catch (Exception e) {
+            LOG.warn("stopping the file source: {}", e.toString());
+        }
+        try {
+            sync.close();
+        } catch (Exception e) {
+            LOG.warn("closing the table: {}", e.toString());
+        }
+        backends.close();
+        stop.countDown();
+    }
+
+    /** Copies the embedded demo cluster into the state dir, where the user may edit it while it runs. */
+    static Path writeDemoFile(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        Path file = dir.resolve("demo-cluster.yaml");
+        try (InputStream in = RunCommand.class.getResourceAsStream("demo-cluster.yaml")) {
+            if (in == null) {
+                throw new IOException("demo-cluster.yaml missing from the ferry jar; rebuild it");
+            }
+            Path tmp = dir.resolve("demo-cluster.yaml.tmp");
+            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        }
+        return file;
+    }
+
+    /** Parses 512M, 1G, 65536 (bytes). */
+    static final class ByteSize implements CommandLine.ITypeConverter<Long> {
+        @Override
+        public Long convert(String value) {
+            String v = value.trim().toUpperCase();
+            long mult = 1;
+            if (v.endsWith("K")) mult = 1L << 10;
+            else if (v.endsWith("M")) mult = 1L << 20;
+            else if (v.endsWith("G")) mult = 1L << 30;
+            String digits = mult == 1 ? v : v.substring(0, v.length() - 1);
+            long n;
+            try {
+                n = Long.parseLong(digits);
+            } catch (NumberFormatException e) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not a size (e.g. 512M, 1G)");
+            }
+            long bytes = n * mult;
+            if (bytes < 64 * 1024 || bytes > Integer.MAX_VALUE) {
+                throw new CommandLine.TypeConversionException("'" + value + "' must be at least 64K and under 2G");
+            }
+            return bytes;
+        }
+    }
+}
