@@ -86,7 +86,8 @@ final class RecordEncoder {
             Endpoint e = endpoints.get(i);
             int at = endpointsAt + i * ENDPOINT_SIZE;
             putAddress(at + E_FAMILY, at + E_HI, at + E_LO, e.address());
-            int ef = (e.ready() ? EP_READY : 0) | (e.serving() ? EP_SERVING : 0) | (e.terminating() ? EP_TERMINATING : 0);
+            int ef = (e.ready() ? EP_READY : 0) | (e.serving() ? EP_SERVING : 0) | (e.terminating() ? EP_TERMINATING : 0)
+                    | (e.clusterTraffic() ? EP_CLUSTER_TRAFFIC : 0) | (e.externalTraffic() ? EP_EXTERNAL_TRAFFIC : 0);
             scratch.putByte(at + E_FLAGS, (byte) ef);
             scratch.putInt(at + E_PORT, e.port());
             scratch.putInt(at + E_NODE_NAME, putString(e.nodeName()));

@@ -71,6 +71,8 @@ final class RecordLayout {
     static final int EP_READY = 1;
     static final int EP_SERVING = 2;
     static final int EP_TERMINATING = 4;
+    static final int EP_CLUSTER_TRAFFIC = 8;
+    static final int EP_EXTERNAL_TRAFFIC = 16;
 
     /** Address families as stored: 0 = none (a NodePort frontend), 4, 6. */
     static final int FAMILY_NONE = 0;

@@ -37,6 +37,7 @@ public final class ServicePortView {
     private int block = -1;
     private int base;
     private long stamp;
+    private int matchedFrontend = -1;
 
     /** Points this view at the block; false when the block is not (yet) a published record. */
     boolean wrap(AtomicBuffer buffer, int block) {
@@ -49,6 +50,7 @@ public final class ServicePortView {
         this.block = block;
         this.base = block + TableLayout.BLOCK_HEADER;
         this.stamp = s;
+        this.matchedFrontend = -1;
         return true;
     }
 
@@ -64,6 +66,18 @@ public final class ServicePortView {
     /** A number that changes whenever this service port's record is rewritten (for change detection). */
     public long stamp() {
         return stamp;
+    }
+
+    /**
+     * The index of the frontend that a frontend or node-port lookup matched (so the caller knows
+     * whether cluster or external endpoint selection applies); -1 after a lookup by name.
+     */
+    public int matchedFrontend() {
+        return matchedFrontend;
+    }
+
+    void matchedFrontend(int i) {
+        this.matchedFrontend = i;
     }
 
     int block() {
@@ -254,6 +268,23 @@ public final class ServicePortView {
         return (buffer.getByte(endpointAt(i) + E_FLAGS) & EP_TERMINATING) != 0;
     }
 
+    /** Selected by this node for traffic that arrived on a ClusterIP frontend. */
+    public boolean endpointForClusterTraffic(int i) {
+        return (buffer.getByte(endpointAt(i) + E_FLAGS) & EP_CLUSTER_TRAFFIC) != 0;
+    }
+
+    /** Selected by this node for traffic that arrived on an external frontend (NodePort, externalIP, LB IP). */
+    public boolean endpointForExternalTraffic(int i) {
+        return (buffer.getByte(endpointAt(i) + E_FLAGS) & EP_EXTERNAL_TRAFFIC) != 0;
+    }
+
+    /** Whether endpoint i may serve traffic that arrived on frontend f (by its kind). */
+    public boolean endpointUsableFrom(int i, int frontend) {
+        int flag = buffer.getByte(frontendAt(frontend) + F_KIND) == FrontendKind.CLUSTER_IP.ordinal()
+                ? EP_CLUSTER_TRAFFIC : EP_EXTERNAL_TRAFFIC;
+        return (buffer.getByte(endpointAt(i) + E_FLAGS) & flag) != 0;
+    }
+
     public InetAddress endpointAddress(int i) {
         return AddressBits.toInetAddress(endpointFamily(i), endpointHi(i), endpointLo(i));
     }
@@ -373,7 +404,7 @@ public final class ServicePortView {
         for (int i = 0, n = endpointCount(); i < n; i++) {
             eps.add(new Endpoint(endpointAddress(i), endpointPort(i), endpointReady(i), endpointServing(i),
                     endpointTerminating(i), endpointNodeName(i), endpointZone(i), endpointForZones(i),
-                    endpointHostname(i)));
+                    endpointHostname(i), endpointForClusterTraffic(i), endpointForExternalTraffic(i)));
         }
         return new ServicePort(servicePortName(), type(), headless(), externalName(), clusterIPs, port(), targetPort(),
                 nodePort(), externalIPs, lbIPs, sessionAffinity(), affinityTimeoutSeconds(), externalTrafficPolicy(),

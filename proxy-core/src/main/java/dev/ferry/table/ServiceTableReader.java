@@ -134,6 +134,7 @@ public final class ServiceTableReader implements AutoCloseable {
                         int fi = (int) (value & 0xFFFF);
                         if (view.wrap(buffer, block) && view.protocolOrdinal() == protocol && fi < view.frontendCount()
                                 && view.frontendMatches(fi, family, hi, lo, port) && view.isValid()) {
+                            view.matchedFrontend(fi);
                             return true;
                         }
                     }

@@ -55,7 +55,9 @@ class ServiceTableTest {
         assertTrue(r.lookup(Protocol.TCP, ip("fd00:10:96::a"), 443, v), "IPv6 cluster IP");
         assertTrue(r.lookup(Protocol.TCP, ip("192.0.2.7"), 443, v), "external IP");
         assertTrue(r.lookup(Protocol.TCP, ip("203.0.113.9"), 443, v), "LB IP");
+        assertEquals(dev.ferry.model.FrontendKind.LOAD_BALANCER, v.frontendKind(v.matchedFrontend()));
         assertTrue(r.lookupNodePort(Protocol.TCP.ordinal(), 30443, v), "node port");
+        assertEquals(dev.ferry.model.FrontendKind.NODE_PORT, v.frontendKind(v.matchedFrontend()));
         assertTrue(r.lookupIpv4(Protocol.TCP.ordinal(), AddressBits.ipv4(ip("10.96.0.10").getAddress()), 443, v));
         assertFalse(r.lookup(Protocol.UDP, ip("10.96.0.10"), 443, v), "other protocol");
         assertFalse(r.lookup(Protocol.TCP, ip("10.96.0.10"), 444, v), "other port");

@@ -42,8 +42,8 @@ final class TestServices {
 
     static ServicePort loadBalancer() {
         List<Endpoint> eps = List.of(
-                new Endpoint(ip("10.244.1.5"), 8443, true, true, false, "node-a", "zone-1", List.of("zone-1"), "web-0"),
-                new Endpoint(ip("10.244.2.6"), 8443, false, true, true, "node-b", "zone-2", List.of("zone-2"), "web-1"),
+                new Endpoint(ip("10.244.1.5"), 8443, true, true, false, "node-a", "zone-1", List.of("zone-1"), "web-0", true, false),
+                new Endpoint(ip("10.244.2.6"), 8443, false, true, true, "node-b", "zone-2", List.of("zone-2"), "web-1", false, true),
                 new Endpoint(ip("fd00::6"), 8443, true, true, false, "node-b", "zone-2", List.of(), ""));
         return new ServicePort(new ServicePortName("prod", "web", "https", Protocol.TCP), ServiceType.LOAD_BALANCER,
                 false, "", List.of(ip("10.96.0.10"), ip("fd00:10:96::a")), 443, "https", 30443,
