@@ -13,9 +13,9 @@ import java.nio.file.Path;
  */
 public final class ConntrackState implements AutoCloseable {
     /** File names carry the record layout version: a layout change starts a new file, never misreads an old one. */
-    static final String FLOWS_FILE = "flows.v1.cmap";
-    static final String AFFINITY_FILE = "affinity.v1.cmap";
-    static final String CONNECTIONS_FILE = "connections.v1.cmap";
+    static final String FLOWS_FILE = "flows.v2.cmap";
+    static final String AFFINITY_FILE = "affinity.v2.cmap";
+    static final String CONNECTIONS_FILE = "connections.v2.cmap";
 
     static final String CLEAN_SHUTDOWN_MARKER = "conntrack.closed";
 

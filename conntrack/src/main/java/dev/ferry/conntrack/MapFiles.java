@@ -9,6 +9,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.concurrent.atomic.AtomicInteger;
+import net.openhft.chronicle.hash.serialization.impl.ByteArraySizedReader;
 import net.openhft.chronicle.map.ChronicleMap;
 import net.openhft.chronicle.map.ChronicleMapBuilder;
 import org.slf4j.Logger;
@@ -29,6 +30,8 @@ final class MapFiles {
     static ChronicleMapBuilder<byte[], byte[]> builder(String name, int keySize, int valueSize, long capacity) {
         return ChronicleMapBuilder.of(byte[].class, byte[].class)
                 .name(name)
+                .keyReaderAndDataAccess(ByteArraySizedReader.INSTANCE, new ReusingByteArrayDataAccess())
+                .valueReaderAndDataAccess(ByteArraySizedReader.INSTANCE, new ReusingByteArrayDataAccess())
                 .constantKeySizeBySample(new byte[keySize])
                 .constantValueSizeBySample(new byte[valueSize])
                 .entries(Math.max(1024, capacity))

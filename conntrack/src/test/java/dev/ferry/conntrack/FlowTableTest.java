@@ -121,6 +121,30 @@ class FlowTableTest {
     }
 
     @Test
+    void lookupAndRecordAllocateNothingOnceWarm() {
+        FlowTable flows = open(ConntrackConfig.DEFAULTS.withMaxFlows(10_000));
+        FlowKey k = udp(1, 1);
+        Endpoint b = backend(3, 5353);
+        for (int i = 0; i < 5_000; i++) {
+            flows.record(k.clientPort(1 + i), b, t0);
+        }
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long ops = 0;
+        long before = 0;
+        for (int round = 0; round < 3; round++) { // the first rounds warm up; the last is measured
+            before = threads.getCurrentThreadAllocatedBytes();
+            ops = 0;
+            for (int i = 0; i < 5_000; i++) {
+                flows.lookup(k.clientPort(1 + i), t0 + 10, out);
+                flows.record(k, b, t0);
+                ops += 2;
+            }
+        }
+        long perOp = (threads.getCurrentThreadAllocatedBytes() - before) / ops;
+        assertEquals(0, perOp, "a flow lookup or record must not allocate (Chronicle's byte[] access wraps each array)");
+    }
+
+    @Test
     void removeForgetsAFlow() {
         FlowTable flows = open(ConntrackConfig.DEFAULTS.withMaxFlows(100));
         flows.record(udp(1, 40000), backend(3, 5353), t0);
