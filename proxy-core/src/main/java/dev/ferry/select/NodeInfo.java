@@ -1,0 +1,12 @@
+package dev.ferry.select;
+
+/**
+ * The node Ferry runs on, as endpoint selection needs it: its name (for Local traffic policies) and
+ * its {@code topology.kubernetes.io/zone} label (for topology-aware routing; empty when unlabelled).
+ */
+public record NodeInfo(String name, String zone) {
+    public NodeInfo {
+        name = name == null ? "" : name;
+        zone = zone == null ? "" : zone;
+    }
+}
