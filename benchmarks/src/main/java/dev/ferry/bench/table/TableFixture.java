@@ -26,7 +26,8 @@ import java.util.stream.Stream;
  * <p>Service i: {@code ns-(i%50)/svc-i}, port name "http" (TCP), ClusterIP 10.96.0.0 + 1 + i (unique up
  * to about a million services, inside the default 10.96.0.0/12 service CIDR), port one of 80, 443,
  * 8080, 9090; endpoints are pod IPs 10.128.0.0 + i*endpoints + e on port 8080, ready, spread over 100
- * nodes and 3 zones with a topology hint for their zone, as EndpointSlices of a real cluster carry.
+ * nodes and 3 zones with a topology hint for their zone, as EndpointSlices of a real cluster carry,
+ * and selected for cluster traffic (as the endpoint selector leaves them before a write).
  */
 final class TableFixture {
     private TableFixture() {}
@@ -66,7 +67,7 @@ final class TableFixture {
             int node = (i * 7 + e * 13) % 100;
             String zone = ZONES[node % 3];
             eps.add(new Endpoint(ipv4(POD_IP_BASE + i * endpoints + e), 8080, true, true, false,
-                    "node-" + node, zone, List.of(zone), ""));
+                    "node-" + node, zone, List.of(zone), "", true, false));
         }
         return new ServicePort(new ServicePortName(namespace(i), name(i), PORT_NAME, Protocol.TCP),
                 ServiceType.CLUSTER_IP, false, "", List.of(ipv4(clusterIp(i))), port(i), "8080", 0, List.of(),
