@@ -33,7 +33,7 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
 @Command(name = "dump", mixinStandardHelpOptions = true,
         description = "Print the live service table of the Ferry daemon that owns the state directory.")
 final class DumpCommand implements java.util.concurrent.Callable<Integer> {
-    enum Kind { services, endpoints }
+    enum Kind { services, endpoints, conntrack }
 
     enum Format { table, json, yaml }
 
@@ -67,6 +67,10 @@ final class DumpCommand implements java.util.concurrent.Callable<Integer> {
             name = slash + 1 < filter.length() ? filter.substring(slash + 1) : null;
         }
         Path dir = StateDirs.resolve(stateDir);
+        if (kind == Kind.conntrack) {
+            return new ConntrackDump(spec.commandLine().getOut(), spec.commandLine().getErr())
+                    .print(dir, ns, name, format.name());
+        }
         List<ServicePort> ports = new ArrayList<>();
         TableStatus status;
         try (ServiceTableReader reader = ServiceTableReader.open(dir)) {
@@ -167,7 +171,8 @@ final class DumpCommand implements java.util.concurrent.Callable<Integer> {
             List<InetAddress> ext = new ArrayList<>(sp.loadBalancerIPs());
             ext.addAll(sp.externalIPs());
             String external = sp.type() == ServiceType.EXTERNAL_NAME ? sp.externalName() : orNone(joinIps(ext));
-            String ports_ = sp.port() + (sp.nodePort() != 0 ? ":" + sp.nodePort() : "") + "/" + sp.name().protocol();
+            String ports_ = sp.port() == 0 ? "<none>"
+                    : sp.port() + (sp.nodePort() != 0 ? ":" + sp.nodePort() : "") + "/" + sp.name().protocol();
             String affinity = sp.sessionAffinity() == SessionAffinity.CLIENT_IP
                     ? "ClientIP/" + sp.affinityTimeoutSeconds() + "s" : "None";
             long ready = sp.endpoints().stream().filter(Endpoint::ready).count();
