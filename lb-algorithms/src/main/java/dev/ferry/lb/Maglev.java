@@ -1,6 +1,9 @@
 package dev.ferry.lb;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
+import org.agrona.concurrent.UnsafeBuffer;
 
 /**
  * IPVS {@code mh}: Maglev consistent hashing (Eisenbud et al., "Maglev: A Fast and Reliable
@@ -15,8 +18,10 @@ import java.util.Arrays;
  * <p>Weights follow the paper's suggestion of changing how often a backend takes a turn: each round,
  * a backend earns its weight in credit and takes one turn per {@code max weight} of credit.
  *
- * <p>Built on the cold path (about a millisecond for 1000 backends at M = 65537); the table is
- * {@code 4 x M} bytes on the heap. Immutable once built; picks are thread-safe.
+ * <p>Built on the cold path (about a millisecond for 1000 backends at M = 65537). The lookup table
+ * lives off-heap ({@code 2 x M} bytes for up to 65535 backends, else {@code 4 x M}): a node may hold
+ * one per service, and the JVM heap must not grow with the number of services. Immutable once
+ * built; picks are thread-safe.
  */
 public final class Maglev implements Scheduler {
     /** The paper's default, also IPVS's. The paper wants M well above 100 x backends for a 1% balance. */
@@ -25,7 +30,9 @@ public final class Maglev implements Scheduler {
     public static final int MAX_TABLE_SIZE = (1 << 30) - 35; // 1073741789, the largest prime below 2^30
 
     private final Backends backends;
-    private final int[] table;
+    private final UnsafeBuffer table;
+    private final int size;
+    private final boolean wide;
 
     /** A table of {@value #DEFAULT_TABLE_SIZE} slots. */
     public Maglev(Backends backends) {
@@ -47,22 +54,42 @@ public final class Maglev implements Scheduler {
                     + backends.size() + " backends; use a prime at least 100 times larger");
         }
         this.backends = backends;
-        this.table = fill(backends, tableSize);
+        int[] filled = fill(backends, tableSize);
+        this.size = tableSize;
+        this.wide = backends.size() > 0xFFFE;
+        int entry = wide ? 4 : 2;
+        this.table = new UnsafeBuffer(ByteBuffer.allocateDirect(tableSize * entry).order(ByteOrder.nativeOrder()));
+        for (int i = 0; i < tableSize; i++) {
+            if (wide) {
+                table.putInt(i * 4, filled[i]);
+            } else {
+                // NO_BACKEND (-1) is stored as 0xFFFF and only occurs in an empty set's table.
+                table.putChar(i * 2, (char) filled[i]);
+            }
+        }
     }
 
     @Override
     public int pick(long sourceKey, long destinationKey) {
-        // An empty set leaves every slot at NO_BACKEND, so there is no branch here.
-        return table[reduce(FlowHash.mix(sourceKey), table.length)];
+        int slot = reduce(FlowHash.mix(sourceKey), size);
+        if (wide) {
+            return table.getInt(slot * 4);
+        }
+        int v = table.getChar(slot * 2);
+        return v == 0xFFFF ? NO_BACKEND : v;
     }
 
     /** The backend index that owns each slot: a copy, for tests and {@code ferry explain}. */
     public int[] lookupTable() {
-        return table.clone();
+        int[] copy = new int[size];
+        for (int i = 0; i < size; i++) {
+            copy[i] = wide ? table.getInt(i * 4) : (table.getChar(i * 2) == 0xFFFF ? NO_BACKEND : table.getChar(i * 2));
+        }
+        return copy;
     }
 
     public int tableSize() {
-        return table.length;
+        return size;
     }
 
     @Override
