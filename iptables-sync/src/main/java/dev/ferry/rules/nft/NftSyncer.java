@@ -1,0 +1,243 @@
+package dev.ferry.rules.nft;
+
+import dev.ferry.convert.Rejection;
+import dev.ferry.convert.RejectionReason;
+import dev.ferry.model.ServicePort;
+import dev.ferry.model.ServicePortName;
+import dev.ferry.rules.ApplyException;
+import dev.ferry.rules.KernelTool;
+import dev.ferry.rules.RuleSyncer;
+import dev.ferry.rules.ServicePortValidator;
+import dev.ferry.rules.SyncReport;
+import dev.ferry.rules.ToolResult;
+import dev.ferry.rules.nft.NftRenderer.Validated;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The nftables backend of the {@link dev.ferry.rules.SyncLoop}: keeps Ferry's {@code ip} and
+ * {@code ip6} tables equal to the service ports it is given. A full sync writes both tables in one
+ * {@code nft -f} transaction (existing chains are listed, flushed and refilled, chains and sets
+ * nobody wants any more deleted, the table itself never deleted, so a restart flushes nothing); a
+ * partial sync carries only the changed services' chains and map elements, so one endpoint change is
+ * a handful of lines whatever the number of services.
+ *
+ * <p>Safety: service ports are validated before rendering ({@link ServicePortValidator}, then
+ * nftables map-entry conflicts); a refused partial sync is retried at once as a full one; when the
+ * kernel refuses a line that belongs to a service, that service version is held back (reported as
+ * rejected until it changes) and the others are applied in an immediate full retry. If the
+ * transaction still fails, {@link ApplyException} names the line and its service; the kernel kept
+ * its previous rules (nft -f is atomic) and the sync loop retries with back-off.
+ *
+ * <p>Input endpoints must already carry the node's selection flags
+ * ({@code dev.ferry.select.EndpointSelector}). Not thread-safe: one sync loop owns an instance.
+ */
+public final class NftSyncer implements RuleSyncer {
+    private static final Logger LOG = LoggerFactory.getLogger(NftSyncer.class);
+
+    private final NftRenderer renderer;
+    private final KernelTool tool;
+
+    private final Map<ServicePortName, ServicePort> lastInput = new HashMap<>();
+    private final Map<NftFamily, Map<ServicePortName, ServiceRules>> rendered = new EnumMap<>(NftFamily.class);
+    /** What the kernel holds, per family; empty until a full sync succeeds and after any failure. */
+    private final Map<NftFamily, Validated> applied = new EnumMap<>(NftFamily.class);
+    /** Service versions whose rules the kernel refused; held back until they change. */
+    private final Map<ServicePortName, Quarantine> quarantined = new HashMap<>();
+    private NftPayload lastPayload;
+
+    private record Quarantine(ServicePort version, String reason) {}
+
+    /** A syncer for the given options running {@code nft} through tool (a netns prefix in tests). */
+    public NftSyncer(NftOptions options, KernelTool tool) {
+        this.renderer = new NftRenderer(options);
+        this.tool = tool;
+        for (NftFamily f : NftFamily.values()) {
+            rendered.put(f, new TreeMap<>());
+        }
+    }
+
+    @Override
+    public SyncReport sync(List<ServicePort> ports, boolean full) throws ApplyException, IOException {
+        long t0 = System.nanoTime();
+        ServicePortValidator.Result checked = ServicePortValidator.validate(ports);
+        rerender(checked.accepted());
+        long renderNanos = System.nanoTime() - t0;
+        boolean wasFull = full || applied.size() < NftFamily.values().length;
+        Attempt a = attempt(wasFull, wasFull);
+        if (!a.ok() && !wasFull) {
+            // A refused partial sync may come from drift (someone edited our table): rewrite it all.
+            wasFull = true;
+            a = attempt(true, true);
+        }
+        if (!a.ok() && a.newlyQuarantined()) {
+            LOG.warn("nftables: retrying a full sync without service port {}", a.blamed());
+            a = attempt(true, true);
+        }
+        if (!a.ok()) {
+            throw a.error();
+        }
+        List<Rejection> rejected = new ArrayList<>(checked.rejected());
+        rejected.addAll(a.rejected());
+        return new SyncReport(wasFull, a.payload().lineCount(), renderNanos + a.renderNanos(), a.applyNanos(), rejected);
+    }
+
+    private record Attempt(boolean ok, NftPayload payload, List<Rejection> rejected, ApplyException error,
+                           ServicePortName blamed, boolean newlyQuarantined, long renderNanos, long applyNanos) {}
+
+    private Attempt attempt(boolean full, boolean blame) throws IOException {
+        long t0 = System.nanoTime();
+        Map<NftFamily, Validated> next = new EnumMap<>(NftFamily.class);
+        List<Rejection> rejected = new ArrayList<>();
+        Set<ServicePortName> reported = new HashSet<>();
+        for (NftFamily f : NftFamily.values()) {
+            Map<ServicePortName, ServiceRules> candidates = new TreeMap<>(rendered.get(f));
+            for (Map.Entry<ServicePortName, Quarantine> q : quarantined.entrySet()) {
+                if (candidates.remove(q.getKey()) != null && reported.add(q.getKey())) {
+                    rejected.add(rejection(q.getKey(), q.getValue().reason()));
+                }
+            }
+            Validated v = renderer.validate(f, candidates);
+            for (NftRenderer.Rejected r : v.rejected()) {
+                if (reported.add(r.service())) {
+                    rejected.add(rejection(r.service(), r.reason()));
+                }
+            }
+            next.put(f, v);
+        }
+        NftPayload payload;
+        if (full) {
+            Map<String, Set<String>> chains = listNames("chains");
+            Map<String, Set<String>> sets = listNames("sets");
+            NftPayload.Writer w = new NftPayload.Writer(true, 256);
+            for (NftFamily f : NftFamily.values()) {
+                String key = f.table + " " + renderer.options().table();
+                renderer.full(w, f, next.get(f), chains.getOrDefault(key, Set.of()), sets.getOrDefault(key, Set.of()));
+            }
+            payload = w.build();
+        } else {
+            NftPayload.Writer w = new NftPayload.Writer(false, 64);
+            for (NftFamily f : NftFamily.values()) {
+                renderer.partial(w, f, applied.get(f), next.get(f));
+            }
+            payload = w.build();
+        }
+        lastPayload = payload;
+        long t1 = System.nanoTime();
+        if (payload.isEmpty()) {
+            return new Attempt(true, payload, rejected, null, null, false, t1 - t0, 0);
+        }
+        ToolResult res = tool.run(List.of("nft", "-f", "-"), payload.text());
+        long t2 = System.nanoTime();
+        if (res.ok()) {
+            applied.putAll(next);
+            return new Attempt(true, payload, rejected, null, null, false, t1 - t0, t2 - t1);
+        }
+        applied.clear(); // unknown what the kernel holds now relative to our model: the next sync is full
+        int lineNo = ApplyException.failingLine(res.stderr());
+        ServicePortName blamed = payload.ownerOfLine(lineNo);
+        String line = lineNo > 0 ? payload.line(lineNo) : "";
+        String message = res.commandLine() + " failed (exit " + res.exitCode() + ", " + (full ? "full" : "partial")
+                + " sync, the kernel keeps its previous rules): " + res.stderr().strip()
+                + (lineNo > 0 ? "; line " + lineNo + ": " + line : "")
+                + (blamed != null ? "; from service port " + blamed + "/" + blamed.protocol() : "");
+        LOG.error("nftables: {}", message);
+        ApplyException error = new ApplyException(message, lineNo, line, blamed == null ? "" : blamed.toString());
+        boolean newly = false;
+        if (blame && blamed != null && lastInput.containsKey(blamed) && !quarantined.containsKey(blamed)) {
+            quarantined.put(blamed, new Quarantine(lastInput.get(blamed),
+                    "the kernel refused its nftables rules: " + firstErrorLine(res.stderr()) + " in \"" + line + "\""));
+            newly = true;
+        }
+        return new Attempt(false, payload, rejected, error, blamed, newly, t1 - t0, t2 - t1);
+    }
+
+    private static Rejection rejection(ServicePortName n, String reason) {
+        return new Rejection("Service", n.namespace(), n.name(), "", RejectionReason.INVALID_VALUE,
+                reason + " (service port " + n + "/" + n.protocol() + ")");
+    }
+
+    private static String firstErrorLine(String stderr) {
+        for (String l : stderr.split("\n")) {
+            int i = l.indexOf("Error: ");
+            if (i >= 0) {
+                return l.substring(i + 7);
+            }
+        }
+        return stderr.strip();
+    }
+
+    /** Re-renders only the service ports whose input changed since the last sync. */
+    private void rerender(List<ServicePort> ports) {
+        Set<ServicePortName> seen = new HashSet<>(ports.size() * 2);
+        for (ServicePort sp : ports) {
+            if (!seen.add(sp.name())) {
+                continue;
+            }
+            ServicePort old = lastInput.get(sp.name());
+            if (sp.equals(old)) {
+                continue;
+            }
+            lastInput.put(sp.name(), sp);
+            Quarantine q = quarantined.get(sp.name());
+            if (q != null && !q.version().equals(sp)) {
+                quarantined.remove(sp.name());
+            }
+            for (NftFamily f : NftFamily.values()) {
+                ServiceRules r = ServiceChainRenderer.render(sp, f, renderer.options());
+                if (r == null) {
+                    rendered.get(f).remove(sp.name());
+                } else {
+                    rendered.get(f).put(sp.name(), r);
+                }
+            }
+        }
+        if (lastInput.size() > seen.size()) {
+            lastInput.keySet().removeIf(n -> !seen.contains(n));
+            quarantined.keySet().removeIf(n -> !seen.contains(n));
+            for (NftFamily f : NftFamily.values()) {
+                rendered.get(f).keySet().removeIf(n -> !seen.contains(n));
+            }
+        }
+    }
+
+    /** "ip ferry" → names of chains (or sets) in that table, as the kernel has them now. */
+    private Map<String, Set<String>> listNames(String what) throws IOException {
+        Map<String, Set<String>> out = new HashMap<>();
+        ToolResult r = tool.run(List.of("nft", "-t", "list", what));
+        if (!r.ok()) {
+            throw new IOException(r.commandLine() + " failed: " + r.stderr().strip());
+        }
+        Set<String> current = null;
+        for (String raw : r.stdout().split("\n")) {
+            String line = raw.strip();
+            if (line.startsWith("table ") && line.endsWith("{")) {
+                current = out.computeIfAbsent(line.substring(6, line.length() - 1).strip(), k -> new HashSet<>());
+            } else if (current != null && (line.startsWith("chain ") || line.startsWith("set ")) && line.endsWith("{")) {
+                String name = line.substring(line.indexOf(' ') + 1, line.length() - 1).strip();
+                current.add(name.length() >= 2 && name.startsWith("\"") && name.endsWith("\"")
+                        ? name.substring(1, name.length() - 1) : name);
+            }
+        }
+        return out;
+    }
+
+    /** The last payload rendered (applied or refused), for {@code ferry dump rules} and tests. */
+    public NftPayload lastPayload() {
+        return lastPayload;
+    }
+
+    /** Service ports held back because the kernel refused their rules. */
+    public Set<ServicePortName> quarantined() {
+        return Set.copyOf(quarantined.keySet());
+    }
+}

@@ -1,0 +1,210 @@
+package dev.ferry.rules.nft;
+
+import dev.ferry.model.Cidr;
+import dev.ferry.model.Endpoint;
+import dev.ferry.model.IpAddresses;
+import dev.ferry.model.ServicePort;
+import dev.ferry.model.ServiceType;
+import dev.ferry.model.SessionAffinity;
+import dev.ferry.model.TrafficPolicy;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Renders one service port into {@link ServiceRules} for one family, following kube-proxy's
+ * nftables mode: {@code service-*} dispatches ClusterIP traffic over the cluster endpoints with
+ * {@code numgen random}, {@code external-*} handles NodePort / externalIP / LB traffic (masquerade,
+ * externalTrafficPolicy Local short-circuits), {@code local-*} dispatches over the external endpoint
+ * set when it differs, {@code endpoint-*} DNATs (with hairpin masquerade and affinity updates),
+ * {@code firewall-*} enforces loadBalancerSourceRanges. Endpoint selection is taken from the
+ * endpoints' clusterTraffic / externalTraffic flags only. Stateless; thread-safe.
+ */
+final class ServiceChainRenderer {
+    static final String SERVICE_IPS = "service-ips";
+    static final String SERVICE_NODEPORTS = "service-nodeports";
+    static final String NO_ENDPOINT_SERVICES = "no-endpoint-services";
+    static final String NO_ENDPOINT_NODEPORTS = "no-endpoint-nodeports";
+    static final String FIREWALL_IPS = "firewall-ips";
+    static final String CLUSTER_IPS = "cluster-ips";
+    static final String REJECT_CHAIN = "reject-chain";
+    static final String MARK_MASQ = "mark-for-masquerade";
+
+    private ServiceChainRenderer() {}
+
+    /** The service's rules in family f, or null when it has no frontend in that family (or none at all). */
+    static ServiceRules render(ServicePort sp, NftFamily f, NftOptions o) {
+        if (sp.headless() || sp.type() == ServiceType.EXTERNAL_NAME || sp.port() == 0) {
+            return null;
+        }
+        List<InetAddress> clusterIps = inFamily(sp.clusterIPs(), f);
+        List<InetAddress> externalIps = inFamily(sp.externalIPs(), f);
+        List<InetAddress> lbIps = inFamily(sp.loadBalancerIPs(), f);
+        List<Endpoint> familyEps = sp.endpoints().stream().filter(e -> f.contains(e.address())).toList();
+        // A NodePort belongs to the families the service has cluster IPs in (dual-stack = both).
+        boolean nodePort = sp.nodePort() != 0 && !clusterIps.isEmpty();
+        if (clusterIps.isEmpty() && externalIps.isEmpty() && lbIps.isEmpty()) {
+            return null;
+        }
+
+        String proto = sp.name().protocol().name().toLowerCase(Locale.ROOT);
+        String h = f.header;
+        String base = ChainNames.base(sp.name());
+        String svcChain = ChainNames.service(base);
+        String extChain = ChainNames.external(base);
+        String localChain = ChainNames.local(base);
+        String fwChain = ChainNames.firewall(base);
+
+        List<Endpoint> clusterEps = familyEps.stream().filter(Endpoint::clusterTraffic).toList();
+        List<Endpoint> externalEps = familyEps.stream().filter(Endpoint::externalTraffic).toList();
+        boolean hasExternalFrontends = nodePort || !externalIps.isEmpty() || !lbIps.isEmpty();
+        boolean affinity = sp.sessionAffinity() == SessionAffinity.CLIENT_IP;
+        int timeout = sp.affinityTimeoutSeconds() > 0 ? sp.affinityTimeoutSeconds() : SessionAffinity.DEFAULT_TIMEOUT_SECONDS;
+
+        Map<String, List<String>> chains = new LinkedHashMap<>();
+        Map<String, String> sets = new LinkedHashMap<>();
+        List<ServiceRules.Element> elements = new ArrayList<>();
+
+        // Cluster traffic.
+        if (!clusterEps.isEmpty()) {
+            List<String> rules = new ArrayList<>();
+            List<Cidr> cidrs = o.clusterCidrs(f);
+            for (InetAddress ip : clusterIps) {
+                String match = h + " daddr " + addr(ip) + " " + proto + " dport " + sp.port();
+                if (o.masqueradeAll()) {
+                    rules.add(match + " jump " + MARK_MASQ);
+                } else if (!cidrs.isEmpty()) {
+                    rules.add(match + " " + h + " saddr != " + cidrSet(cidrs) + " jump " + MARK_MASQ);
+                }
+            }
+            dispatch(rules, clusterEps, base, affinity, h);
+            chains.put(svcChain, rules);
+        }
+        for (InetAddress ip : clusterIps) {
+            String key = addr(ip) + " . " + proto + " . " + sp.port();
+            elements.add(new ServiceRules.Element(CLUSTER_IPS, addr(ip), null));
+            elements.add(clusterEps.isEmpty()
+                    ? new ServiceRules.Element(NO_ENDPOINT_SERVICES, key, "goto " + REJECT_CHAIN)
+                    : new ServiceRules.Element(SERVICE_IPS, key, "goto " + svcChain));
+        }
+
+        // External traffic.
+        if (hasExternalFrontends) {
+            if (!externalEps.isEmpty()) {
+                boolean sameSet = externalEps.equals(clusterEps);
+                String target = sameSet ? svcChain : localChain;
+                if (!sameSet) {
+                    List<String> rules = new ArrayList<>();
+                    dispatch(rules, externalEps, base, affinity, h);
+                    chains.put(localChain, rules);
+                }
+                List<String> ext = new ArrayList<>();
+                if (sp.externalTrafficPolicy() == TrafficPolicy.LOCAL) {
+                    // Pods and the node itself reach the service through the cluster endpoints, as
+                    // kube-proxy does: only traffic from outside is kept on this node's endpoints.
+                    List<Cidr> cidrs = o.clusterCidrs(f);
+                    if (!clusterEps.isEmpty() && !cidrs.isEmpty()) {
+                        ext.add(h + " saddr " + cidrSet(cidrs) + " goto " + svcChain);
+                    }
+                    ext.add("fib saddr type local jump " + MARK_MASQ);
+                    if (!clusterEps.isEmpty()) {
+                        ext.add("fib saddr type local goto " + svcChain);
+                    }
+                } else {
+                    ext.add("jump " + MARK_MASQ);
+                }
+                ext.add("goto " + target);
+                chains.put(extChain, ext);
+            }
+            // kube-proxy: no endpoints at all → reject; endpoints but none for external traffic → drop.
+            String none = clusterEps.isEmpty() && externalEps.isEmpty() ? "goto " + REJECT_CHAIN : "drop";
+            List<InetAddress> extIps = new ArrayList<>(externalIps);
+            extIps.addAll(lbIps);
+            for (InetAddress ip : extIps) {
+                String key = addr(ip) + " . " + proto + " . " + sp.port();
+                elements.add(externalEps.isEmpty()
+                        ? new ServiceRules.Element(NO_ENDPOINT_SERVICES, key, none)
+                        : new ServiceRules.Element(SERVICE_IPS, key, "goto " + extChain));
+            }
+            if (nodePort) {
+                String key = proto + " . " + sp.nodePort();
+                elements.add(externalEps.isEmpty()
+                        ? new ServiceRules.Element(NO_ENDPOINT_NODEPORTS, key, none)
+                        : new ServiceRules.Element(SERVICE_NODEPORTS, key, "goto " + extChain));
+            }
+            if (!lbIps.isEmpty() && !sp.loadBalancerSourceRanges().isEmpty()) {
+                List<Cidr> ranges = sp.loadBalancerSourceRanges().stream()
+                        .filter(c -> c.isIpv6() == (f == NftFamily.IPV6)).toList();
+                // Ranges only of the other family allow nobody of this one.
+                chains.put(fwChain, List.of(ranges.isEmpty() ? "drop" : h + " saddr != " + cidrSet(ranges) + " drop"));
+                for (InetAddress ip : lbIps) {
+                    elements.add(new ServiceRules.Element(FIREWALL_IPS,
+                            addr(ip) + " . " + proto + " . " + sp.port(), "goto " + fwChain));
+                }
+            }
+        }
+
+        // Endpoint chains for every endpoint that any dispatch chain uses.
+        List<Endpoint> used = new ArrayList<>(clusterEps);
+        for (Endpoint e : externalEps) {
+            if (!used.contains(e)) {
+                used.add(e);
+            }
+        }
+        for (Endpoint e : used) {
+            List<String> rules = new ArrayList<>(3);
+            rules.add(h + " saddr " + addr(e.address()) + " jump " + MARK_MASQ);
+            if (affinity) {
+                String set = ChainNames.affinity(base, e);
+                sets.put(set, "{ type " + f.addrType + " ; flags dynamic,timeout ; timeout " + timeout + "s ; }");
+                rules.add("update @" + set + " { " + h + " saddr }");
+            }
+            rules.add("meta l4proto " + proto + " dnat to " + hostPort(e));
+            chains.put(ChainNames.endpoint(base, e), rules);
+        }
+        return new ServiceRules(sp.name(), chains, sets, elements);
+    }
+
+    private static void dispatch(List<String> rules, List<Endpoint> eps, String base, boolean affinity, String h) {
+        if (affinity) {
+            for (Endpoint e : eps) {
+                rules.add(h + " saddr @" + ChainNames.affinity(base, e) + " goto " + ChainNames.endpoint(base, e));
+            }
+        }
+        StringBuilder sb = new StringBuilder("numgen random mod ").append(eps.size()).append(" vmap { ");
+        for (int i = 0; i < eps.size(); i++) {
+            if (i > 0) {
+                sb.append(", ");
+            }
+            sb.append(i).append(" : goto ").append(ChainNames.endpoint(base, eps.get(i)));
+        }
+        rules.add(sb.append(" }").toString());
+    }
+
+    private static List<InetAddress> inFamily(List<InetAddress> ips, NftFamily f) {
+        return ips.stream().filter(f::contains).distinct().toList();
+    }
+
+    static String addr(InetAddress a) {
+        return IpAddresses.format(a);
+    }
+
+    private static String hostPort(Endpoint e) {
+        String ip = IpAddresses.format(e.address());
+        return (e.address().getAddress().length == 16 ? "[" + ip + "]" : ip) + ":" + e.port();
+    }
+
+    static String cidrSet(List<Cidr> cidrs) {
+        if (cidrs.size() == 1) {
+            return cidrs.get(0).toString();
+        }
+        StringBuilder sb = new StringBuilder("{ ");
+        for (int i = 0; i < cidrs.size(); i++) {
+            sb.append(i > 0 ? ", " : "").append(cidrs.get(i));
+        }
+        return sb.append(" }").toString();
+    }
+}
