@@ -22,8 +22,9 @@ import java.util.regex.Pattern;
  * Stateless and thread-safe.
  */
 public final class ServicePortValidator {
-    // Kubernetes names are DNS labels/subdomains; anything else could break out of a quoted comment.
-    private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?");
+    // Namespaces and service names are DNS labels (at most 63): anything else could break out of a quoted
+    // comment, and longer names would push "ns/name:port cluster IP" past the kernel's 256-byte comment limit.
+    private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
     private static final Pattern PORT_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
     /** The recent match's --seconds and kube-proxy's validation both cap the timeout at one day. */
     public static final int MAX_AFFINITY_SECONDS = 86400;
@@ -67,7 +68,7 @@ public final class ServicePortValidator {
         }
         if (!NAME.matcher(n.name()).matches()) {
             return reject(sp, "metadata.name", RejectionReason.INVALID_VALUE,
-                    "Invalid value: \"" + printable(n.name()) + "\": must be a DNS subdomain");
+                    "Invalid value: \"" + printable(n.name()) + "\": must be a DNS label");
         }
         if (!n.portName().isEmpty() && !PORT_NAME.matcher(n.portName()).matches()) {
             return reject(sp, "spec.ports[].name", RejectionReason.INVALID_VALUE,

@@ -1,0 +1,113 @@
+package dev.ferry.rules.iptables;
+
+import dev.ferry.rules.KernelTool;
+import dev.ferry.rules.ToolResult;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Removes the iptables state of Ferry's (and kube-proxy's) iptables mode for one family: the jump
+ * rules from the built-in chains, then every owned chain, flushed and deleted in one
+ * iptables-restore --noflush transaction. Chains that belong to kubelet (KUBE-FIREWALL,
+ * KUBE-MARK-DROP, KUBE-KUBELET-CANARY) are left alone, as kube-proxy's own cleanup does.
+ * Stateless.
+ */
+public final class IptablesCleanup {
+    private static final Set<String> FIXED = Set.of(ChainNames.SERVICES, ChainNames.EXTERNAL_SERVICES,
+            ChainNames.NODEPORTS, ChainNames.POSTROUTING, ChainNames.MARK_MASQ, ChainNames.FORWARD,
+            ChainNames.PROXY_FIREWALL, "KUBE-PROXY-CANARY",
+            // IPVS mode's glue chains
+            "KUBE-NODE-PORT", "KUBE-LOAD-BALANCER", "KUBE-SOURCE-RANGES-FIREWALL", "KUBE-IPVS-FILTER",
+            "KUBE-IPVS-OUT-FILTER");
+
+    private IptablesCleanup() {}
+
+    /** @return what was removed, one line per action */
+    public static List<String> run(KernelTool tool, boolean v6) throws IOException {
+        String iptables = v6 ? "ip6tables" : "iptables";
+        List<String> done = new ArrayList<>();
+        StringBuilder payload = new StringBuilder();
+        for (String table : List.of("filter", "nat")) {
+            ToolResult save = tool.run(List.of(v6 ? "ip6tables-save" : "iptables-save", "-t", table));
+            if (!save.ok()) {
+                throw new IOException(save.commandLine() + " failed: " + save.stderr().strip());
+            }
+            List<String> owned = new ArrayList<>();
+            List<String> jumps = new ArrayList<>();
+            for (String line : save.stdout().split("\n")) {
+                if (line.startsWith(":")) {
+                    String chain = line.substring(1, line.indexOf(' ') < 0 ? line.length() : line.indexOf(' '));
+                    if (owns(chain)) owned.add(chain);
+                } else if (line.startsWith("-A ")) {
+                    String[] w = line.split(" ");
+                    String chain = w[1];
+                    String target = jumpTarget(w);
+                    if (!owns(chain) && target != null && owns(target)) {
+                        jumps.add(line); // a rule outside our chains that leads into them
+                    }
+                }
+            }
+            for (String rule : jumps) {
+                // iptables-save prints the rule in the form -D accepts; quoting is only around comments
+                List<String> argv = new ArrayList<>(List.of(iptables, "-w", "5", "-t", table, "-D"));
+                argv.addAll(words(rule.substring(3)));
+                ToolResult r = tool.run(argv);
+                if (r.ok()) {
+                    done.add(iptables + " -t " + table + ": removed " + rule);
+                } else {
+                    throw new IOException(r.commandLine() + " failed: " + r.stderr().strip());
+                }
+            }
+            if (!owned.isEmpty()) {
+                payload.append('*').append(table).append('\n');
+                for (String c : owned) payload.append(':').append(c).append(" - [0:0]\n");
+                for (String c : owned) payload.append("-X ").append(c).append('\n');
+                payload.append("COMMIT\n");
+                done.add(iptables + " -t " + table + ": deleted " + owned.size() + " chains");
+            }
+        }
+        if (payload.length() > 0) {
+            List<String> argv = new ArrayList<>(List.of(v6 ? "ip6tables-restore" : "iptables-restore"));
+            argv.addAll(KernelTool.xtablesWaitArgs());
+            argv.add("--noflush");
+            tool.runChecked(argv, payload.toString());
+        }
+        return done;
+    }
+
+    static boolean owns(String chain) {
+        return FIXED.contains(chain) || ChainNames.isServiceChain(chain);
+    }
+
+    private static String jumpTarget(String[] w) {
+        for (int i = 0; i < w.length - 1; i++) {
+            if (w[i].equals("-j") || w[i].equals("-g")) return w[i + 1];
+        }
+        return null;
+    }
+
+    /** Splits an iptables-save rule into words, keeping "quoted comments" as one word without quotes. */
+    static List<String> words(String rule) {
+        List<String> out = new ArrayList<>();
+        StringBuilder cur = new StringBuilder();
+        boolean q = false;
+        boolean any = false;
+        for (int i = 0; i < rule.length(); i++) {
+            char c = rule.charAt(i);
+            if (c == '"') {
+                q = !q;
+                any = true;
+            } else if (c == ' ' && !q) {
+                if (any || cur.length() > 0) out.add(cur.toString());
+                cur.setLength(0);
+                any = false;
+            } else {
+                cur.append(c);
+            }
+        }
+        if (any || cur.length() > 0) out.add(cur.toString());
+        return out;
+    }
+}

@@ -1,0 +1,283 @@
+package dev.ferry.rules.iptables;
+
+import dev.ferry.conntrack.KernelConntrackCleaner;
+import dev.ferry.model.Endpoint;
+import dev.ferry.model.Frontend;
+import dev.ferry.model.Protocol;
+import dev.ferry.model.ServicePort;
+import dev.ferry.model.ServicePortName;
+import dev.ferry.rules.ApplyException;
+import dev.ferry.rules.KernelTool;
+import dev.ferry.rules.RuleSyncer;
+import dev.ferry.rules.SyncReport;
+import dev.ferry.rules.ToolResult;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * iptables mode: renders with {@link IptablesRenderer} and applies each family's payload as one
+ * {@code iptables-restore --noflush} transaction (ip6tables-restore for IPv6), waiting for the
+ * xtables lock. A full sync rewrites every chain Ferry owns and (re)installs the jumps from the
+ * built-in chains; a partial sync writes only the chains whose content changed and deletes stale
+ * service chains. Start-up flushes nothing: the first sync learns the existing KUBE-* chains from
+ * iptables-save and replaces them in one transaction, so established connections never notice.
+ * After a successful apply, stale UDP conntrack entries are removed (endpoints that left, frontends
+ * that gained their first endpoints) through the {@link KernelConntrackCleaner}.
+ *
+ * <p>Not thread-safe: driven by one {@link dev.ferry.rules.SyncLoop} (or one caller).
+ */
+public final class IptablesSyncer implements RuleSyncer {
+    private static final Logger log = LoggerFactory.getLogger(IptablesSyncer.class);
+    /** Hash of a chain known to exist in the kernel but not rendered by this process yet. */
+    private static final long UNKNOWN = 0x5eed5eed5eed5eedL;
+
+    private final KernelTool tool;
+    private final RenderOptions options;
+    private final boolean ipv4;
+    private final boolean ipv6;
+    private final KernelConntrackCleaner conntrack;
+    private final Family[] families;
+    private Map<ServicePortName, ServicePort> lastUdp = Map.of();
+
+    private final class Family {
+        final boolean v6;
+        Map<String, Long> applied = Map.of();
+        boolean knowKernel; // false: learn existing chains from the kernel before the next sync
+        Rendering last;
+
+        Family(boolean v6) {
+            this.v6 = v6;
+        }
+
+        String restore() {
+            return v6 ? "ip6tables-restore" : "iptables-restore";
+        }
+
+        String save() {
+            return v6 ? "ip6tables-save" : "iptables-save";
+        }
+
+        String iptables() {
+            return v6 ? "ip6tables" : "iptables";
+        }
+    }
+
+    /**
+     * @param conntrack removes stale UDP entries after an apply; null to skip (e.g. no conntrack tool)
+     */
+    public IptablesSyncer(KernelTool tool, RenderOptions options, boolean ipv4, boolean ipv6,
+                          KernelConntrackCleaner conntrack) {
+        if (!ipv4 && !ipv6) {
+            throw new IllegalArgumentException("at least one IP family must be enabled");
+        }
+        this.tool = tool;
+        this.options = options;
+        this.ipv4 = ipv4;
+        this.ipv6 = ipv6;
+        this.conntrack = conntrack;
+        List<Family> f = new ArrayList<>();
+        if (ipv4) f.add(new Family(false));
+        if (ipv6) f.add(new Family(true));
+        this.families = f.toArray(new Family[0]);
+    }
+
+    /** A syncer for IPv4 only, running the tools through tool, with conntrack cleanup through the same prefix. */
+    public static IptablesSyncer ipv4(KernelTool tool, RenderOptions options) {
+        List<String> ct = new ArrayList<>(tool.prefix());
+        ct.add("conntrack");
+        return new IptablesSyncer(tool, options.withFamily(false), true, false, new KernelConntrackCleaner(ct));
+    }
+
+    @Override
+    public SyncReport sync(List<ServicePort> ports, boolean full) throws ApplyException, IOException {
+        long renderNanos = 0;
+        long applyNanos = 0;
+        int lines = 0;
+        List<dev.ferry.convert.Rejection> rejected = List.of();
+        for (Family fam : families) {
+            boolean famFull = full || !fam.knowKernel;
+            Map<String, Long> previous = fam.applied;
+            if (!fam.knowKernel) {
+                previous = new HashMap<>(fam.applied);
+                for (String key : existingChains(fam)) {
+                    previous.putIfAbsent(key, UNKNOWN);
+                }
+            }
+            long t0 = System.nanoTime();
+            Rendering r = IptablesRenderer.render(ports, options.withFamily(fam.v6), previous, famFull);
+            long t1 = System.nanoTime();
+            renderNanos += t1 - t0;
+            rejected = r.rejected();
+            if (!r.isEmpty()) {
+                ToolResult res = tool.run(restoreArgs(fam), r.payload());
+                if (!res.ok()) {
+                    fam.knowKernel = false; // the next (full) sync re-reads what the kernel really has
+                    ApplyException e = ApplyException.fromToolFailure(res, r.payload(), IptablesSyncer::originOf);
+                    log.error("{} refused the payload; previous rules stay: {}", fam.restore(), e.getMessage());
+                    throw e;
+                }
+            }
+            if (famFull) {
+                ensureJumps(fam);
+            }
+            applyNanos += System.nanoTime() - t1;
+            lines += r.lines();
+            fam.applied = r.chainHashes();
+            fam.knowKernel = true;
+            fam.last = r;
+        }
+        cleanConntrack(ports);
+        return new SyncReport(full, lines, renderNanos, applyNanos, rejected);
+    }
+
+    /** The rendering last applied for a family (for `ferry dump rules` and tests); null before one. */
+    public Rendering lastRendering(boolean v6) {
+        for (Family f : families) {
+            if (f.v6 == v6) return f.last;
+        }
+        return null;
+    }
+
+    private List<String> restoreArgs(Family fam) {
+        List<String> a = new ArrayList<>();
+        a.add(fam.restore());
+        a.addAll(KernelTool.xtablesWaitArgs());
+        a.add("--noflush");
+        a.add("--counters");
+        return a;
+    }
+
+    /** "nat:CHAIN" / "filter:CHAIN" for every KUBE-* chain the kernel has now. */
+    private Set<String> existingChains(Family fam) throws IOException {
+        Set<String> out = new HashSet<>();
+        for (String table : List.of("nat", "filter")) {
+            ToolResult r = tool.run(List.of(fam.save(), "-t", table));
+            if (!r.ok()) {
+                throw new IOException(r.commandLine() + " failed: " + r.stderr().strip());
+            }
+            for (String line : r.stdout().split("\n")) {
+                if (line.startsWith(":KUBE-")) {
+                    int sp = line.indexOf(' ');
+                    out.add(table + ":" + line.substring(1, sp < 0 ? line.length() : sp));
+                }
+            }
+        }
+        return out;
+    }
+
+    private void ensureJumps(Family fam) throws IOException {
+        for (JumpRules.Jump j : JumpRules.ALL) {
+            List<String> check = new ArrayList<>(List.of(fam.iptables(), "-w", "5", "-t", j.table(), "-C", j.from()));
+            check.addAll(j.ruleArgs());
+            if (tool.run(check).ok()) continue;
+            List<String> insert = new ArrayList<>(List.of(fam.iptables(), "-w", "5", "-t", j.table(), "-I", j.from(), "1"));
+            insert.addAll(j.ruleArgs());
+            tool.runChecked(insert, null);
+        }
+    }
+
+    /**
+     * The service port a payload line belongs to: the first "ns/name..." word of its comment, which
+     * every per-service rule carries ("" for chain declarations and -X lines).
+     */
+    static String originOf(String line) {
+        int i = line.indexOf("--comment ");
+        if (i < 0) {
+            return "";
+        }
+        int start = i + "--comment ".length();
+        boolean quoted = start < line.length() && line.charAt(start) == '"';
+        int end = quoted ? line.indexOf('"', start + 1) : line.indexOf(' ', start);
+        String comment = line.substring(quoted ? start + 1 : start, end < 0 ? line.length() : end);
+        for (String word : comment.split(" ")) {
+            if (word.indexOf('/') > 0 && !word.contains("0/")) {
+                return word;
+            }
+        }
+        return "";
+    }
+
+    // ---- UDP conntrack ------------------------------------------------------------------------
+
+    private void cleanConntrack(List<ServicePort> ports) {
+        Map<ServicePortName, ServicePort> udp = new HashMap<>();
+        for (ServicePort sp : ports) {
+            if (sp.name().protocol() == Protocol.UDP) udp.put(sp.name(), sp);
+        }
+        Map<ServicePortName, ServicePort> before = lastUdp;
+        lastUdp = udp;
+        if (conntrack == null) {
+            return;
+        }
+        try {
+            for (ServicePort now : udp.values()) {
+                ServicePort old = before.get(now.name());
+                boolean had = old != null && hasUsable(old);
+                if (!had && hasUsable(now)) {
+                    for (Frontend f : now.frontends()) {
+                        if (!familyEnabled(f.address())) continue;
+                        if (f.address() == null) {
+                            if (ipv4) conntrack.nodePortGainedEndpoints(f.port(), false);
+                            if (ipv6) conntrack.nodePortGainedEndpoints(f.port(), true);
+                        } else {
+                            conntrack.frontendGainedEndpoints(f.address(), f.port());
+                        }
+                    }
+                }
+                if (old != null) {
+                    removed(old, usable(now));
+                }
+            }
+            for (ServicePort old : before.values()) {
+                if (!udp.containsKey(old.name())) {
+                    removed(old, Set.of());
+                }
+            }
+        } catch (IOException e) {
+            // The rules are in; stale UDP flows only delay recovery for that flow until it idles out.
+            log.warn("removing stale UDP conntrack entries failed: {}", e.getMessage());
+        }
+    }
+
+    private void removed(ServicePort old, Set<String> stillUsable) throws IOException {
+        for (Endpoint e : old.endpoints()) {
+            if (!(e.clusterTraffic() || e.externalTraffic()) || stillUsable.contains(e.hostPort())) continue;
+            for (Frontend f : old.frontends()) {
+                if (f.address() == null) {
+                    conntrack.nodePortEndpointRemoved(f.port(), e.address(), e.port());
+                } else if (familyEnabled(f.address())
+                        && f.address().getAddress().length == e.address().getAddress().length) {
+                    conntrack.endpointRemoved(f.address(), f.port(), e.address(), e.port());
+                }
+            }
+        }
+    }
+
+    private boolean familyEnabled(InetAddress a) {
+        if (a == null) return true;
+        return a.getAddress().length == 16 ? ipv6 : ipv4;
+    }
+
+    private static boolean hasUsable(ServicePort sp) {
+        for (Endpoint e : sp.endpoints()) {
+            if (e.clusterTraffic() || e.externalTraffic()) return true;
+        }
+        return false;
+    }
+
+    private static Set<String> usable(ServicePort sp) {
+        Set<String> s = new HashSet<>();
+        for (Endpoint e : sp.endpoints()) {
+            if (e.clusterTraffic() || e.externalTraffic()) s.add(e.hostPort());
+        }
+        return s;
+    }
+}
