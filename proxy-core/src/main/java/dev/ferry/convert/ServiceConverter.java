@@ -83,7 +83,8 @@ public final class ServiceConverter {
         return new Conversion(ports, rejections);
     }
 
-    static String namespaceOf(ObjectMeta meta) {
+    /** The object's namespace, or {@link #DEFAULT_NAMESPACE} when it names none. */
+    public static String namespaceOf(ObjectMeta meta) {
         String ns = meta == null ? null : meta.getNamespace();
         return ns == null || ns.isEmpty() ? DEFAULT_NAMESPACE : ns;
     }

@@ -1,0 +1,81 @@
+package dev.ferry.watch;
+
+import dev.ferry.model.ServicePort;
+import dev.ferry.model.ServicePortName;
+import dev.ferry.table.FrontendConflictException;
+import dev.ferry.table.ServicePortView;
+import dev.ferry.table.ServiceTable;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Applies {@link TableUpdate}s to a {@link ServiceTable}: removals first, then puts (which skip
+ * identical records, so a full update rewrites only what differs). Heartbeats and reclaims the table
+ * in {@link #idle()}. Not thread-safe: use it only as the {@link ChangeTracker}'s sink, which calls it
+ * from one thread; the table must have no other writer.
+ */
+public final class TableWriterSink implements TableSink {
+    private static final Logger log = LoggerFactory.getLogger(TableWriterSink.class);
+
+    private final ServiceTable table;
+    private final ServicePortView scan = new ServicePortView();
+
+    public TableWriterSink(ServiceTable table) {
+        this.table = table;
+    }
+
+    @Override
+    public ServiceTable.SyncResult apply(TableUpdate update) {
+        List<ServicePortName> gone = new ArrayList<>(update.removed());
+        if (update.full()) {
+            Set<ServicePortName> keep = new HashSet<>((update.ports().size() + update.retained().size()) * 2);
+            for (ServicePort sp : update.ports()) {
+                keep.add(sp.name());
+            }
+            keep.addAll(update.retained());
+            Set<ServicePortName> listed = new HashSet<>(gone);
+            table.reader().forEach(scan, v -> {
+                ServicePortName n = v.servicePortName();
+                if (!keep.contains(n) && !listed.contains(n)) {
+                    gone.add(n);
+                }
+            });
+        }
+        int removed = 0;
+        for (ServicePortName n : gone) {
+            if (table.remove(n)) {
+                removed++;
+            }
+        }
+        int added = 0;
+        int updated = 0;
+        int unchanged = 0;
+        List<String> errors = new ArrayList<>();
+        for (ServicePort sp : update.ports()) {
+            try {
+                switch (table.put(sp)) {
+                    case ADDED -> added++;
+                    case UPDATED -> updated++;
+                    default -> unchanged++;
+                }
+            } catch (FrontendConflictException | IllegalArgumentException e) {
+                errors.add(sp.name() + ": " + e.getMessage());
+            }
+        }
+        return new ServiceTable.SyncResult(added, updated, removed, unchanged, List.copyOf(errors));
+    }
+
+    @Override
+    public void idle() {
+        try {
+            table.heartbeat();
+            table.reclaim();
+        } catch (RuntimeException e) {
+            log.warn("table heartbeat failed: {}", e.toString());
+        }
+    }
+}
