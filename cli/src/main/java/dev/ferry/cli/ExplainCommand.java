@@ -1,0 +1,256 @@
+package dev.ferry.cli;
+
+import dev.ferry.conntrack.AffinityKey;
+import dev.ferry.conntrack.ConntrackReader;
+import dev.ferry.model.FrontendKind;
+import dev.ferry.model.IpAddresses;
+import dev.ferry.model.Protocol;
+import dev.ferry.model.TrafficPolicy;
+import dev.ferry.table.AddressBits;
+import dev.ferry.table.ServicePortView;
+import dev.ferry.table.ServiceTableReader;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import tools.jackson.databind.SerializationFeature;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * `ferry explain`: where a packet from a client to a destination goes, and why — read from the
+ * running daemon's mapped table (and conntrack) in this process, with no RPC.
+ */
+@Command(name = "explain", mixinStandardHelpOptions = true,
+        description = "Explain which service port a destination matches, which endpoints are candidates and why, and which backend this client gets.")
+final class ExplainCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--from", required = true, paramLabel = "IP", description = "The client's source address.")
+    String from;
+
+    @Parameters(index = "0", paramLabel = "DST_IP:PORT/PROTO", description = "e.g. 10.96.0.10:443/TCP or [fd00::a]:53/UDP")
+    String destination;
+
+    @Option(names = {"-o", "--output"}, defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
+    String format;
+
+    @Option(names = "--state-dir", paramLabel = "DIR", description = "Where the daemon keeps its mapped tables.")
+    Path stateDir;
+
+    @Option(names = "--default-algorithm", defaultValue = "rr", paramLabel = "NAME",
+            description = "The node's default lb algorithm, for services without the ferry.dev/lb-algorithm annotation (default: ${DEFAULT-VALUE}).")
+    String defaultAlgorithm;
+
+    record Target(InetAddress ip, int port, Protocol protocol) {}
+
+    static Target parseTarget(String s) {
+        int slash = s.lastIndexOf('/');
+        String proto = slash < 0 ? "TCP" : s.substring(slash + 1).toUpperCase();
+        String hostPort = slash < 0 ? s : s.substring(0, slash);
+        Protocol p = Protocol.parse(proto);
+        if (p == null) throw new IllegalArgumentException("protocol \"" + proto + "\" is not TCP, UDP or SCTP");
+        int colon = hostPort.lastIndexOf(':');
+        if (colon < 0) throw new IllegalArgumentException("missing :PORT");
+        String host = hostPort.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
+        InetAddress ip = IpAddresses.parse(host);
+        if (ip == null) throw new IllegalArgumentException("\"" + host + "\" is not an IP address");
+        int port;
+        try {
+            port = Integer.parseInt(hostPort.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("port \"" + hostPort.substring(colon + 1) + "\" is not a number");
+        }
+        if (port < 1 || port > 65535) throw new IllegalArgumentException("port " + port + " out of range 1-65535");
+        return new Target(ip, port, p);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Target t;
+        InetAddress client = IpAddresses.parse(from);
+        if (client == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--from: \"" + from + "\" is not an IP address");
+        }
+        try {
+            t = parseTarget(destination);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "DST_IP:PORT/PROTO \"" + destination + "\": " + e.getMessage());
+        }
+        if (!"table".equals(format) && !"json".equals(format)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "-o must be table or json, got \"" + format + "\"");
+        }
+        Path dir = StateDirs.resolve(stateDir);
+        Map<String, Object> result;
+        try (ServiceTableReader reader = ServiceTableReader.open(dir)) {
+            if (!reader.status().live()) {
+                spec.commandLine().getErr().println("ferry explain: " + reader.status().describe(System.currentTimeMillis()));
+            }
+            result = explain(reader, dir, client, t);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if ("json".equals(format)) {
+            out.println(JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build().writeValueAsString(result));
+        } else {
+            printText(out, result);
+        }
+        out.flush();
+        return 0;
+    }
+
+    Map<String, Object> explain(ServiceTableReader reader, Path dir, InetAddress client, Target t) throws IOException {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("client", IpAddresses.format(client));
+        r.put("destination", IpAddresses.format(t.ip()) + ":" + t.port() + "/" + t.protocol());
+        ServicePortView v = new ServicePortView();
+        boolean found = false;
+        for (int attempt = 0; attempt < 3 && !found; attempt++) {
+            found = reader.lookup(t.protocol(), t.ip(), t.port(), v)
+                    || reader.lookupNodePort(t.protocol().ordinal(), t.port(), v);
+            if (found) {
+                r = describe(v, r, dir, client, t);
+                if (!v.isValid()) {
+                    found = false; // recycled while we read it: look again
+                    r.keySet().retainAll(List.of("client", "destination"));
+                }
+            }
+        }
+        if (!found) {
+            r.put("match", "none");
+            r.put("verdict", "no service port serves " + r.get("destination")
+                    + ": the userspace proxy has no listener there (TCP connections are refused, UDP is dropped); in the"
+                    + " rule modes the packet is not rewritten and is routed as any other packet");
+        }
+        return r;
+    }
+
+    private Map<String, Object> describe(ServicePortView v, Map<String, Object> r, Path dir, InetAddress client, Target t)
+            throws IOException {
+        int f = v.matchedFrontend();
+        FrontendKind kind = v.frontendKind(f);
+        r.put("match", v.servicePortName().toString() + " (" + v.protocol() + ")");
+        r.put("frontend", switch (kind) {
+            case CLUSTER_IP -> "ClusterIP";
+            case NODE_PORT -> "NodePort " + v.nodePort() + " (on any node address allowed by nodePortAddresses)";
+            case EXTERNAL_IP -> "externalIP";
+            case LOAD_BALANCER -> "LoadBalancer IP";
+        });
+        TrafficPolicy policy = kind == FrontendKind.CLUSTER_IP ? v.internalTrafficPolicy() : v.externalTrafficPolicy();
+        String policyName = kind == FrontendKind.CLUSTER_IP ? "internalTrafficPolicy" : "externalTrafficPolicy";
+        r.put("policy", policyName + ": " + policy.apiName());
+        boolean denied = kind == FrontendKind.LOAD_BALANCER && !v.sourceAllowed(AddressBits.family(client),
+                AddressBits.hi(client), AddressBits.lo(client));
+        boolean topology = v.trafficDistribution().equals("PreferClose") || v.trafficDistribution().equals("PreferSameZone");
+        boolean anyReady = false;
+        for (int i = 0, n = v.endpointCount(); i < n; i++) anyReady |= v.endpointReady(i);
+        List<Map<String, Object>> eps = new ArrayList<>();
+        List<String> candidates = new ArrayList<>();
+        for (int i = 0, n = v.endpointCount(); i < n; i++) {
+            Map<String, Object> e = new LinkedHashMap<>();
+            String hp = hostPort(v.endpointAddress(i), v.endpointPort(i));
+            e.put("endpoint", hp);
+            e.put("node", v.endpointNodeName(i));
+            e.put("zone", v.endpointZone(i));
+            boolean usable = v.endpointUsableFrom(i, f);
+            boolean candidate = usable && !denied;
+            String reason;
+            if (denied) {
+                reason = "source range denied: " + IpAddresses.format(client) + " is not in loadBalancerSourceRanges";
+            } else if (usable) {
+                reason = v.endpointReady(i) ? "ready" : "terminating fallback: serving while terminating, and no ready endpoint is usable";
+            } else if (!v.endpointReady(i) && !(v.endpointServing(i) && v.endpointTerminating(i))) {
+                reason = v.endpointTerminating(i) ? "terminating and no longer serving" : "not ready";
+            } else if (!v.endpointReady(i)) {
+                reason = "terminating: used only when no ready endpoint exists";
+            } else if (policy == TrafficPolicy.LOCAL) {
+                reason = "other node (" + v.endpointNodeName(i) + ") under " + policyName + ": Local";
+            } else if (topology) {
+                reason = "other zone under topology routing (hints: " + String.join(",", v.endpointForZones(i)) + ")";
+            } else {
+                reason = "not selected for " + (kind == FrontendKind.CLUSTER_IP ? "cluster" : "external") + " traffic";
+            }
+            e.put("candidate", candidate);
+            e.put("reason", reason);
+            eps.add(e);
+            if (candidate) candidates.add(hp);
+        }
+        r.put("endpoints", eps);
+        String algorithm = v.lbAlgorithm().isEmpty() ? defaultAlgorithm + " (node default)" : v.lbAlgorithm() + " (annotation)";
+        r.put("algorithm", algorithm);
+        if (candidates.isEmpty()) {
+            r.put("verdict", denied ? "dropped: the client is outside loadBalancerSourceRanges"
+                    : "rejected at once: no usable endpoint (TCP RST / ICMP port unreachable, like kube-proxy's REJECT)");
+            return r;
+        }
+        String why = null;
+        String backend = null;
+        if (v.clientIpAffinity()) {
+            long id = AffinityKey.frontendId(v.frontendFamily(f) == 0 ? t.ip() : v.frontendAddress(f), t.port(),
+                    t.protocol() == Protocol.UDP ? 17 : 6);
+            try (ConntrackReader ct = ConntrackReader.open(dir)) {
+                long now = System.currentTimeMillis();
+                for (ConntrackReader.AffinityEntry a : ct.affinities()) {
+                    if (a.client().equals(client) && a.servicePortId() == id && a.expiresAtMillis() > now) {
+                        String hp = hostPort(a.backend().getAddress(), a.backend().getPort());
+                        if (candidates.contains(hp)) {
+                            backend = hp;
+                            why = "ClientIP affinity entry, expires in " + (a.expiresAtMillis() - now) / 1000 + " s";
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                why = null;
+            }
+            if (backend == null) {
+                why = "ClientIP affinity (" + v.affinityTimeoutSeconds() + " s): no entry yet; the first connection"
+                        + " picks by " + algorithm + " and the client then sticks to it";
+            }
+        }
+        if (why == null) {
+            why = "picked per connection by " + algorithm + " among the " + candidates.size() + " candidates";
+        }
+        r.put("backend", backend == null ? "one of " + String.join(", ", candidates) : backend);
+        r.put("why", why);
+        r.put("verdict", "forwarded to " + r.get("backend"));
+        return r;
+    }
+
+    static String hostPort(InetAddress a, int port) {
+        String ip = IpAddresses.format(a);
+        return (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + port;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void printText(PrintWriter out, Map<String, Object> r) {
+        for (var e : r.entrySet()) {
+            if (e.getKey().equals("endpoints")) continue;
+            out.printf("%-12s %s%n", e.getKey() + ":", e.getValue());
+        }
+        Object eps = r.get("endpoints");
+        if (eps instanceof List<?> list && !list.isEmpty()) {
+            TextTable t = new TextTable("ENDPOINT", "NODE", "ZONE", "CANDIDATE", "REASON");
+            for (Object o : list) {
+                Map<String, Object> m = (Map<String, Object>) o;
+                t.add(m.get("endpoint").toString(), orDash(m.get("node")), orDash(m.get("zone")),
+                        (Boolean) m.get("candidate") ? "yes" : "no", m.get("reason").toString());
+            }
+            out.println();
+            t.print(out);
+        }
+    }
+
+    private static String orDash(Object o) {
+        return o == null || o.toString().isEmpty() ? "-" : o.toString();
+    }
+}
