@@ -1,0 +1,106 @@
+package dev.ferry.proxy;
+
+import dev.ferry.conntrack.ConntrackState;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * How the userspace proxy runs. Immutable.
+ *
+ * @param nodePortAddresses the node addresses NodePorts listen on, already filtered by
+ *     nodePortAddresses (loopback may be among them); empty serves no NodePort
+ * @param defaultAlgorithm the lb-algorithms scheduler name for services without the annotation
+ * @param connectTimeout per backend attempt
+ * @param idleTimeout a TCP connection with no traffic either way for this long is closed
+ * @param maxConnectAttempts backends tried per client connection (at most the number of usable ones)
+ * @param conntrack flow and ClientIP affinity tables; null keeps UDP flows only in memory and
+ *     falls back to a client-address hash for ClientIP affinity
+ * @param udpIdleTimeout a UDP flow with no datagram either way for this long is closed
+ * @param serviceInterface the interface that holds service addresses (e.g. {@code ferry0}); null
+ *     holds none (then only addresses already local, such as 127.0.0.0/8, can be served)
+ * @param preferNative use epoll on Linux
+ * @param ioThreads event loop threads (0: Netty's default, 2 × cores)
+ */
+public record ProxyOptions(List<InetAddress> nodePortAddresses, String defaultAlgorithm, Duration connectTimeout,
+                           Duration idleTimeout, int maxConnectAttempts, ConntrackState conntrack,
+                           Duration udpIdleTimeout, String serviceInterface, boolean preferNative, int ioThreads) {
+
+    public ProxyOptions {
+        nodePortAddresses = List.copyOf(nodePortAddresses == null ? List.of() : nodePortAddresses);
+        Objects.requireNonNull(defaultAlgorithm, "defaultAlgorithm");
+        dev.ferry.lb.Algorithm.named(defaultAlgorithm); // fails early, naming the bad value
+        if (connectTimeout.isNegative() || connectTimeout.isZero()) {
+            throw new IllegalArgumentException("connectTimeout must be positive, got " + connectTimeout);
+        }
+        if (idleTimeout.isNegative() || idleTimeout.isZero()) {
+            throw new IllegalArgumentException("idleTimeout must be positive, got " + idleTimeout);
+        }
+        if (udpIdleTimeout.isNegative() || udpIdleTimeout.isZero()) {
+            throw new IllegalArgumentException("udpIdleTimeout must be positive, got " + udpIdleTimeout);
+        }
+        if (maxConnectAttempts < 1) {
+            throw new IllegalArgumentException("maxConnectAttempts must be at least 1, got " + maxConnectAttempts);
+        }
+        if (ioThreads < 0) {
+            throw new IllegalArgumentException("ioThreads must be 0 (default) or more, got " + ioThreads);
+        }
+    }
+
+    /** Defaults: NodePort on loopback only, rr, 1 s connect, 1 h idle, 3 attempts, no conntrack, UDP 30 s, no interface. */
+    public static ProxyOptions defaults() {
+        return new ProxyOptions(List.of(InetAddress.getLoopbackAddress()), "rr", Duration.ofSeconds(1),
+                Duration.ofHours(1), 3, null, Duration.ofSeconds(30), null, true, 0);
+    }
+
+    public ProxyOptions withNodePortAddresses(List<InetAddress> a) {
+        return new ProxyOptions(a, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts, conntrack,
+                udpIdleTimeout, serviceInterface, preferNative, ioThreads);
+    }
+
+    public ProxyOptions withDefaultAlgorithm(String a) {
+        return new ProxyOptions(nodePortAddresses, a, connectTimeout, idleTimeout, maxConnectAttempts, conntrack,
+                udpIdleTimeout, serviceInterface, preferNative, ioThreads);
+    }
+
+    public ProxyOptions withConnectTimeout(Duration d) {
+        return new ProxyOptions(nodePortAddresses, defaultAlgorithm, d, idleTimeout, maxConnectAttempts, conntrack,
+                udpIdleTimeout, serviceInterface, preferNative, ioThreads);
+    }
+
+    public ProxyOptions withIdleTimeout(Duration d) {
+        return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, d, maxConnectAttempts, conntrack,
+                udpIdleTimeout, serviceInterface, preferNative, ioThreads);
+    }
+
+    public ProxyOptions withMaxConnectAttempts(int n) {
+        return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, n, conntrack,
+                udpIdleTimeout, serviceInterface, preferNative, ioThreads);
+    }
+
+    public ProxyOptions withConntrack(ConntrackState c) {
+        return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts, c,
+                udpIdleTimeout, serviceInterface, preferNative, ioThreads);
+    }
+
+    public ProxyOptions withUdpIdleTimeout(Duration d) {
+        return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts,
+                conntrack, d, serviceInterface, preferNative, ioThreads);
+    }
+
+    public ProxyOptions withServiceInterface(String name) {
+        return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts,
+                conntrack, udpIdleTimeout, name, preferNative, ioThreads);
+    }
+
+    public ProxyOptions withPreferNative(boolean b) {
+        return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts,
+                conntrack, udpIdleTimeout, serviceInterface, b, ioThreads);
+    }
+
+    public ProxyOptions withIoThreads(int n) {
+        return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts,
+                conntrack, udpIdleTimeout, serviceInterface, preferNative, n);
+    }
+}

@@ -1,0 +1,226 @@
+package dev.ferry.proxy;
+
+import dev.ferry.conntrack.AffinityKey;
+import dev.ferry.conntrack.ConntrackState;
+import dev.ferry.conntrack.Endpoint;
+import dev.ferry.lb.FlowHash;
+import dev.ferry.lb.Scheduler;
+import dev.ferry.model.FrontendKind;
+import dev.ferry.table.ServicePortView;
+import dev.ferry.table.ServiceTableReader;
+import io.netty.util.concurrent.FastThreadLocal;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.agrona.collections.Long2ObjectHashMap;
+
+/**
+ * Answers, per new connection or UDP flow, "which service port, which backends, which one first":
+ * looks the frontend up in the off-heap table, applies loadBalancerSourceRanges, picks among the
+ * endpoints usable from that frontend (ClientIP affinity first, then the service's scheduler).
+ *
+ * <p>Thread-safe: event loops call {@link #resolve} concurrently (each with its own view and
+ * flyweights); the table writer thread calls {@link #refresh}, which publishes a new immutable
+ * stamp → state map. {@code resolve} allocates nothing unless it races a table change.
+ */
+final class Router {
+    /** Outcomes of {@link #resolve} besides a position. */
+    static final int NO_SERVICE = -1;
+    static final int NO_ENDPOINTS = -2;
+    static final int DENIED = -3;
+
+    private final ServiceTableReader reader;
+    private final String defaultAlgorithm;
+    private final ConntrackState conntrack;
+    private final Map<String, ServicePortMetrics> metrics = new ConcurrentHashMap<>();
+    private volatile Long2ObjectHashMap<ServicePortBackends> byStamp = new Long2ObjectHashMap<>();
+    private final FastThreadLocal<ServicePortView> views = new FastThreadLocal<>() {
+        @Override
+        protected ServicePortView initialValue() {
+            return new ServicePortView();
+        }
+    };
+    private final FastThreadLocal<AffinityKey> affinityKeys = new FastThreadLocal<>() {
+        @Override
+        protected AffinityKey initialValue() {
+            return new AffinityKey();
+        }
+    };
+    private final FastThreadLocal<Endpoint> endpoints = new FastThreadLocal<>() {
+        @Override
+        protected Endpoint initialValue() {
+            return new Endpoint();
+        }
+    };
+
+    /** What one resolution found; owned by one connection or flow. */
+    static final class Route {
+        ServicePortBackends backends;
+        ServicePortBackends.Choice choice;
+        boolean external;
+        /** Position in {@code choice.endpoints} to try first. */
+        int first;
+        final ClientAddress client = new ClientAddress();
+    }
+
+    Router(ServiceTableReader reader, String defaultAlgorithm, ConntrackState conntrack) {
+        this.reader = reader;
+        this.defaultAlgorithm = defaultAlgorithm;
+        this.conntrack = conntrack;
+    }
+
+    ServiceTableReader reader() {
+        return reader;
+    }
+
+    ConntrackState conntrack() {
+        return conntrack;
+    }
+
+    Map<String, ServicePortMetrics> metrics() {
+        return metrics;
+    }
+
+    /**
+     * Rebuilds the stamp → state map from the table (writer thread, after a sync). Records whose
+     * stamp did not change keep their state and schedulers.
+     */
+    void refresh() {
+        Long2ObjectHashMap<ServicePortBackends> old = byStamp;
+        Map<String, ServicePortBackends> oldByName = new java.util.HashMap<>();
+        old.values().forEach(b -> oldByName.put(b.name, b));
+        Long2ObjectHashMap<ServicePortBackends> next = new Long2ObjectHashMap<>();
+        reader.forEach(new ServicePortView(), v -> {
+            ServicePortBackends kept = old.get(v.stamp());
+            if (kept != null) {
+                next.put(v.stamp(), kept);
+                return;
+            }
+            String name = ServicePortBackends.nameOf(v);
+            ServicePortBackends b = ServicePortBackends.build(v, defaultAlgorithm,
+                    metrics.computeIfAbsent(name, ServicePortMetrics::new), oldByName.get(name));
+            if (v.isValid()) {
+                next.put(v.stamp(), b);
+            }
+        });
+        byStamp = next;
+    }
+
+    /**
+     * Resolves a new connection from {@code route.client} (set by the caller) to {@code key}.
+     *
+     * @return the position to try first (≥ 0, with {@code route} filled in), or {@link #NO_SERVICE},
+     *     {@link #NO_ENDPOINTS} or {@link #DENIED}
+     */
+    int resolve(FrontendKey key, Route route, int clientPort) {
+        ServicePortView view = views.get();
+        for (int attempt = 0; attempt < 2; attempt++) {
+            boolean found = key.nodePort ? reader.lookupNodePort(key.protocol.ordinal(), key.port, view)
+                    : key.family == 4 ? reader.lookupIpv4(key.protocol.ordinal(), (int) key.lo, key.port, view)
+                    : reader.lookupIpv6(key.protocol.ordinal(), key.hi, key.lo, key.port, view);
+            if (!found) {
+                return NO_SERVICE;
+            }
+            int fi = view.matchedFrontend();
+            int kind = view.frontendKind(fi).ordinal();
+            boolean allowed = kind != FrontendKind.LOAD_BALANCER.ordinal()
+                    || view.sourceAllowed(route.client.family, route.client.hi, route.client.lo);
+            long stamp = view.stamp();
+            ServicePortBackends b = byStamp.get(stamp);
+            if (b == null) {
+                // The table changed and refresh() has not run yet: build this record's state once, uncached.
+                String name = ServicePortBackends.nameOf(view);
+                b = ServicePortBackends.build(view, defaultAlgorithm,
+                        metrics.computeIfAbsent(name, ServicePortMetrics::new), null);
+            }
+            if (!view.isValid()) {
+                continue;
+            }
+            route.backends = b;
+            if (!allowed) {
+                b.metrics.deniedBySourceRange.increment();
+                return DENIED;
+            }
+            route.external = kind != FrontendKind.CLUSTER_IP.ordinal();
+            route.choice = b.choice(route.external);
+            int n = route.choice.endpoints.length;
+            if (n == 0) {
+                return NO_ENDPOINTS;
+            }
+            route.first = firstPosition(b, route.choice, route.client, key);
+            return route.first;
+        }
+        return NO_SERVICE;
+    }
+
+    private int firstPosition(ServicePortBackends b, ServicePortBackends.Choice choice, ClientAddress client,
+                              FrontendKey key) {
+        int n = choice.endpoints.length;
+        if (b.clientIpAffinity) {
+            if (conntrack != null) {
+                AffinityKey ak = affinityKeys.get();
+                setClient(ak, client).servicePortId(b.affinityId);
+                Endpoint ep = endpoints.get();
+                if (conntrack.affinity().lookup(ak, System.currentTimeMillis(), ep)) {
+                    int pos = positionOf(b, choice, ep);
+                    if (pos >= 0) {
+                        return pos;
+                    }
+                }
+            } else {
+                return (int) Long.remainderUnsigned(FlowHash.mix(client.hash() ^ b.affinityId), n);
+            }
+        }
+        long dst = key.family == 4 ? FlowHash.ipv4((int) key.lo) : FlowHash.ipv6(key.hi, key.lo);
+        int pick = choice.scheduler.pick(client.hash(), dst);
+        return pick == Scheduler.NO_BACKEND ? 0 : pick;
+    }
+
+    /** Pins the client to the backend at {@code pos} (after a successful connect). */
+    void recordAffinity(Route route, int pos) {
+        ServicePortBackends b = route.backends;
+        if (!b.clientIpAffinity || conntrack == null) {
+            return;
+        }
+        AffinityKey ak = affinityKeys.get();
+        setClient(ak, route.client).servicePortId(b.affinityId);
+        conntrack.affinity().record(ak, endpointOf(b, route.choice.endpoints[pos]), System.currentTimeMillis(),
+                b.affinityTimeoutMillis);
+    }
+
+    /** The conntrack flyweight (this thread's) for table endpoint {@code index}. */
+    Endpoint endpointOf(ServicePortBackends b, int index) {
+        Endpoint ep = endpoints.get();
+        if (b.isIpv4[index]) {
+            ep.ipv4(b.ipv4[index]);
+        } else {
+            ep.ip(b.addresses[index].getAddress());
+        }
+        return ep.port(b.addresses[index].getPort());
+    }
+
+    static int positionOf(ServicePortBackends b, ServicePortBackends.Choice choice, Endpoint ep) {
+        for (int p = 0; p < choice.endpoints.length; p++) {
+            int i = choice.endpoints[p];
+            if (b.addresses[i].getPort() != ep.port()) {
+                continue;
+            }
+            if (b.isIpv4[i] ? ep.isIpv4() && ep.ipv4() == b.ipv4[i]
+                    : !ep.isIpv4() && ep.toInetAddress().equals(b.addresses[i].getAddress())) {
+                return p;
+            }
+        }
+        return -1;
+    }
+
+    private static AffinityKey setClient(AffinityKey ak, ClientAddress c) {
+        if (c.family == 4) {
+            return ak.clientIpv4((int) c.lo);
+        }
+        byte[] b = new byte[16];
+        for (int i = 0; i < 8; i++) {
+            b[i] = (byte) (c.hi >>> (56 - 8 * i));
+            b[i + 8] = (byte) (c.lo >>> (56 - 8 * i));
+        }
+        return ak.clientIp(b, 0, 16);
+    }
+}

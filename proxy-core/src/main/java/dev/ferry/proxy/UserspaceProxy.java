@@ -1,0 +1,283 @@
+package dev.ferry.proxy;
+
+import dev.ferry.model.FrontendKind;
+import dev.ferry.model.Protocol;
+import dev.ferry.table.ServicePortView;
+import dev.ferry.table.ServiceTableReader;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Ferry's userspace L4 proxy ({@code ferry run --mode userspace}): serves every frontend of every
+ * service port in the table — ClusterIPs, externalIPs and LoadBalancer IPs on their address, NodePorts
+ * on the configured node addresses — over TCP and UDP with Netty (epoll on Linux, NIO elsewhere).
+ *
+ * <p>Usage:
+ * <pre>{@code
+ * UserspaceProxy proxy = new UserspaceProxy(table.reader(), ProxyOptions.defaults().withConntrack(state));
+ * proxy.start();                 // opens listeners for what the table holds now
+ * ... after each table sync, on the writer thread: proxy.onTableChanged();
+ * proxy.metrics();               // per service port counters
+ * proxy.close();
+ * }</pre>
+ *
+ * <p>A frontend listens while at least one endpoint is usable from it; with none, its listener is
+ * closed and the kernel refuses new connections at once (an accepted one that races the change is
+ * reset). Listeners open and close as the table changes; connections already relayed are never
+ * touched by a change. Only endpoint addresses from the table are ever connected to.
+ *
+ * <p>Threads: {@link #start()}, {@link #onTableChanged()} and {@link #close()} are called from one
+ * thread (the table writer); {@link #metrics()} and the getters from any thread.
+ */
+public final class UserspaceProxy implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(UserspaceProxy.class);
+
+    private final ServiceTableReader reader;
+    private final ProxyOptions options;
+    private final Transport transport;
+    private final Router router;
+    private final Map<FrontendKey, Channel> listeners = new HashMap<>();
+    private final Set<FrontendKey> failedBinds = new HashSet<>();
+    private volatile int listening;
+    private EventLoopGroup bossGroup;
+    private EventLoopGroup workerGroup;
+    private ServiceInterface serviceInterface;
+    private long seenGeneration = -1;
+    private boolean started;
+
+    public UserspaceProxy(ServiceTableReader reader, ProxyOptions options) {
+        this.reader = reader;
+        this.options = options;
+        this.transport = Transport.pick(options.preferNative());
+        this.router = new Router(reader, options.defaultAlgorithm(), options.conntrack());
+    }
+
+    /**
+     * Starts the event loops, creates the service interface when configured (failing when it
+     * cannot be created) and opens the listeners for the current table.
+     */
+    public void start() throws IOException {
+        if (started) {
+            throw new IllegalStateException("already started");
+        }
+        started = true;
+        LOG.info("userspace proxy on {} transport", transport.name());
+        if (options.serviceInterface() != null) {
+            serviceInterface = ServiceInterface.create(options.serviceInterface());
+        }
+        bossGroup = transport.newGroup(1, "ferry-accept");
+        workerGroup = transport.newGroup(options.ioThreads(), "ferry-io");
+        onTableChanged();
+    }
+
+    /** The transport in use ("epoll" or "nio"). */
+    public String transport() {
+        return transport.name();
+    }
+
+    /** The service interface ("dummy"/"bridge"/"existing" kind), or null when none is used. */
+    public ServiceInterface serviceInterface() {
+        return serviceInterface;
+    }
+
+    /** How many sockets are listening (TCP and UDP). */
+    public int listenerCount() {
+        return listening;
+    }
+
+    /**
+     * Brings listeners and routing state in line with the table. Cheap when the table's generation
+     * did not change. Call after each sync, from the writer thread.
+     */
+    public void onTableChanged() {
+        long gen = reader.generation();
+        if (gen == seenGeneration && failedBinds.isEmpty()) {
+            return;
+        }
+        seenGeneration = gen;
+        router.refresh();
+        Set<FrontendKey> wanted = wantedFrontends();
+        if (serviceInterface != null) {
+            Set<InetAddress> addresses = new HashSet<>();
+            Set<InetAddress> nodeAddresses = new HashSet<>(options.nodePortAddresses());
+            for (FrontendKey k : wanted) {
+                if (!k.nodePort && !nodeAddresses.contains(k.address) && !isLocal(k.address)) {
+                    addresses.add(k.address);
+                }
+            }
+            try {
+                serviceInterface.sync(addresses);
+            } catch (IOException e) {
+                LOG.warn("cannot sync service addresses on {}: {}", serviceInterface.name(), e.getMessage());
+            }
+        }
+        int closed = 0;
+        for (var it = listeners.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            if (!wanted.contains(e.getKey())) {
+                e.getValue().close(); // the listening socket only: accepted connections live on
+                it.remove();
+                closed++;
+            }
+        }
+        failedBinds.retainAll(wanted);
+        List<ChannelFuture> binding = new ArrayList<>();
+        List<FrontendKey> keys = new ArrayList<>();
+        for (FrontendKey k : wanted) {
+            if (!listeners.containsKey(k)) {
+                binding.add(bind(k));
+                keys.add(k);
+            }
+        }
+        int opened = 0;
+        for (int i = 0; i < binding.size(); i++) {
+            ChannelFuture f = binding.get(i);
+            FrontendKey k = keys.get(i);
+            if (f.awaitUninterruptibly(5, TimeUnit.SECONDS) && f.isSuccess()) {
+                listeners.put(k, f.channel());
+                failedBinds.remove(k);
+                opened++;
+            } else {
+                if (failedBinds.add(k)) {
+                    LOG.warn("cannot listen on {}: {}", k, f.cause() == null ? "timed out" : f.cause().toString());
+                }
+                f.channel().close();
+            }
+        }
+        listening = listeners.size();
+        if (opened > 0 || closed > 0) {
+            LOG.info("table generation {}: {} listeners opened, {} closed, {} listening", gen, opened, closed,
+                    listening);
+        }
+    }
+
+    private static boolean isLocal(InetAddress a) {
+        try {
+            return a.isLoopbackAddress() || NetworkInterface.getByInetAddress(a) != null;
+        } catch (SocketException e) {
+            return false;
+        }
+    }
+
+    /** Every socket the table asks for: frontends with at least one endpoint usable from them. */
+    private Set<FrontendKey> wantedFrontends() {
+        Set<FrontendKey> wanted = new HashSet<>();
+        reader.forEach(new ServicePortView(), v -> {
+            Protocol p = v.protocol();
+            if (p != Protocol.TCP && p != Protocol.UDP) {
+                return; // SCTP is not proxied in userspace
+            }
+            for (int f = 0, n = v.frontendCount(); f < n; f++) {
+                if (!anyUsable(v, f)) {
+                    continue;
+                }
+                if (v.frontendKind(f) == FrontendKind.NODE_PORT) {
+                    for (InetAddress a : options.nodePortAddresses()) {
+                        wanted.add(new FrontendKey(p, a, v.frontendPort(f), true));
+                    }
+                } else {
+                    wanted.add(new FrontendKey(p, v.frontendAddress(f), v.frontendPort(f), false));
+                }
+            }
+        });
+        return wanted;
+    }
+
+    private static boolean anyUsable(ServicePortView v, int frontend) {
+        for (int i = 0, n = v.endpointCount(); i < n; i++) {
+            if (v.endpointUsableFrom(i, frontend)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private ChannelFuture bind(FrontendKey k) {
+        if (k.protocol == Protocol.UDP) {
+            return new Bootstrap()
+                    .group(workerGroup)
+                    .channel(transport.datagramChannel())
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .handler(new UdpFrontendHandler(router, k, options, transport))
+                    .bind(k.socketAddress);
+        }
+        long idleSeconds = Math.max(1, options.idleTimeout().toSeconds());
+        return new ServerBootstrap()
+                .group(bossGroup, workerGroup)
+                .channel(transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 4096)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS),
+                                new TcpFrontendHandler(router, k, options, transport));
+                    }
+                })
+                .bind(k.socketAddress);
+    }
+
+    /** Counters per service port seen since start (cold path: allocates). */
+    public List<ServicePortStats> metrics() {
+        List<ServicePortStats> out = new ArrayList<>();
+        for (ServicePortMetrics m : router.metrics().values()) {
+            out.add(m.snapshot());
+        }
+        out.sort((a, b) -> a.servicePort().compareTo(b.servicePort()));
+        return out;
+    }
+
+    /** The counters of one service port ("namespace/name:port/PROTOCOL", the port name when it has one), or null. */
+    public ServicePortStats metrics(String servicePort) {
+        ServicePortMetrics m = router.metrics().get(servicePort);
+        return m == null ? null : m.snapshot();
+    }
+
+    /** The addresses being listened on, for logs and tests. */
+    public Collection<String> listenerNames() {
+        List<String> out = new ArrayList<>();
+        listeners.keySet().forEach(k -> out.add(k.toString()));
+        return out;
+    }
+
+    /**
+     * Closes listeners and every relayed connection, and stops the event loops. The service
+     * interface stays (a restarted daemon reuses it); {@link ServiceInterface#cleanup} removes it.
+     */
+    @Override
+    public void close() {
+        for (Channel c : listeners.values()) {
+            c.close();
+        }
+        listeners.clear();
+        listening = 0;
+        if (bossGroup != null) {
+            bossGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+            workerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+    }
+}
