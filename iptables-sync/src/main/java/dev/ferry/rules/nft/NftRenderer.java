@@ -185,10 +185,18 @@ public final class NftRenderer {
                 wantedChains.addAll(r.chains().keySet());
                 wantedSets.addAll(r.sets().keySet());
             }
+            List<String> stale = new ArrayList<>();
             for (String c : sorted(existingChains)) {
                 if (!BASE_CHAINS.containsKey(c) && !REGULAR_CHAINS.contains(c) && !wantedChains.contains(c)) {
-                    w.line(null, "delete chain ", t, " ", c);
+                    stale.add(c);
                 }
+            }
+            // Stale chains may jump to each other: empty them all before deleting any.
+            for (String c : stale) {
+                w.line(null, "flush chain ", t, " ", c);
+            }
+            for (String c : stale) {
+                w.line(null, "delete chain ", t, " ", c);
             }
             for (String s : sorted(existingSets)) {
                 if (!wantedSets.contains(s)) {
@@ -280,18 +288,29 @@ public final class NftRenderer {
         for (Claim c : sortedClaims(added)) {
             writeElement(w, "add", t, c);
         }
-        // 4. chains and sets nothing refers to any more
+        // 4. chains and sets nothing refers to any more; emptied first, as they may jump to each other
+        List<ServicePortName> goneOwners = new ArrayList<>();
+        List<String> goneChains = new ArrayList<>();
         for (ServiceRules[] c : changed) {
             ServiceRules old = c[0];
             ServiceRules now = c[1];
             if (old == null) {
                 continue;
             }
-            for (String chain : old.chains().keySet()) {
-                if (now == null || !now.chains().containsKey(chain)) {
-                    w.line(old.name(), "delete chain ", t, " ", chain);
+            for (Map.Entry<String, List<String>> chain : old.chains().entrySet()) {
+                if (now == null || !now.chains().containsKey(chain.getKey())) {
+                    // Endpoint and firewall chains only jump to Ferry's fixed chains: no need to empty them.
+                    if (!chain.getValue().isEmpty() && !chain.getKey().startsWith("endpoint-")
+                            && !chain.getKey().startsWith("firewall-")) {
+                        w.line(old.name(), "flush chain ", t, " ", chain.getKey());
+                    }
+                    goneOwners.add(old.name());
+                    goneChains.add(chain.getKey());
                 }
             }
+        }
+        for (int i = 0; i < goneChains.size(); i++) {
+            w.line(goneOwners.get(i), "delete chain ", t, " ", goneChains.get(i));
         }
         for (ServiceRules[] c : changed) {
             ServiceRules old = c[0];

@@ -118,6 +118,7 @@ public final class NftSyncer implements RuleSyncer {
         if (full) {
             Map<String, Set<String>> chains = listNames("chains");
             Map<String, Set<String>> sets = listNames("sets");
+            listNames("maps").forEach((table, names) -> sets.computeIfAbsent(table, k -> new HashSet<>()).addAll(names));
             NftPayload.Writer w = new NftPayload.Writer(true, 256);
             for (NftFamily f : NftFamily.values()) {
                 String key = f.table + " " + renderer.options().table();
@@ -222,7 +223,8 @@ public final class NftSyncer implements RuleSyncer {
             String line = raw.strip();
             if (line.startsWith("table ") && line.endsWith("{")) {
                 current = out.computeIfAbsent(line.substring(6, line.length() - 1).strip(), k -> new HashSet<>());
-            } else if (current != null && (line.startsWith("chain ") || line.startsWith("set ")) && line.endsWith("{")) {
+            } else if (current != null && (line.startsWith("chain ") || line.startsWith("set ") || line.startsWith("map "))
+                    && line.endsWith("{")) {
                 String name = line.substring(line.indexOf(' ') + 1, line.length() - 1).strip();
                 current.add(name.length() >= 2 && name.startsWith("\"") && name.endsWith("\"")
                         ? name.substring(1, name.length() - 1) : name);
