@@ -83,6 +83,20 @@ public final class ServiceConverter {
         return new Conversion(ports, rejections);
     }
 
+    /** Annotation asking for topology-aware routing ("Auto"), honoured by kube-proxy like PreferClose. */
+    public static final String TOPOLOGY_MODE_ANNOTATION = "service.kubernetes.io/topology-mode";
+    /** The annotation's older name, still read by kube-proxy when topology-mode is absent. */
+    public static final String TOPOLOGY_AWARE_HINTS_ANNOTATION = "service.kubernetes.io/topology-aware-hints";
+    private static final String PREFER_CLOSE = "PreferClose";
+
+    static boolean topologyAuto(Map<String, String> annotations) {
+        String v = annotations.get(TOPOLOGY_MODE_ANNOTATION);
+        if (v == null) {
+            v = annotations.get(TOPOLOGY_AWARE_HINTS_ANNOTATION);
+        }
+        return v != null && (v.equals("Auto") || v.equals("auto"));
+    }
+
     /** The object's namespace, or {@link #DEFAULT_NAMESPACE} when it names none. */
     public static String namespaceOf(ObjectMeta meta) {
         String ns = meta == null ? null : meta.getNamespace();
@@ -266,6 +280,12 @@ public final class ServiceConverter {
         List<Cidr> sourceRanges = sourceRanges(spec.getLoadBalancerSourceRanges(), errors);
 
         String trafficDistribution = spec.getTrafficDistribution() == null ? "" : spec.getTrafficDistribution();
+        if (!PREFER_CLOSE.equals(trafficDistribution) && !"PreferSameZone".equals(trafficDistribution)
+                && topologyAuto(annotations)) {
+            // kube-proxy treats the topology-mode annotation "Auto" (or the older topology-aware-hints)
+            // as PreferClose; the model carries it as trafficDistribution so the table needs no new field.
+            trafficDistribution = PREFER_CLOSE;
+        }
         boolean publishNotReady = Boolean.TRUE.equals(spec.getPublishNotReadyAddresses());
         String lbAlgorithm = annotations.getOrDefault(ServicePort.LB_ALGORITHM_ANNOTATION, "").trim();
         boolean proxyProtocol = false;
