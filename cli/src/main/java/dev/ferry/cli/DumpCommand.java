@@ -67,9 +67,49 @@ final class DumpCommand implements java.util.concurrent.Callable<Integer> {
             name = slash + 1 < filter.length() ? filter.substring(slash + 1) : null;
         }
         Path dir = StateDirs.resolve(stateDir);
+        PrintWriter out = spec.commandLine().getOut();
+        if (!watch) {
+            out.print(render(dir, ns, name, true));
+            out.flush();
+            return 0;
+        }
+        final String fns = ns;
+        final String fname = name;
+        new DumpWatch(out, intervalMillis(), watchFrames == null ? Long.MAX_VALUE : watchFrames)
+                .run("ferry dump " + kind + (filter == null ? "" : " " + filter), first -> render(dir, fns, fname, first),
+                        betweenFrames);
+        return 0;
+    }
+
+    @Option(names = {"-w", "--watch"}, description = "Refresh like watch(1), highlighting the lines that changed; Ctrl-C stops.")
+    boolean watch;
+
+    @Option(names = "--interval", paramLabel = "SECONDS", defaultValue = "1",
+            description = "Refresh period with --watch (default: ${DEFAULT-VALUE}).")
+    double intervalSeconds;
+
+    @Option(names = "--watch-frames", hidden = true, description = "Stop after this many frames (tests).")
+    Long watchFrames;
+
+    /** Test hook: runs between two frames of --watch. */
+    Runnable betweenFrames = () -> { };
+
+    private long intervalMillis() {
+        if (!(intervalSeconds >= 0.1 && intervalSeconds <= 3600)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--interval must be between 0.1 and 3600 seconds");
+        }
+        return (long) (intervalSeconds * 1000);
+    }
+
+    /** The whole output for one look at the table; the stale warning goes to stderr on the first frame only. */
+    String render(Path dir, String ns, String name, boolean warn) throws java.io.IOException {
+        java.io.StringWriter buf = new java.io.StringWriter();
+        PrintWriter out = new PrintWriter(buf);
         if (kind == Kind.conntrack) {
-            return new ConntrackDump(spec.commandLine().getOut(), spec.commandLine().getErr())
+            new ConntrackDump(out, warn ? spec.commandLine().getErr() : new PrintWriter(java.io.Writer.nullWriter()))
                     .print(dir, ns, name, format.name());
+            out.flush();
+            return buf.toString();
         }
         List<ServicePort> ports = new ArrayList<>();
         TableStatus status;
@@ -85,11 +125,10 @@ final class DumpCommand implements java.util.concurrent.Callable<Integer> {
                 if (v.isValid()) ports.add(sp);
             });
         }
-        if (!status.live()) {
+        if (!status.live() && warn) {
             spec.commandLine().getErr().println("ferry dump: " + status.describe(System.currentTimeMillis()));
         }
         ports.sort(Comparator.comparing(ServicePort::name));
-        PrintWriter out = spec.commandLine().getOut();
         switch (format) {
             case table -> {
                 TextTable t = kind == Kind.services ? servicesTable(ports) : endpointsTable(ports);
@@ -100,7 +139,7 @@ final class DumpCommand implements java.util.concurrent.Callable<Integer> {
             case yaml -> out.print(new YAMLMapper().writeValueAsString(structured(ports)));
         }
         out.flush();
-        return 0;
+        return buf.toString();
     }
 
     private List<Map<String, Object>> structured(List<ServicePort> ports) {
