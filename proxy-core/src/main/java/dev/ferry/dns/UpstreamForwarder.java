@@ -156,6 +156,9 @@ final class UpstreamForwarder implements AutoCloseable {
         }
         pending.remove(id);
         p.timeout.cancel(false);
+        // We recurse on the client's behalf through the upstream, and are not the authority for its answer.
+        answer[2] &= (byte) ~0x04;
+        answer[3] |= (byte) 0x80;
         cache.put(p.name, p.qtype, p.qclass, answer, System.nanoTime());
         answer[0] = (byte) (p.clientId >>> 8);
         answer[1] = (byte) p.clientId;
