@@ -1,0 +1,245 @@
+package dev.ferry.watch;
+
+import static dev.ferry.watch.ApiObjects.clusterIp;
+import static dev.ferry.watch.ApiObjects.slice;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ferry.model.Protocol;
+import dev.ferry.model.ServicePort;
+import dev.ferry.model.ServicePortName;
+import dev.ferry.select.NodeInfo;
+import dev.ferry.table.ServiceTable;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The change tracker's loop and diffing, against an in-memory cache and a real ServiceTable. */
+class ChangeTrackerTest {
+    @TempDir
+    Path dir;
+
+    private final FakeCache cache = new FakeCache();
+    private ServiceTable table;
+    private RecordingSink sink;
+    private ChangeTracker tracker;
+
+    /** Services and slices held in maps; "synced" is switched by the test. */
+    static final class FakeCache implements ClusterCache {
+        final Map<String, Service> services = new ConcurrentHashMap<>();
+        final Map<String, List<EndpointSlice>> slices = new ConcurrentHashMap<>();
+        volatile boolean synced = true;
+
+        @Override
+        public boolean hasSynced() {
+            return synced;
+        }
+
+        @Override
+        public Service service(String key) {
+            return services.get(key);
+        }
+
+        @Override
+        public List<EndpointSlice> slicesOf(String serviceKey) {
+            return slices.getOrDefault(serviceKey, List.of());
+        }
+
+        @Override
+        public Collection<String> serviceKeys() {
+            return List.copyOf(services.keySet());
+        }
+
+        void put(String name, String ip, String... endpoints) {
+            services.put("default/" + name, clusterIp("default", name, ip));
+            slices.put("default/" + name, List.of(slice("default", name, name + "-1", endpoints)));
+        }
+    }
+
+    @BeforeEach
+    void setUp() throws Exception {
+        table = ServiceTable.create(dir);
+        sink = new RecordingSink(table);
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (tracker != null) {
+            tracker.close();
+        }
+        table.close();
+    }
+
+    private void start(SyncPeriods periods) throws InterruptedException {
+        tracker = new ChangeTracker(cache, sink, periods, new NodeInfo("node-a", ""));
+        tracker.start();
+        assertTrue(tracker.awaitFirstSync(Duration.ofSeconds(20)), "first sync within 20 s");
+    }
+
+    private static ServicePortName http(String name) {
+        return new ServicePortName("default", name, "http", Protocol.TCP);
+    }
+
+    @Test
+    void firstSyncWaitsForTheCacheAndIsFull() throws Exception {
+        cache.synced = false;
+        cache.put("web", "10.96.0.1", "10.1.0.1");
+        tracker = new ChangeTracker(cache, sink, new SyncPeriods(Duration.ZERO, Duration.ofSeconds(30)),
+                new NodeInfo("node-a", ""));
+        tracker.start();
+        tracker.serviceChanged("default/web");
+        assertFalse(tracker.awaitFirstSync(Duration.ofMillis(200)), "no sync before the cache has synced");
+        assertTrue(sink.updates.isEmpty(), "nothing handed to the sink: " + sink.updates);
+
+        cache.synced = true;
+        assertTrue(tracker.awaitFirstSync(Duration.ofSeconds(20)));
+        TableUpdate first = sink.updates.get(0);
+        assertTrue(first.full(), "the first update is full");
+        assertEquals(1, first.ports().get(0).endpoints().size(), "with its endpoints, not an empty service");
+    }
+
+    @Test
+    void onlyChangedServicePortsReachTheSink() throws Exception {
+        cache.put("a", "10.96.0.1", "10.1.0.1");
+        cache.put("b", "10.96.0.2", "10.1.0.2");
+        cache.put("c", "10.96.0.3", "10.1.0.3");
+        start(new SyncPeriods(Duration.ZERO, Duration.ofMinutes(10)));
+        int before = sink.updates.size();
+
+        cache.put("b", "10.96.0.2", "10.1.0.2", "10.1.0.22");
+        tracker.serviceChanged("default/a"); // a relist touches it, but nothing changed
+        tracker.serviceChanged("default/b");
+        sink.await("b updated", () -> sink.contents().get(http("b")).endpoints().size() == 2);
+        List<TableUpdate> after = sink.updates.subList(before, sink.updates.size());
+        for (TableUpdate u : after) {
+            assertFalse(u.full(), "no full sync was due");
+            for (ServicePort sp : u.ports()) {
+                assertEquals(http("b"), sp.name(), "only b was handed over: " + u);
+            }
+            assertTrue(u.removed().isEmpty());
+        }
+    }
+
+    @Test
+    void eventsThatChangeNothingWriteNothing() throws Exception {
+        cache.put("a", "10.96.0.1", "10.1.0.1");
+        start(new SyncPeriods(Duration.ZERO, Duration.ofMinutes(10)));
+        int updates = sink.updates.size();
+        long syncs = tracker.stats().syncs();
+        for (int i = 0; i < 5; i++) {
+            tracker.serviceChanged("default/a");
+            long target = syncs + 1;
+            sink.await("a sync", () -> tracker.stats().syncs() >= target);
+            syncs = tracker.stats().syncs();
+        }
+        assertEquals(updates, sink.updates.size(), "a relist of unchanged objects reaches no sink");
+    }
+
+    @Test
+    void burstOfChangesIsCoalescedUnderMinSyncPeriod() throws Exception {
+        for (int i = 0; i < 50; i++) {
+            cache.put("s" + i, "10.96.1." + (i + 1), "10.2.0." + (i + 1));
+        }
+        start(new SyncPeriods(Duration.ofSeconds(2), Duration.ofMinutes(10)));
+        int before = sink.updates.size();
+        long syncsBefore = tracker.stats().syncs();
+        for (int i = 0; i < 50; i++) {
+            cache.put("s" + i, "10.96.1." + (i + 1), "10.2.0." + (i + 1), "10.3.0." + (i + 1));
+            tracker.serviceChanged("default/s" + i);
+        }
+        sink.await("all 50 updated", () -> sink.contents().values().stream().allMatch(sp -> sp.endpoints().size() == 2));
+        assertEquals(syncsBefore + 1, tracker.stats().syncs(), "one sync for the burst (minSyncPeriod 2 s)");
+        assertEquals(before + 1, sink.updates.size());
+        assertEquals(50, sink.updates.get(before).ports().size());
+    }
+
+    @Test
+    void deletedServiceIsRemovedAndOthersStay() throws Exception {
+        cache.put("a", "10.96.0.1", "10.1.0.1");
+        cache.put("b", "10.96.0.2", "10.1.0.2");
+        start(new SyncPeriods(Duration.ZERO, Duration.ofMinutes(10)));
+        cache.services.remove("default/a");
+        cache.slices.remove("default/a");
+        tracker.serviceChanged("default/a");
+        sink.await("a removed", () -> !sink.contents().containsKey(http("a")));
+        assertEquals(List.of(http("a")), sink.removals);
+        assertEquals(1, tracker.stats().servicePorts());
+    }
+
+    @Test
+    void periodicFullSyncRunsEverySyncPeriod() throws Exception {
+        cache.put("a", "10.96.0.1", "10.1.0.1");
+        start(new SyncPeriods(Duration.ZERO, Duration.ofMillis(100)));
+        sink.await("three full syncs", () -> tracker.stats().fullSyncs() >= 3);
+        assertTrue(sink.removals.isEmpty(), "full syncs rewrite nothing: " + sink.removals);
+    }
+
+    @Test
+    void failedApplyIsRetriedAsFullSync() throws Exception {
+        cache.put("a", "10.96.0.1", "10.1.0.1");
+        start(new SyncPeriods(Duration.ZERO, Duration.ofMinutes(10)));
+        sink.failNext = new IllegalStateException("disk on fire");
+        cache.put("a", "10.96.0.1", "10.1.0.1", "10.1.0.2");
+        tracker.serviceChanged("default/a");
+        sink.await("retry applied", () -> sink.contents().get(http("a")).endpoints().size() == 2);
+        assertEquals(1, tracker.stats().failedSyncs());
+        assertTrue(sink.updates.get(sink.updates.size() - 1).full(), "the retry is a full sync");
+        assertEquals(0, tracker.stats().oldestPendingChangeMillis(), "nothing pending after the retry");
+    }
+
+    @Test
+    void networkProgrammingLatencyIsMeasuredFromTheTriggerTime() throws Exception {
+        cache.put("a", "10.96.0.1", "10.1.0.1");
+        start(new SyncPeriods(Duration.ZERO, Duration.ofMinutes(10)));
+        cache.put("a", "10.96.0.1", "10.1.0.1", "10.1.0.2");
+        long trigger = System.currentTimeMillis() - 5_000;
+        tracker.serviceChanged("default/a", trigger);
+        sink.await("latency recorded", () -> tracker.stats().networkProgrammingMillis().getTotalCount() == 1);
+        assertTrue(tracker.stats().networkProgrammingMillis().getMaxValue() >= 5_000, "at least the 5 s since the trigger");
+        assertTrue(tracker.stats().lastSyncMillis() >= trigger);
+    }
+
+    @Test
+    void zoneChangeReselectsEveryService() throws Exception {
+        cache.services.put("default/near", ApiObjects.service("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: near, namespace: default}
+                spec:
+                  clusterIP: 10.96.0.9
+                  trafficDistribution: PreferClose
+                  ports: [{name: http, port: 80, protocol: TCP}]
+                """));
+        cache.slices.put("default/near", List.of(ApiObjects.slice("""
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: near-1, namespace: default, labels: {kubernetes.io/service-name: near}}
+                addressType: IPv4
+                ports: [{name: http, port: 8080, protocol: TCP}]
+                endpoints:
+                - addresses: [10.4.0.1]
+                  hints: {forZones: [{name: z1}]}
+                - addresses: [10.4.0.2]
+                  hints: {forZones: [{name: z2}]}
+                """)));
+        start(new SyncPeriods(Duration.ZERO, Duration.ofMinutes(10)));
+        assertEquals(List.of(true, true), clusterFlags(), "no zone yet: every endpoint");
+        tracker.nodeChanged(new NodeInfo("node-a", "z2"));
+        sink.await("z2 only", () -> clusterFlags().equals(List.of(false, true)));
+    }
+
+    private List<Boolean> clusterFlags() {
+        ServicePort sp = sink.contents().get(new ServicePortName("default", "near", "http", Protocol.TCP));
+        return sp.endpoints().stream().map(e -> e.clusterTraffic()).toList();
+    }
+}
