@@ -1,6 +1,17 @@
 package dev.ferry.cli;
 
+import dev.ferry.cli.config.BindAddress;
+import dev.ferry.cli.config.ConfigException;
+import dev.ferry.cli.config.KubeProxyConfigReader;
+import dev.ferry.cli.config.NodeName;
+import dev.ferry.cli.config.ProxyConfig;
+import dev.ferry.cli.config.ProxyMode;
+import dev.ferry.cli.http.ProxierHealth;
+import dev.ferry.cli.http.ProxyMetrics;
+import dev.ferry.cli.http.StatusServers;
 import dev.ferry.model.ServicePort;
+import dev.ferry.select.EndpointSelector;
+import dev.ferry.select.NodeInfo;
 import dev.ferry.source.FileSource;
 import dev.ferry.table.ServiceTable;
 import java.io.IOException;
@@ -22,9 +33,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * `ferry run`: the daemon. Loads services from a source into the off-heap table and keeps them in
- * sync until SIGTERM/SIGINT, which stops the sources and marks the table closed (the file stays,
- * so `ferry dump` can still show — as stale — what the daemon last served).
+ * `ferry run`: the daemon. Reads its KubeProxyConfiguration (--config, overridden by flags), loads
+ * services from a source into the off-heap table (endpoints selected for this node) and keeps them in
+ * sync, serving /healthz and /livez (kube-proxy's meaning) and Prometheus /metrics, until
+ * SIGTERM/SIGINT, which stops the sources and marks the table closed (the file stays, so `ferry dump`
+ * can still show — as stale — what the daemon last served). Exit 2 for a bad config file or flag.
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = "Run the Ferry daemon: watch a source of Services and EndpointSlices into the service table.")
@@ -44,8 +57,28 @@ final class RunCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @ArgGroup(exclusive = true, multiplicity = "1")
+    @ArgGroup(exclusive = true, multiplicity = "0..1")
     Source source;
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "A KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) YAML file, as kube-proxy's --config; flags override it.")
+    Path configFile;
+
+    @Option(names = "--node-name", paramLabel = "NAME",
+            description = "This node's name (default: env NODE_NAME, else the config's hostnameOverride, else the host name).")
+    String nodeName;
+
+    @Option(names = "--mode", paramLabel = "MODE", converter = ModeFlag.class,
+            description = "Data plane: userspace|iptables|nftables|ipvs, or empty for the default (overrides the config's mode).")
+    ProxyMode mode;
+
+    @Option(names = "--healthz-bind-address", paramLabel = "IP:PORT", converter = HealthzAddressFlag.class,
+            description = "Serve /healthz and /livez here (default 0.0.0.0:10256; overrides healthzBindAddress).")
+    BindAddress healthzBindAddress;
+
+    @Option(names = "--metrics-bind-address", paramLabel = "IP:PORT", converter = MetricsAddressFlag.class,
+            description = "Serve Prometheus /metrics here (default 127.0.0.1:10249; overrides metricsBindAddress).")
+    BindAddress metricsBindAddress;
 
     @Option(names = "--state-dir", paramLabel = "DIR",
             description = "Where the mapped tables live (default: /run/ferry, or a per-user temp dir without root; env FERRY_STATE_DIR).")
@@ -63,29 +96,56 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        ProxyConfig config = ProxyConfig.defaults();
+        if (configFile != null) {
+            try {
+                KubeProxyConfigReader.Result r = KubeProxyConfigReader.read(configFile);
+                r.warnings().forEach(w -> LOG.warn("{}", w));
+                config = r.config();
+            } catch (ConfigException e) {
+                spec.commandLine().getErr().println("ferry run: --config " + e.getMessage());
+                return 2;
+            }
+        }
+        config = config.with(new ProxyConfig.Overrides(mode, healthzBindAddress, metricsBindAddress, null, null));
+        if (source == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "a source is required: --source FILE or --demo");
+        }
+        String node = NodeName.resolve(nodeName, System::getenv, config);
+        NodeInfo nodeInfo = new NodeInfo(node, "");
+
         Path dir = StateDirs.resolve(stateDir);
         Path file = source.demo ? writeDemoFile(dir) : source.file;
         if (!Files.isReadable(file)) {
             throw new IOException("--source " + file + ": no such readable file");
         }
+        ProxyMetrics metrics = new ProxyMetrics();
+        ProxierHealth health = new ProxierHealth(config.healthTimeout(), System::currentTimeMillis);
         ServiceTable table = ServiceTable.create(dir, tableSize, ServiceTable.DEFAULT_GRACE_MILLIS, System::currentTimeMillis);
         DemoBackends backends = new DemoBackends();
         List<Consumer<List<ServicePort>>> listeners = new ArrayList<>();
         if (source.demo) {
             listeners.add(backends::ensureServing);
         }
-        TableSync sync = new TableSync(table, listeners);
+        TableSync sync = new TableSync(table, listeners, metrics, health);
+        StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
         FileSource files;
         try {
-            files = new FileSource(file, snapshot -> sync.apply(snapshot.ports()));
+            files = new FileSource(file, snapshot -> {
+                metrics.rejections(snapshot.rejections());
+                sync.apply(EndpointSelector.selectAll(snapshot.ports(), nodeInfo));
+            });
+            metrics.fileSource(files::errorCount);
             files.start();
         } catch (Exception e) {
+            servers.close();
             sync.close();
             throw e;
         }
         // SIGTERM (the kubelet) and SIGINT (Ctrl-C) end the wait below, so that the daemon stops in
         // order and exits 0; the shutdown hook only covers other ways the JVM may go down.
-        Thread hook = new Thread(() -> shutdown(files, sync, backends), "ferry-shutdown");
+        Thread hook = new Thread(() -> shutdown(files, sync, backends, servers), "ferry-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         for (String sig : new String[] {"TERM", "INT"}) {
             sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> {
@@ -93,8 +153,11 @@ final class RunCommand implements Callable<Integer> {
                 stop.countDown();
             });
         }
-        LOG.info("ferry {} running: source {}, service table {} (state dir {})", VersionCommand.version(), file,
-                table.file(), dir);
+        LOG.info("ferry {} running: node {}, source {}, service table {} (state dir {}), mode {}, syncPeriod {}, minSyncPeriod {}",
+                VersionCommand.version(), node, file, table.file(), dir,
+                config.mode() == ProxyMode.DEFAULT ? "default (service table only)" : config.mode().configName(),
+                dev.ferry.cli.config.GoDuration.format(config.syncPeriod()),
+                dev.ferry.cli.config.GoDuration.format(config.minSyncPeriod()));
         if (source.demo) {
             LOG.info("demo: in another shell run `./ferry dump services`{}; try `curl http://127.0.10.1:18080/`",
                     stateDir == null ? "" : " --state-dir " + dir);
@@ -104,14 +167,14 @@ final class RunCommand implements Callable<Integer> {
         } else {
             stop.await();
         }
-        shutdown(files, sync, backends);
+        shutdown(files, sync, backends, servers);
         Runtime.getRuntime().removeShutdownHook(hook);
         return 0;
     }
 
     private boolean stopped;
 
-    private synchronized void shutdown(FileSource files, TableSync sync, DemoBackends backends) {
+    private synchronized void shutdown(FileSource files, TableSync sync, DemoBackends backends, StatusServers servers) {
         if (stopped) {
             return;
         }
@@ -128,6 +191,7 @@ final class RunCommand implements Callable<Integer> {
             LOG.warn("closing the table: {}", e.toString());
         }
         backends.close();
+        servers.close();
         stop.countDown();
     }
 
@@ -144,6 +208,40 @@ final class RunCommand implements Callable<Integer> {
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         }
         return file;
+    }
+
+    /** --mode: a kube-proxy mode this build can run. */
+    static final class ModeFlag implements CommandLine.ITypeConverter<ProxyMode> {
+        @Override
+        public ProxyMode convert(String value) {
+            try {
+                return ProxyMode.named(value).requireAvailable();
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    static final class HealthzAddressFlag implements CommandLine.ITypeConverter<BindAddress> {
+        @Override
+        public BindAddress convert(String value) {
+            try {
+                return BindAddress.parse(value, ProxyConfig.HEALTHZ_PORT);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    static final class MetricsAddressFlag implements CommandLine.ITypeConverter<BindAddress> {
+        @Override
+        public BindAddress convert(String value) {
+            try {
+                return BindAddress.parse(value, ProxyConfig.METRICS_PORT);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
     }
 
     /** Parses 512M, 1G, 65536 (bytes). */

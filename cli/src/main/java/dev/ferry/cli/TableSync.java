@@ -1,20 +1,26 @@
 package dev.ferry.cli;
 
+import dev.ferry.cli.http.ProxierHealth;
+import dev.ferry.cli.http.ProxyMetrics;
 import dev.ferry.model.ServicePort;
 import dev.ferry.table.ServiceTable;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The table's one writer thread. Sources hand it full snapshots from any thread; it applies them in
- * order, heartbeats once a second (so readers can tell a live daemon from a stale file), and hands
- * every applied snapshot to listeners on the same thread.
+ * The table's one writer thread. Sources hand it full snapshots (or, through {@link #write}, any
+ * table operation) from any thread; it applies them in order, heartbeats once a second (so readers
+ * can tell a live daemon from a stale file), and hands every applied snapshot to listeners on the
+ * same thread. Each write is reported to the proxier health (queued when handed over, updated when
+ * written) and to the metrics (kube-proxy's sync duration and last-sync timestamp, table sizes).
  */
 final class TableSync implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TableSync.class);
@@ -22,11 +28,19 @@ final class TableSync implements AutoCloseable {
     private final ServiceTable table;
     private final ScheduledExecutorService writer;
     private final List<Consumer<List<ServicePort>>> listeners;
+    private final ProxyMetrics metrics;
+    private final ProxierHealth health;
     private volatile long syncs;
 
     TableSync(ServiceTable table, List<Consumer<List<ServicePort>>> listeners) {
+        this(table, listeners, new ProxyMetrics(), new ProxierHealth(Duration.ofMinutes(1), System::currentTimeMillis));
+    }
+
+    TableSync(ServiceTable table, List<Consumer<List<ServicePort>>> listeners, ProxyMetrics metrics, ProxierHealth health) {
         this.table = table;
         this.listeners = List.copyOf(listeners);
+        this.metrics = metrics;
+        this.health = health;
         this.writer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "ferry-table-writer");
             t.setDaemon(true);
@@ -37,23 +51,44 @@ final class TableSync implements AutoCloseable {
 
     /** Queues a full snapshot; the returned future completes once it is in the table. */
     CompletableFuture<ServiceTable.SyncResult> apply(List<ServicePort> ports) {
-        return CompletableFuture.supplyAsync(() -> {
-            long start = System.nanoTime();
-            ServiceTable.SyncResult r = table.replaceAll(ports);
-            syncs++;
-            long micros = (System.nanoTime() - start) / 1_000;
-            for (String e : r.errors()) {
-                LOG.warn("service port not written: {}", e);
-            }
-            LOG.info("table sync: {} added, {} updated, {} removed, {} unchanged in {} µs (generation {}, {} service ports)",
-                    r.added(), r.updated(), r.removed(), r.unchanged(), micros, table.generation(),
-                    table.reader().servicePortCount());
+        CompletableFuture<ServiceTable.SyncResult> done = write(true, t -> t.replaceAll(ports));
+        return done.thenApplyAsync(r -> {
             for (Consumer<List<ServicePort>> l : listeners) {
                 try {
                     l.accept(ports);
                 } catch (RuntimeException e) {
                     LOG.warn("table listener failed: {}", e.toString());
                 }
+            }
+            return r;
+        }, writer);
+    }
+
+    /**
+     * Runs one write on the writer thread and reports it; {@code full} says whether it rewrote the
+     * whole table (a full sync) or only changes. A write that throws is not counted as a sync, so
+     * health turns 503 if writes keep failing.
+     */
+    CompletableFuture<ServiceTable.SyncResult> write(boolean full, Function<ServiceTable, ServiceTable.SyncResult> op) {
+        health.queuedUpdate();
+        metrics.syncQueued(System.currentTimeMillis());
+        return CompletableFuture.supplyAsync(() -> {
+            long start = System.nanoTime();
+            ServiceTable.SyncResult r = op.apply(table);
+            long nanos = System.nanoTime() - start;
+            syncs++;
+            for (String e : r.errors()) {
+                LOG.warn("service port not written: {}", e);
+            }
+            metrics.syncDone(nanos, full, System.currentTimeMillis());
+            metrics.tableWriteErrors(r.errors().size());
+            metrics.tableStats(table.reader().servicePortCount(), table.reader().endpointCount(), table.bytesInUse(),
+                    table.generation());
+            health.updated();
+            if (full || r.changed()) {
+                LOG.info("table sync ({}): {} added, {} updated, {} removed, {} unchanged in {} µs (generation {}, {} service ports)",
+                        full ? "full" : "partial", r.added(), r.updated(), r.removed(), r.unchanged(), nanos / 1_000,
+                        table.generation(), table.reader().servicePortCount());
             }
             return r;
         }, writer);

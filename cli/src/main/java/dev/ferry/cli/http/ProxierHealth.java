@@ -1,0 +1,99 @@
+package dev.ferry.cli.http;
+
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.Taint;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+
+/**
+ * kube-proxy's proxier health (pkg/proxy/healthcheck/proxier_health.go), which /healthz and /livez
+ * report: healthy while no update has been waiting longer than the health timeout (kube-proxy uses
+ * twice the syncPeriod) — at start-up, when fully synced, or while a queued update is not late yet.
+ * /healthz additionally requires the node to be eligible (not being deleted, not tainted
+ * {@value #TO_BE_DELETED_TAINT}); /livez ignores that.
+ *
+ * <p>Thread-safe: the sync loop calls {@link #queuedUpdate()} and {@link #updated()}, the Node
+ * watcher {@link #syncNode}, HTTP threads {@link #check}.
+ */
+public final class ProxierHealth {
+    /** The taint the cluster autoscaler sets before deleting a node. */
+    public static final String TO_BE_DELETED_TAINT = "ToBeDeletedByClusterAutoscaler";
+
+    private static final long NONE = Long.MIN_VALUE;
+    private static final DateTimeFormatter GO_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss");
+
+    private final LongSupplier clockMillis;
+    private final long healthTimeoutMillis;
+    private final AtomicLong lastUpdated = new AtomicLong(NONE);
+    private final AtomicLong oldestPendingQueued = new AtomicLong(NONE);
+    private final AtomicBoolean nodeEligible = new AtomicBoolean(true);
+
+    public ProxierHealth(Duration healthTimeout, LongSupplier clockMillis) {
+        this.healthTimeoutMillis = healthTimeout.toMillis();
+        this.clockMillis = clockMillis;
+    }
+
+    /** An update arrived that is not applied yet; the oldest one counts. */
+    public void queuedUpdate() {
+        oldestPendingQueued.compareAndSet(NONE, clockMillis.getAsLong());
+    }
+
+    /** Everything queued so far is applied. */
+    public void updated() {
+        oldestPendingQueued.set(NONE);
+        lastUpdated.set(clockMillis.getAsLong());
+    }
+
+    /** Follows this node: ineligible while it is being deleted or tainted for deletion. */
+    public void syncNode(Node node) {
+        boolean deleting = node.getMetadata() != null && node.getMetadata().getDeletionTimestamp() != null
+                && !node.getMetadata().getDeletionTimestamp().isEmpty();
+        boolean tainted = node.getSpec() != null && node.getSpec().getTaints() != null
+                && node.getSpec().getTaints().stream().map(Taint::getKey).anyMatch(TO_BE_DELETED_TAINT::equals);
+        nodeEligible.set(!deleting && !tainted);
+    }
+
+    public boolean nodeEligible() {
+        return nodeEligible.get();
+    }
+
+    /** The answer to one probe: status code and kube-proxy's JSON body. */
+    public record Check(int status, String body) {}
+
+    /** /healthz when {@code withNode}, /livez otherwise. */
+    public Check check(boolean withNode) {
+        long now = clockMillis.getAsLong();
+        long pending = oldestPendingQueued.get();
+        boolean healthy = pending == NONE || now - pending < healthTimeoutMillis;
+        boolean eligible = nodeEligible.get();
+        if (withNode) {
+            healthy &= eligible;
+        }
+        // As kube-proxy: a healthy answer reports lastUpdated as now, for compatibility with the
+        // older meaning "the sync loop ran recently".
+        long last = healthy ? now : lastUpdated.get();
+        String body = "{\"lastUpdated\": \"" + goTime(last) + "\",\"currentTime\": \"" + goTime(now) + "\""
+                + (withNode ? ", \"nodeEligible\": " + eligible : "") + "}";
+        return new Check(healthy ? 200 : 503, body);
+    }
+
+    /** Go's time.Time String() form, UTC, e.g. {@code 2026-11-29 09:17:50.123 +0000 UTC}; the zero time for "never". */
+    static String goTime(long millis) {
+        if (millis == NONE) {
+            return "0001-01-01 00:00:00 +0000 UTC";
+        }
+        Instant t = Instant.ofEpochMilli(millis);
+        String base = GO_TIME.format(t.atOffset(ZoneOffset.UTC));
+        int ms = t.getNano() / 1_000_000;
+        String frac = "";
+        if (ms != 0) {
+            frac = String.format(".%03d", ms).replaceAll("0+$", "");
+        }
+        return base + frac + " +0000 UTC";
+    }
+}

@@ -1,0 +1,127 @@
+package dev.ferry.cli.http;
+
+import dev.ferry.convert.Rejection;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.LongSupplier;
+
+/**
+ * The daemon's Prometheus metrics, in their own registry: kube-proxy's names where kube-proxy has
+ * the metric (so existing dashboards and alerts keep working) and {@code ferry_*} for the rest.
+ * Latencies go through {@link LatencyHistogram} (HdrHistogram).
+ *
+ * <p>Thread-safe: every method may be called from any thread; the writer thread records syncs,
+ * HTTP threads count probes, a scrape reads everything.
+ */
+public final class ProxyMetrics {
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+
+    private final LatencyHistogram syncDuration = register(new LatencyHistogram("kubeproxy_sync_proxy_rules_duration_seconds",
+            "SyncProxyRules latency in seconds (Ferry: writing the service table)", LatencyHistogram.exponential(0.001, 2, 15)));
+    private final LatencyHistogram fullSyncDuration = register(new LatencyHistogram(
+            "kubeproxy_sync_full_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for full resyncs",
+            LatencyHistogram.exponential(0.001, 2, 15)));
+    private final LatencyHistogram partialSyncDuration = register(new LatencyHistogram(
+            "kubeproxy_sync_partial_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for partial resyncs",
+            LatencyHistogram.exponential(0.001, 2, 15)));
+    private final LatencyHistogram networkProgramming = register(new LatencyHistogram(
+            "kubeproxy_network_programming_duration_seconds", "In Cluster Network Programming Latency in seconds",
+            LatencyHistogram.networkProgrammingBuckets()));
+
+    private final Gauge lastSync = Gauge.builder().name("kubeproxy_sync_proxy_rules_last_timestamp_seconds")
+            .help("The last time proxy rules were successfully synced").register(registry);
+    private final Gauge lastQueued = Gauge.builder().name("kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds")
+            .help("The last time a sync of proxy rules was queued").register(registry);
+    private final Counter healthz = Counter.builder().name("kubeproxy_proxy_healthz_total")
+            .help("Cumulative proxy healthz HTTP status").labelNames("code").register(registry);
+    private final Counter livez = Counter.builder().name("kubeproxy_proxy_livez_total")
+            .help("Cumulative proxy livez HTTP status").labelNames("code").register(registry);
+
+    private final Gauge rejected = Gauge.builder().name("ferry_rejected_objects")
+            .help("API objects currently skipped because they failed validation, by kind and Kubernetes-style reason")
+            .labelNames("kind", "reason").register(registry);
+    private final Counter tableWriteErrors = Counter.builder().name("ferry_service_table_write_errors_total")
+            .help("Service ports the table refused to store (frontend conflicts, table full)").register(registry);
+    private final Gauge tableServicePorts = Gauge.builder().name("ferry_service_table_service_ports")
+            .help("Service ports in the service table").register(registry);
+    private final Gauge tableEndpoints = Gauge.builder().name("ferry_service_table_endpoints")
+            .help("Endpoints in the service table").register(registry);
+    private final Gauge tableBytes = Gauge.builder().name("ferry_service_table_bytes_in_use")
+            .help("Bytes of the mapped service table in use").register(registry);
+    private final Gauge tableGeneration = Gauge.builder().name("ferry_service_table_generation")
+            .help("Generation of the service table (bumped by every write)").register(registry);
+
+    private final Object rejectedLock = new Object();
+    private Map<List<String>, Integer> rejectedShown = Map.of();
+
+    private <T extends io.prometheus.metrics.model.registry.Collector> T register(T c) {
+        registry.register(c);
+        return c;
+    }
+
+    public PrometheusRegistry registry() {
+        return registry;
+    }
+
+    /** A sync finished successfully after {@code nanos}; {@code full} for a full resync. */
+    public void syncDone(long nanos, boolean full, long epochMillis) {
+        syncDuration.record(nanos);
+        (full ? fullSyncDuration : partialSyncDuration).record(nanos);
+        lastSync.set(epochMillis / 1000d);
+    }
+
+    public void syncQueued(long epochMillis) {
+        lastQueued.set(epochMillis / 1000d);
+    }
+
+    /** Time from an API change (its last-change-trigger-time) to the table holding it. */
+    public void networkProgrammed(long nanos) {
+        networkProgramming.record(nanos);
+    }
+
+    public void probe(boolean livenessProbe, int status) {
+        (livenessProbe ? livez : healthz).labelValues(Integer.toString(status)).inc();
+    }
+
+    /** The objects the current input rejects (replaces the previous set: inputs are full snapshots). */
+    public void rejections(List<Rejection> rejections) {
+        Map<List<String>, Integer> counts = new TreeMap<>((a, b) -> String.join("/", a).compareTo(String.join("/", b)));
+        for (Rejection r : rejections) {
+            counts.merge(List.of(r.kind(), r.reason().code()), 1, Integer::sum);
+        }
+        synchronized (rejectedLock) {
+            for (List<String> old : rejectedShown.keySet()) {
+                if (!counts.containsKey(old)) rejected.labelValues(old.get(0), old.get(1)).set(0);
+            }
+            counts.forEach((k, v) -> rejected.labelValues(k.get(0), k.get(1)).set(v));
+            rejectedShown = Map.copyOf(counts);
+        }
+    }
+
+    public void tableWriteErrors(int n) {
+        if (n > 0) tableWriteErrors.inc(n);
+    }
+
+    public void tableStats(long servicePorts, long endpoints, long bytesInUse, long generation) {
+        tableServicePorts.set(servicePorts);
+        tableEndpoints.set(endpoints);
+        tableBytes.set(bytesInUse);
+        tableGeneration.set(generation);
+    }
+
+    /** Exposes a file source's counters: parse/read failures and rejected objects seen. */
+    public void fileSource(LongSupplier errors) {
+        CounterWithCallback.builder().name("ferry_file_source_errors_total")
+                .help("Times the watched source file could not be read or parsed (the last good table was kept)")
+                .callback(cb -> cb.call(errors.getAsLong())).register(registry);
+    }
+
+    LatencyHistogram syncDuration() {
+        return syncDuration;
+    }
+}

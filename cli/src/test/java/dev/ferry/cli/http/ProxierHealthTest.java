@@ -1,0 +1,76 @@
+package dev.ferry.cli.http;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** kube-proxy's proxier health semantics, on a clock the test moves. */
+class ProxierHealthTest {
+    static final long T0 = 1_764_408_000_000L; // 2025-11-29 09:20:00 UTC
+    final AtomicLong now = new AtomicLong(T0);
+    final ProxierHealth health = new ProxierHealth(Duration.ofSeconds(60), now::get);
+
+    @Test
+    void healthyWhileStartingUpBeforeAnyUpdate() {
+        ProxierHealth.Check c = health.check(true);
+        assertEquals(200, c.status());
+        assertEquals("{\"lastUpdated\": \"2025-11-29 09:20:00 +0000 UTC\",\"currentTime\": \"2025-11-29 09:20:00 +0000 UTC\", "
+                + "\"nodeEligible\": true}", c.body());
+    }
+
+    @Test
+    void aQueuedUpdateIsHealthyUntilItIsLateThenUnhealthyUntilApplied() {
+        health.updated();
+        now.addAndGet(5_000);
+        health.queuedUpdate();
+        now.addAndGet(59_999);
+        assertEquals(200, health.check(true).status(), "not late yet");
+        assertEquals(200, health.check(false).status());
+        health.queuedUpdate(); // a newer update does not reset the clock: the oldest one counts
+        now.addAndGet(1);
+        ProxierHealth.Check stale = health.check(true);
+        assertEquals(503, stale.status());
+        assertEquals(503, health.check(false).status(), "/livez also fails when syncs are stale");
+        assertTrue(stale.body().startsWith("{\"lastUpdated\": \"2025-11-29 09:20:00 +0000 UTC\",\"currentTime\": \"2025-11-29 09:21:05 +0000 UTC\""),
+                "unhealthy answers report when the last sync really happened: " + stale.body());
+        now.addAndGet(250);
+        health.updated();
+        ProxierHealth.Check fresh = health.check(true);
+        assertEquals(200, fresh.status());
+        assertTrue(fresh.body().startsWith("{\"lastUpdated\": \"2025-11-29 09:21:05.25 +0000 UTC\""), fresh.body());
+    }
+
+    @Test
+    void aNodeBeingDeletedFailsHealthzButNotLivez() {
+        health.syncNode(new NodeBuilder().withNewMetadata().withName("n1").withDeletionTimestamp("2025-11-29T09:20:00Z").endMetadata().build());
+        ProxierHealth.Check healthz = health.check(true);
+        assertEquals(503, healthz.status());
+        assertTrue(healthz.body().endsWith("\"nodeEligible\": false}"), healthz.body());
+        ProxierHealth.Check livez = health.check(false);
+        assertEquals(200, livez.status());
+        assertFalse(livez.body().contains("nodeEligible"), livez.body());
+    }
+
+    @Test
+    void theAutoscalersDeletionTaintFailsHealthzAndItsRemovalRestoresIt() {
+        Node tainted = new NodeBuilder().withNewMetadata().withName("n1").endMetadata().withNewSpec()
+                .addNewTaint().withKey("ToBeDeletedByClusterAutoscaler").withEffect("NoSchedule").endTaint().endSpec().build();
+        health.syncNode(tainted);
+        assertEquals(503, health.check(true).status());
+        assertFalse(health.nodeEligible());
+        health.syncNode(new NodeBuilder().withNewMetadata().withName("n1").endMetadata().withNewSpec()
+                .addNewTaint().withKey("node.kubernetes.io/unschedulable").withEffect("NoSchedule").endTaint().endSpec().build());
+        assertEquals(200, health.check(true).status(), "other taints do not matter");
+    }
+
+    @Test
+    void neverUpdatedPrintsGosZeroTime() {
+        health.queuedUpdate();
+        now.addAndGet(60_000);
+        assertTrue(health.check(false).body().startsWith("{\"lastUpdated\": \"0001-01-01 00:00:00 +0000 UTC\""));
+    }
+}
