@@ -1,0 +1,93 @@
+package dev.ferry.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * `ferry cleanup` in a network namespace this test creates: after Ferry's iptables and nftables
+ * payloads (and a kube-proxy nftables table) are installed there, nothing of them is left.
+ */
+class CleanupCommandTest {
+    @TempDir
+    Path dir;
+    String ns;
+
+    static String sh(String... argv) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), String.join(" ", argv) + " hung");
+        assertEquals(0, p.exitValue(), String.join(" ", argv) + ": " + out);
+        return out;
+    }
+
+    static String shIn(String input, String... argv) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        p.getOutputStream().write(input.getBytes(StandardCharsets.UTF_8));
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), String.join(" ", argv) + " hung");
+        assertEquals(0, p.exitValue(), String.join(" ", argv) + ": " + out);
+        return out;
+    }
+
+    @BeforeEach
+    void namespace() throws Exception {
+        boolean root = "root".equals(System.getProperty("user.name"));
+        String why = "needs root to create a network namespace and program netfilter";
+        if ("true".equals(System.getenv("CI"))) {
+            assertTrue(root, why + " (CI=true: not skipping)");
+        } else {
+            Assumptions.assumeTrue(root, why);
+        }
+        ns = "fcl-" + ProcessHandle.current().pid() + "-" + ThreadLocalRandom.current().nextInt(1 << 16);
+        sh("ip", "netns", "add", ns);
+    }
+
+    @AfterEach
+    void delete() throws Exception {
+        if (ns != null) new ProcessBuilder("ip", "netns", "del", ns).start().waitFor(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void removesFerrysIptablesChainsNftTablesAndKubeProxysTables() throws Exception {
+        Path demo = dir.resolve("demo.yaml");
+        try (var in = RunCommand.class.getResourceAsStream("demo-cluster.yaml")) {
+            Files.copy(in, demo);
+        }
+        Cli ipt = Cli.run("sync", "--dry-run", "--source", demo.toString(), "--mode", "iptables", "--node-name", "demo-node");
+        assertEquals(0, ipt.exit(), ipt.toString());
+        String v4 = ipt.out().substring(0, ipt.out().indexOf("# ip6tables-restore payload"));
+        shIn(v4, "ip", "netns", "exec", ns, "iptables-restore", "--noflush");
+        Cli nft = Cli.run("sync", "--dry-run", "--source", demo.toString(), "--mode", "nftables");
+        shIn(nft.out(), "ip", "netns", "exec", ns, "nft", "-f", "-");
+        shIn("table ip kube-proxy {\n chain x { }\n}\n", "ip", "netns", "exec", ns, "nft", "-f", "-");
+        assertTrue(sh("ip", "netns", "exec", ns, "iptables-save", "-t", "nat").contains(":KUBE-SERVICES"));
+        assertTrue(sh("ip", "netns", "exec", ns, "nft", "list", "tables").contains("table ip ferry"));
+
+        Cli r = Cli.run("cleanup", "--kube-proxy", "--netns", ns);
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("removed: "), r.toString());
+        for (String table : List.of("nat", "filter")) {
+            String save = sh("ip", "netns", "exec", ns, "iptables-save", "-t", table);
+            assertFalse(save.contains("KUBE-"), table + " still has KUBE- chains:\n" + save);
+        }
+        String tables = sh("ip", "netns", "exec", ns, "nft", "list", "tables");
+        // iptables-nft keeps its (now empty of KUBE-*) base tables; Ferry's and kube-proxy's are gone.
+        assertFalse(tables.contains("ferry") || tables.contains("kube-proxy"), tables);
+
+        Cli again = Cli.run("cleanup", "--netns", ns);
+        assertEquals(0, again.exit(), "cleaning a clean node is not an error: " + again);
+    }
+}
