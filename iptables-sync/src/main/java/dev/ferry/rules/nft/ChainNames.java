@@ -11,8 +11,8 @@ import java.util.Locale;
 /**
  * Chain and set names in kube-proxy's nftables style: a kind prefix, 8 base32 characters of a
  * SHA-256 (so a name stays unique when truncated) and the readable "ns/name/proto/port" base, e.g.
- * {@code service-ULMVA6XW-ns1/svc1/tcp/p80} and
- * {@code endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80}. Stateless; thread-safe.
+ * {@code service-ULMVA6XW-ns1/svc1/tcp/p80} and the affinity set
+ * {@code affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80}. Stateless; thread-safe.
  */
 final class ChainNames {
     /** nft's NFT_NAME_MAXLEN is 256 including the terminating NUL. */
@@ -40,10 +40,6 @@ final class ChainNames {
 
     static String firewall(String base) {
         return named("firewall-", base);
-    }
-
-    static String endpoint(String base, Endpoint ep) {
-        return named("endpoint-", endpointBase(base, ep));
     }
 
     static String affinity(String base, Endpoint ep) {
@@ -75,6 +71,11 @@ final class ChainNames {
             }
         }
         return sb == null ? s : sb.toString();
+    }
+
+    /** A per-service jhash seed (8 hex digits), so services do not all split connections alike. */
+    static String seed(String base) {
+        return hash(base + "#seed").chars().mapToObj(c -> Integer.toHexString(c & 0xf)).reduce("", String::concat);
     }
 
     static String hash(String s) {

@@ -299,9 +299,8 @@ public final class NftRenderer {
             }
             for (Map.Entry<String, List<String>> chain : old.chains().entrySet()) {
                 if (now == null || !now.chains().containsKey(chain.getKey())) {
-                    // Endpoint and firewall chains only jump to Ferry's fixed chains: no need to empty them.
-                    if (!chain.getValue().isEmpty() && !chain.getKey().startsWith("endpoint-")
-                            && !chain.getKey().startsWith("firewall-")) {
+                    // Only external chains jump to other per-service chains; the rest only to fixed ones.
+                    if (!chain.getValue().isEmpty() && chain.getKey().startsWith("external-")) {
                         w.line(old.name(), "flush chain ", t, " ", chain.getKey());
                     }
                     goneOwners.add(old.name());
@@ -353,6 +352,9 @@ public final class NftRenderer {
         String addrKey = "{ type " + a + " . inet_proto . inet_service : verdict ; }";
         String portKey = "{ type inet_proto . inet_service : verdict ; }";
         m.put(ServiceChainRenderer.CLUSTER_IPS, new StaticSet("set", "{ type " + a + " ; comment \"active ClusterIPs\" ; }"));
+        if (options.clusterCidrs(f).size() > 1) {
+            m.put(ServiceChainRenderer.CLUSTER_CIDRS, new StaticSet("set", "{ type " + a + " ; flags interval ; comment \"clusterCIDRs\" ; }"));
+        }
         if (!options.nodePortAddresses(f).isEmpty()) {
             m.put("nodeport-ips", new StaticSet("set", "{ type " + a + " ; flags interval ; comment \"nodePortAddresses\" ; }"));
         }
@@ -392,6 +394,10 @@ public final class NftRenderer {
         rule(w, t, "masquerading", "meta mark & " + mark + " == 0 return");
         rule(w, t, "masquerading", "meta mark set meta mark ^ " + mark);
         rule(w, t, "masquerading", "masquerade fully-random");
+        if (options.clusterCidrs(f).size() > 1) {
+            w.line(null, "add element ", t, " ", ServiceChainRenderer.CLUSTER_CIDRS, " ",
+                    ServiceChainRenderer.cidrSet(options.clusterCidrs(f)));
+        }
         List<dev.ferry.model.Cidr> npa = options.nodePortAddresses(f);
         if (!npa.isEmpty()) {
             StringBuilder sb = new StringBuilder();

@@ -16,12 +16,14 @@ import java.util.Map;
 
 /**
  * Renders one service port into {@link ServiceRules} for one family, following kube-proxy's
- * nftables mode: {@code service-*} dispatches ClusterIP traffic over the cluster endpoints with
- * {@code numgen random}, {@code external-*} handles NodePort / externalIP / LB traffic (masquerade,
+ * nftables mode for the shared maps: {@code service-*} dispatches ClusterIP traffic over the cluster
+ * endpoints, {@code external-*} handles NodePort / externalIP / LB traffic (masquerade,
  * externalTrafficPolicy Local short-circuits), {@code local-*} dispatches over the external endpoint
- * set when it differs, {@code endpoint-*} DNATs (with hairpin masquerade and affinity updates),
- * {@code firewall-*} enforces loadBalancerSourceRanges. Endpoint selection is taken from the
- * endpoints' clusterTraffic / externalTraffic flags only. Stateless; thread-safe.
+ * set when it differs, {@code firewall-*} enforces loadBalancerSourceRanges. Unlike kube-proxy there
+ * are no per-endpoint chains and no anonymous vmaps: the dispatch chains DNAT directly, choosing the
+ * endpoint by a per-connection hash (see {@link #dispatch}), with hairpin masquerade and affinity-set
+ * updates inline. Endpoint selection is taken from the endpoints' clusterTraffic / externalTraffic
+ * flags only. Stateless; thread-safe.
  */
 final class ServiceChainRenderer {
     static final String SERVICE_IPS = "service-ips";
@@ -30,6 +32,7 @@ final class ServiceChainRenderer {
     static final String NO_ENDPOINT_NODEPORTS = "no-endpoint-nodeports";
     static final String FIREWALL_IPS = "firewall-ips";
     static final String CLUSTER_IPS = "cluster-ips";
+    static final String CLUSTER_CIDRS = "cluster-cidrs";
     static final String REJECT_CHAIN = "reject-chain";
     static final String MARK_MASQ = "mark-for-masquerade";
 
@@ -57,6 +60,7 @@ final class ServiceChainRenderer {
         String extChain = ChainNames.external(base);
         String localChain = ChainNames.local(base);
         String fwChain = ChainNames.firewall(base);
+        String seed = "0x" + ChainNames.seed(base);
 
         List<Endpoint> clusterEps = familyEps.stream().filter(Endpoint::clusterTraffic).toList();
         List<Endpoint> externalEps = familyEps.stream().filter(Endpoint::externalTraffic).toList();
@@ -77,10 +81,10 @@ final class ServiceChainRenderer {
                 if (o.masqueradeAll()) {
                     rules.add(match + " jump " + MARK_MASQ);
                 } else if (!cidrs.isEmpty()) {
-                    rules.add(match + " " + h + " saddr != " + cidrSet(cidrs) + " jump " + MARK_MASQ);
+                    rules.add(match + " " + h + " saddr != " + cidrMatch(cidrs) + " jump " + MARK_MASQ);
                 }
             }
-            dispatch(rules, clusterEps, base, affinity, h);
+            dispatch(rules, clusterEps, base, affinity, f, proto, seed, sets, timeout);
             chains.put(svcChain, rules);
         }
         for (InetAddress ip : clusterIps) {
@@ -98,7 +102,7 @@ final class ServiceChainRenderer {
                 String target = sameSet ? svcChain : localChain;
                 if (!sameSet) {
                     List<String> rules = new ArrayList<>();
-                    dispatch(rules, externalEps, base, affinity, h);
+                    dispatch(rules, externalEps, base, affinity, f, proto, seed, sets, timeout);
                     chains.put(localChain, rules);
                 }
                 List<String> ext = new ArrayList<>();
@@ -107,7 +111,7 @@ final class ServiceChainRenderer {
                     // kube-proxy does: only traffic from outside is kept on this node's endpoints.
                     List<Cidr> cidrs = o.clusterCidrs(f);
                     if (!clusterEps.isEmpty() && !cidrs.isEmpty()) {
-                        ext.add(h + " saddr " + cidrSet(cidrs) + " goto " + svcChain);
+                        ext.add(h + " saddr " + cidrMatch(cidrs) + " goto " + svcChain);
                     }
                     ext.add("fib saddr type local jump " + MARK_MASQ);
                     if (!clusterEps.isEmpty()) {
@@ -147,41 +151,37 @@ final class ServiceChainRenderer {
             }
         }
 
-        // Endpoint chains for every endpoint that any dispatch chain uses.
-        List<Endpoint> used = new ArrayList<>(clusterEps);
-        for (Endpoint e : externalEps) {
-            if (!used.contains(e)) {
-                used.add(e);
-            }
-        }
-        for (Endpoint e : used) {
-            List<String> rules = new ArrayList<>(3);
-            rules.add(h + " saddr " + addr(e.address()) + " jump " + MARK_MASQ);
-            if (affinity) {
-                String set = ChainNames.affinity(base, e);
-                sets.put(set, "{ type " + f.addrType + " ; flags dynamic,timeout ; timeout " + timeout + "s ; }");
-                rules.add("update @" + set + " { " + h + " saddr }");
-            }
-            rules.add("meta l4proto " + proto + " dnat to " + hostPort(e));
-            chains.put(ChainNames.endpoint(base, e), rules);
-        }
         return new ServiceRules(sp.name(), chains, sets, elements);
     }
 
-    private static void dispatch(List<String> rules, List<Endpoint> eps, String base, boolean affinity, String h) {
+    /**
+     * DNAT to one of eps. The choice is {@code jhash saddr . sport mod n}, evaluated by every rule
+     * of the cascade and equal in all of them for one packet, so each endpoint needs no chain of its
+     * own: nft's start-up cache dump and the kernel's per-transaction work grow with the number of
+     * chains, and anonymous vmaps ({@code numgen ... vmap { }}) make the kernel's batch processing
+     * quadratic in the number of services (measured: 88 s vs 7 s for 10 000 services).
+     */
+    private static void dispatch(List<String> rules, List<Endpoint> eps, String base, boolean affinity, NftFamily f,
+                                 String proto, String seed, Map<String, String> sets, int timeout) {
+        String h = f.header;
+        int n = eps.size();
         if (affinity) {
             for (Endpoint e : eps) {
-                rules.add(h + " saddr @" + ChainNames.affinity(base, e) + " goto " + ChainNames.endpoint(base, e));
+                String set = ChainNames.affinity(base, e);
+                sets.put(set, "{ type " + f.addrType + " ; flags dynamic,timeout ; timeout " + timeout + "s ; }");
+                rules.add(h + " saddr @" + set + " " + h + " saddr " + addr(e.address()) + " jump " + MARK_MASQ);
+                rules.add(h + " saddr @" + set + " update @" + set + " { " + h + " saddr } meta l4proto " + proto
+                        + " dnat to " + hostPort(e));
             }
         }
-        StringBuilder sb = new StringBuilder("numgen random mod ").append(eps.size()).append(" vmap { ");
-        for (int i = 0; i < eps.size(); i++) {
-            if (i > 0) {
-                sb.append(", ");
-            }
-            sb.append(i).append(" : goto ").append(ChainNames.endpoint(base, eps.get(i)));
+        for (int i = 0; i < n; i++) {
+            Endpoint e = eps.get(i);
+            String pick = n == 1 ? "" : "jhash " + h + " saddr . th sport mod " + n + " seed " + seed + " == " + i + " ";
+            String update = affinity ? "update @" + ChainNames.affinity(base, e) + " { " + h + " saddr } " : "";
+            // hairpin: a pod reaching itself through the service must be masqueraded to get the reply
+            rules.add(pick + h + " saddr " + addr(e.address()) + " jump " + MARK_MASQ);
+            rules.add(pick + update + "meta l4proto " + proto + " dnat to " + hostPort(e));
         }
-        rules.add(sb.append(" }").toString());
     }
 
     private static List<InetAddress> inFamily(List<InetAddress> ips, NftFamily f) {
@@ -195,6 +195,11 @@ final class ServiceChainRenderer {
     private static String hostPort(Endpoint e) {
         String ip = IpAddresses.format(e.address());
         return (e.address().getAddress().length == 16 ? "[" + ip + "]" : ip) + ":" + e.port();
+    }
+
+    /** One cluster CIDR inline; several through the skeleton's named interval set (no anonymous set per rule). */
+    static String cidrMatch(List<Cidr> cidrs) {
+        return cidrs.size() == 1 ? cidrs.get(0).toString() : "@" + CLUSTER_CIDRS;
     }
 
     static String cidrSet(List<Cidr> cidrs) {

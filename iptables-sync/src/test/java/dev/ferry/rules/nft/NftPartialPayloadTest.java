@@ -49,12 +49,12 @@ class NftPartialPayloadTest {
         for (int line = 1; line <= p.lineCount(); line++) {
             assertEquals(changed.name(), p.ownerOfLine(line), "line " + line + " belongs to another service: " + p.line(line));
         }
-        // flush + rewrite of the service chain (1 masquerade rule + numgen), new endpoint chain (add + 2 rules),
-        // old endpoint chain deleted: 7 lines whatever the number of services.
-        assertEquals(7, p.lineCount(), text);
-        assertTrue(text.contains("flush chain ip ferry service-"), text);
-        assertTrue(text.contains("add chain ip ferry endpoint-") && text.contains("__10.244.99.99/8080"), text);
-        assertTrue(text.contains("delete chain ip ferry endpoint-") && text.contains("__10.244.100.12/8080"), text);
+        // the service chain flushed and rewritten (1 masquerade rule + 2 per endpoint): 12 lines whatever
+        // the number of services; no other chain, set or map entry is touched.
+        assertEquals(12, p.lineCount(), text);
+        assertTrue(text.startsWith("flush chain ip ferry service-"), text);
+        assertTrue(text.contains("dnat to 10.244.99.99:8080"), text);
+        assertFalse(text.contains("10.244.100.12"), "the replaced endpoint is gone:\n" + text);
         assertFalse(text.contains(" element "), "no map entry changes for an endpoint change:\n" + text);
     }
 
@@ -87,6 +87,7 @@ class NftPartialPayloadTest {
         assertTrue(text.contains("delete element ip ferry service-ips { 10.96.0.5 . tcp . 80 }"), text);
         assertTrue(text.contains("delete set ip ferry affinity-"), text);
         assertTrue(text.contains("delete chain ip ferry service-"), text);
+        assertTrue(text.indexOf("delete chain") < text.indexOf("delete set"), "sets go after the chains using them:\n" + text);
         assertFalse(text.contains("cluster-ips"), "10.96.0.5 still serves port 443:\n" + text);
     }
 
@@ -110,13 +111,15 @@ class NftPartialPayloadTest {
         Validated v = state(List.of(web));
         String svcChain = v.services().get(web.name()).chains().keySet().iterator().next();
 
-        String text = renderer.full(NftFamily.IPV4, v, Set.of("services", svcChain, "endpoint-OLD-a/web/tcp/__10.244.9.9/80"),
-                Set.of("affinity-OLD-a/web/tcp/__10.244.9.9/80", "cluster-ips")).text();
+        String text = renderer.full(NftFamily.IPV4, v, Set.of("services", svcChain, "service-OLD-a/gone/tcp/"),
+                Set.of("affinity-OLD-a/web/tcp/__10.244.9.9/80", "cluster-ips", "service-ips")).text();
 
         assertTrue(text.contains("flush chain ip ferry " + svcChain + "\n"), text);
         assertTrue(text.contains("flush chain ip ferry services\n"), text);
         assertTrue(text.contains("flush set ip ferry cluster-ips\n"), text);
-        assertTrue(text.contains("delete chain ip ferry endpoint-OLD-a/web/tcp/__10.244.9.9/80\n"), text);
+        assertTrue(text.contains("flush map ip ferry service-ips\n"), text);
+        assertTrue(text.contains("flush chain ip ferry service-OLD-a/gone/tcp/\n"), text);
+        assertTrue(text.contains("delete chain ip ferry service-OLD-a/gone/tcp/\n"), text);
         assertTrue(text.contains("delete set ip ferry affinity-OLD-a/web/tcp/__10.244.9.9/80\n"), text);
         assertFalse(text.contains("delete table") || text.contains("flush table") || text.contains("flush ruleset"), text);
     }

@@ -181,6 +181,7 @@ class NftTrafficTest {
         assertFalse(second.full());
         NftPayload p = syncer.lastPayload();
         assertTrue(p.lineCount() <= 8, "one endpoint removed should be a handful of lines, got:\n" + p.text());
+        assertTrue(p.text().startsWith("flush chain ip ferry service-"), p.text());
         for (int i = 1; i <= p.lineCount(); i++) {
             assertEquals(web.name(), p.ownerOfLine(i), "line " + i + " is not the web service's: " + p.line(i));
         }
