@@ -44,7 +44,7 @@ public final class ServicePortValidator {
         sorted.sort((a, b) -> a.name().compareTo(b.name()));
         List<ServicePort> ok = new ArrayList<>(sorted.size());
         List<Rejection> bad = new ArrayList<>();
-        Map<String, String> claimed = new HashMap<>();
+        Map<Claim, String> claimed = new HashMap<>();
         for (ServicePort sp : sorted) {
             Rejection r = check(sp);
             if (r == null) {
@@ -109,11 +109,13 @@ public final class ServicePortValidator {
         return null;
     }
 
-    private static Rejection claimFrontends(ServicePort sp, Map<String, String> claimed) {
-        List<String> keys = new ArrayList<>();
+    /** One frontend as the kernel matches it (a null address is a NodePort on every node address). */
+    private record Claim(InetAddress address, int port, dev.ferry.model.Protocol protocol) {}
+
+    private static Rejection claimFrontends(ServicePort sp, Map<Claim, String> claimed) {
+        List<Claim> keys = new ArrayList<>();
         for (Frontend f : sp.frontends()) {
-            InetAddress a = f.address();
-            String key = (a == null ? "node" : a.getHostAddress()) + "|" + f.port() + "|" + sp.name().protocol();
+            Claim key = new Claim(f.address(), f.port(), sp.name().protocol());
             String owner = claimed.get(key);
             if (owner != null) {
                 return reject(sp, "spec", RejectionReason.INVALID_VALUE,
@@ -121,8 +123,11 @@ public final class ServicePortValidator {
             }
             keys.add(key);
         }
+        if (keys.isEmpty()) {
+            return null;
+        }
         String me = sp.name() + "/" + sp.name().protocol();
-        for (String k : keys) {
+        for (Claim k : keys) {
             claimed.put(k, me);
         }
         return null;

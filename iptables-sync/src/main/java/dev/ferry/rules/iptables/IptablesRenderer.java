@@ -49,8 +49,18 @@ public final class IptablesRenderer {
      */
     public static Rendering render(Collection<ServicePort> ports, RenderOptions opts, Map<String, Long> previous,
                                    boolean full) {
+        return render(ports, opts, previous, full, null);
+    }
+
+    /**
+     * As {@link #render(Collection, RenderOptions, Map, boolean)}, reusing cache for service ports that
+     * are equal to their last rendering and whose chains are unchanged in previous (partial renders
+     * only); cache is updated to this rendering. cache may be null.
+     */
+    public static Rendering render(Collection<ServicePort> ports, RenderOptions opts, Map<String, Long> previous,
+                                   boolean full, RenderCache cache) {
         ServicePortValidator.Result v = ServicePortValidator.validate(ports);
-        return new Pass(opts, previous, full).run(v.accepted(), v.rejected());
+        return new Pass(opts, previous, full, cache).run(v.accepted(), v.rejected());
     }
 
     /** One rendering; not shared between threads. */
@@ -73,9 +83,18 @@ public final class IptablesRenderer {
                 fNodePorts = new StringBuilder(), fFirewall = new StringBuilder();
         final StringBuilder nServices = new StringBuilder(1 << 16), nNodePorts = new StringBuilder();
         final StringBuilder chain = new StringBuilder(1024);
-        int lines;
+        final RenderCache cache;
+        final Map<dev.ferry.model.ServicePortName, RenderCache.Entry> oldEntries;
+        final Map<dev.ferry.model.ServicePortName, RenderCache.Entry> newEntries;
+        // chains emitted for the service being rendered (recorded into its cache entry)
+        final List<String> svcKeys = new ArrayList<>();
+        long[] svcHashes = new long[16];
+        boolean recording;
 
-        Pass(RenderOptions o, Map<String, Long> previous, boolean full) {
+        Pass(RenderOptions o, Map<String, Long> previous, boolean full, RenderCache cache) {
+            this.cache = cache;
+            this.oldEntries = cache != null && o.equals(cache.options) ? cache.entries : Map.of();
+            this.newEntries = cache != null ? new HashMap<>(Math.max(16, oldEntries.size() * 4 / 3 + 16)) : null;
             this.o = o;
             this.previous = previous == null ? Map.of() : previous;
             this.full = full;
@@ -95,6 +114,10 @@ public final class IptablesRenderer {
             emit(false, true, ChainNames.SERVICES, nServices);
             emit(false, true, ChainNames.NODEPORTS, nNodePorts);
             staleChains();
+            if (cache != null) {
+                cache.entries = newEntries;
+                cache.options = o;
+            }
 
             StringBuilder out = new StringBuilder(filterRules.length() + natDecls.length() + natRules.length() + 4096);
             if (filterRules.length() > 0 || filterTopDecls.length() > 0) {
@@ -161,6 +184,54 @@ public final class IptablesRenderer {
             if (clusterIP == null || sp.headless() || sp.frontends().isEmpty()) {
                 return; // not served in this family (kube-proxy runs one proxier per family likewise)
             }
+            RenderCache.Entry old = oldEntries.get(sp.name());
+            if (!full && old != null && unchanged(old, sp)) {
+                reuse(old);
+                return;
+            }
+            int ns0 = nServices.length(), np0 = nNodePorts.length(), fs0 = fServices.length(),
+                    fe0 = fExternal.length(), fn0 = fNodePorts.length(), ff0 = fFirewall.length();
+            svcKeys.clear();
+            recording = true;
+            renderService(sp, clusterIP);
+            recording = false;
+            if (newEntries != null) {
+                String[] keys = svcKeys.toArray(new String[0]);
+                long[] hs = java.util.Arrays.copyOf(svcHashes, keys.length);
+                newEntries.put(sp.name(), new RenderCache.Entry(sp, nServices.substring(ns0), nNodePorts.substring(np0),
+                        fServices.substring(fs0), fExternal.substring(fe0), fNodePorts.substring(fn0),
+                        fFirewall.substring(ff0), keys, hs));
+            }
+        }
+
+        /** The service is as last rendered and every chain of it is in the kernel with that content. */
+        boolean unchanged(RenderCache.Entry e, ServicePort sp) {
+            if (!e.port().equals(sp)) return false;
+            String[] keys = e.chainKeys();
+            long[] hs = e.chainHashes();
+            for (int i = 0; i < keys.length; i++) {
+                Long p = previous.get(keys[i]);
+                if (p == null || p != hs[i]) return false;
+            }
+            return true;
+        }
+
+        void reuse(RenderCache.Entry e) {
+            nServices.append(e.natServices());
+            nNodePorts.append(e.natNodePorts());
+            fServices.append(e.filterServices());
+            fExternal.append(e.filterExternal());
+            fNodePorts.append(e.filterNodePorts());
+            fFirewall.append(e.filterFirewall());
+            String[] keys = e.chainKeys();
+            long[] hs = e.chainHashes();
+            for (int i = 0; i < keys.length; i++) {
+                hashes.put(keys[i], hs[i]);
+            }
+            newEntries.put(e.port().name(), e);
+        }
+
+        void renderService(ServicePort sp, InetAddress clusterIP) {
             String name = sp.name().toString();
             String proto = sp.name().protocol().name().toLowerCase(Locale.ROOT);
             String svcChain = ChainNames.service(name, proto);
@@ -281,6 +352,10 @@ public final class IptablesRenderer {
                         .append(" -j ACCEPT\n");
             }
 
+            // SEP chain names: one SHA-256 per endpoint per render
+            java.util.Map<String, String> sepNames = new HashMap<>();
+            for (Endpoint e : internal) sepNames.computeIfAbsent(e.hostPort(), hp -> ChainNames.endpoint(name, proto, hp));
+            for (Endpoint e : external) sepNames.computeIfAbsent(e.hostPort(), hp -> ChainNames.endpoint(name, proto, hp));
             // SVC / SVL chains: which endpoints each holds (see the class comment on selection flags)
             List<Endpoint> svcEps = internalLocal ? (externallyAccessible && !externalLocal ? external : List.of()) : internal;
             List<Endpoint> svlEps = internalLocal ? internal : (externalLocal ? external : List.of());
@@ -294,13 +369,13 @@ public final class IptablesRenderer {
             if (!svcEps.isEmpty()) {
                 c.setLength(0);
                 if (masqArgs != null && !internalLocal) c.append("-A ").append(svcChain).append(masqArgs);
-                endpointJumps(c, sp, name, proto, svcChain, svcEps);
+                endpointJumps(c, sp, name, sepNames, svcChain, svcEps);
                 emit(false, false, svcChain, c);
             }
             if (!svlEps.isEmpty()) {
                 c.setLength(0);
                 if (masqArgs != null && internalLocal) c.append("-A ").append(svlChain).append(masqArgs);
-                endpointJumps(c, sp, name, proto, svlChain, svlEps);
+                endpointJumps(c, sp, name, sepNames, svlChain, svlEps);
                 emit(false, false, svlChain, c);
             }
             if (usesExt) {
@@ -348,7 +423,7 @@ public final class IptablesRenderer {
             boolean affinity = sp.sessionAffinity() == SessionAffinity.CLIENT_IP;
             for (Endpoint e : all) {
                 String hp = e.hostPort();
-                String sep = ChainNames.endpoint(name, proto, hp);
+                String sep = sepNames.get(hp);
                 c.setLength(0);
                 c.append("-A ").append(sep).append(" -m comment --comment ").append(name).append(" -s ")
                         .append(IpAddresses.format(e.address())).append(" -j KUBE-MARK-MASQ\n");
@@ -359,12 +434,12 @@ public final class IptablesRenderer {
             }
         }
 
-        void endpointJumps(StringBuilder c, ServicePort sp, String name, String proto, String chainName,
-                           List<Endpoint> eps) {
+        void endpointJumps(StringBuilder c, ServicePort sp, String name, Map<String, String> sepNames,
+                           String chainName, List<Endpoint> eps) {
             if (sp.sessionAffinity() == SessionAffinity.CLIENT_IP) {
                 for (Endpoint e : eps) {
                     String hp = e.hostPort();
-                    String sep = ChainNames.endpoint(name, proto, hp);
+                    String sep = sepNames.get(hp);
                     c.append("-A ").append(chainName).append(" -m comment --comment \"").append(name).append(" -> ")
                             .append(hp).append("\" -m recent --name ").append(sep).append(" --rcheck --seconds ")
                             .append(sp.affinityTimeoutSeconds()).append(" --reap -j ").append(sep).append('\n');
@@ -379,7 +454,7 @@ public final class IptablesRenderer {
                 if (i < n - 1) {
                     c.append(" -m statistic --mode random --probability ").append(probability(n - i));
                 }
-                c.append(" -j ").append(ChainNames.endpoint(name, proto, hp)).append('\n');
+                c.append(" -j ").append(sepNames.get(hp)).append('\n');
             }
         }
 
@@ -390,6 +465,11 @@ public final class IptablesRenderer {
             String key = (filter ? "filter:" : "nat:") + name;
             long h = hash(content);
             hashes.put(key, h);
+            if (recording) {
+                if (svcKeys.size() == svcHashes.length) svcHashes = java.util.Arrays.copyOf(svcHashes, svcHashes.length * 2);
+                svcHashes[svcKeys.size()] = h;
+                svcKeys.add(key);
+            }
             Long before = previous.get(key);
             if (!full && before != null && before == h) {
                 return;

@@ -52,6 +52,7 @@ public final class IptablesSyncer implements RuleSyncer {
         Map<String, Long> applied = Map.of();
         boolean knowKernel; // false: learn existing chains from the kernel before the next sync
         Rendering last;
+        final RenderCache cache = new RenderCache();
 
         Family(boolean v6) {
             this.v6 = v6;
@@ -112,7 +113,7 @@ public final class IptablesSyncer implements RuleSyncer {
                 }
             }
             long t0 = System.nanoTime();
-            Rendering r = IptablesRenderer.render(ports, options.withFamily(fam.v6), previous, famFull);
+            Rendering r = IptablesRenderer.render(ports, options.withFamily(fam.v6), previous, famFull, fam.cache);
             long t1 = System.nanoTime();
             renderNanos += t1 - t0;
             rejected = r.rejected();

@@ -66,6 +66,23 @@ class IptablesRendererTest {
     }
 
     @Test
+    void cachedPartialRenderEqualsAnUncachedOneEvenAfterAFailedApply() {
+        List<ServicePort> before = manyServices(30);
+        RenderCache cache = new RenderCache();
+        Rendering full = IptablesRenderer.render(before, V4, Map.of(), true, cache);
+        assertEquals(30, cache.size());
+        List<ServicePort> after = new ArrayList<>(before);
+        after.set(3, after.get(3).withEndpoints(List.of(ep("10.244.77.7", 8080, "node-a"))));
+        Rendering cached = IptablesRenderer.render(after, V4, full.chainHashes(), false, cache);
+        Rendering plain = IptablesRenderer.render(after, V4, full.chainHashes(), false);
+        assertEquals(plain.payload(), cached.payload());
+        assertEquals(plain.chainHashes(), cached.chainHashes());
+        // the apply of `cached` failed: the kernel still has `full`; the retry must write service 3 again
+        Rendering retry = IptablesRenderer.render(after, V4, full.chainHashes(), false, cache);
+        assertEquals(plain.payload(), retry.payload());
+    }
+
+    @Test
     void unchangedStateRendersAnEmptyPartialPayload() {
         List<ServicePort> ports = manyServices(10);
         Rendering full = IptablesRenderer.render(ports, V4, Map.of(), true);
