@@ -33,7 +33,7 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
 @Command(name = "dump", mixinStandardHelpOptions = true,
         description = "Print the live service table of the Ferry daemon that owns the state directory.")
 final class DumpCommand implements java.util.concurrent.Callable<Integer> {
-    enum Kind { services, endpoints, conntrack }
+    enum Kind { services, endpoints, conntrack, rules }
 
     enum Format { table, json, yaml }
 
@@ -68,6 +68,11 @@ final class DumpCommand implements java.util.concurrent.Callable<Integer> {
         }
         Path dir = StateDirs.resolve(stateDir);
         PrintWriter out = spec.commandLine().getOut();
+        if (kind == Kind.rules) {
+            dev.ferry.rules.KernelTool tool = netns == null ? new dev.ferry.rules.KernelTool()
+                    : dev.ferry.rules.KernelTool.inNamespace(netns, java.time.Duration.ofSeconds(30));
+            return new RulesDump(tool, out, spec.commandLine().getErr()).print(ns, name);
+        }
         if (!watch) {
             out.print(render(dir, ns, name, true));
             out.flush();
@@ -90,6 +95,9 @@ final class DumpCommand implements java.util.concurrent.Callable<Integer> {
 
     @Option(names = "--watch-frames", hidden = true, description = "Stop after this many frames (tests).")
     Long watchFrames;
+
+    @Option(names = "--netns", hidden = true, paramLabel = "NAME", description = "Read rules inside this network namespace (tests).")
+    String netns;
 
     /** Test hook: runs between two frames of --watch. */
     Runnable betweenFrames = () -> { };

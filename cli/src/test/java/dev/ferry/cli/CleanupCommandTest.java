@@ -76,6 +76,12 @@ class CleanupCommandTest {
         assertTrue(sh("ip", "netns", "exec", ns, "iptables-save", "-t", "nat").contains(":KUBE-SERVICES"));
         assertTrue(sh("ip", "netns", "exec", ns, "nft", "list", "tables").contains("table ip ferry"));
 
+        Cli rules = Cli.run("dump", "rules", "default/web", "--netns", ns);
+        assertEquals(0, rules.exit(), rules.toString());
+        assertTrue(rules.out().contains("# iptables-save -t nat") && rules.out().contains("\"default/web:http")
+                && rules.out().contains("# nft list table ip ferry")
+                && rules.out().contains("default/web/tcp/http") && !rules.out().contains("kube-dns"), rules.out());
+
         Cli r = Cli.run("cleanup", "--kube-proxy", "--netns", ns);
         assertEquals(0, r.exit(), r.toString());
         assertTrue(r.out().contains("removed: "), r.toString());
