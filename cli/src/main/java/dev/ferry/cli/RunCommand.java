@@ -2,10 +2,12 @@ package dev.ferry.cli;
 
 import dev.ferry.cli.config.BindAddress;
 import dev.ferry.cli.config.ConfigException;
+import dev.ferry.cli.config.GoDuration;
 import dev.ferry.cli.config.KubeProxyConfigReader;
 import dev.ferry.cli.config.NodeName;
 import dev.ferry.cli.config.ProxyConfig;
 import dev.ferry.cli.config.ProxyMode;
+import dev.ferry.cli.daemon.ClusterSource;
 import dev.ferry.cli.http.ProxierHealth;
 import dev.ferry.cli.http.ProxyMetrics;
 import dev.ferry.cli.http.StatusServers;
@@ -52,6 +54,10 @@ final class RunCommand implements Callable<Integer> {
         @Option(names = "--demo",
                 description = "Serve the embedded demo cluster (loopback addresses only) and start its backends: no Kubernetes and no root needed.")
         boolean demo;
+
+        @Option(names = "--kubeconfig", paramLabel = "FILE",
+                description = "Watch the Kubernetes API described by this kubeconfig (default: the config's clientConnection.kubeconfig; in a pod, the in-cluster config).")
+        Path kubeconfig;
     }
 
     @CommandLine.Spec
@@ -107,37 +113,55 @@ final class RunCommand implements Callable<Integer> {
                 return 2;
             }
         }
-        config = config.with(new ProxyConfig.Overrides(mode, healthzBindAddress, metricsBindAddress, null, null));
-        if (source == null) {
-            throw new CommandLine.ParameterException(spec.commandLine(),
-                    "a source is required: --source FILE or --demo");
+        config = config.with(new ProxyConfig.Overrides(mode, healthzBindAddress, metricsBindAddress, null,
+                source != null && source.kubeconfig != null ? source.kubeconfig.toString() : null));
+        boolean fromFile = source != null && (source.demo || source.file != null);
+        io.fabric8.kubernetes.client.Config api = null;
+        String apiOrigin = null;
+        if (!fromFile) {
+            api = ClusterSource.apiConfig(config.kubeconfig(), System::getenv);
+            if (api == null) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "a source is required: --kubeconfig FILE, --source FILE or --demo (in a pod, the in-cluster config is used)");
+            }
+            apiOrigin = config.kubeconfig().isEmpty() ? "in-cluster config" : "kubeconfig " + config.kubeconfig();
         }
         String node = NodeName.resolve(nodeName, System::getenv, config);
         NodeInfo nodeInfo = new NodeInfo(node, "");
 
         Path dir = StateDirs.resolve(stateDir);
-        Path file = source.demo ? writeDemoFile(dir) : source.file;
-        if (!Files.isReadable(file)) {
-            throw new IOException("--source " + file + ": no such readable file");
+        Path file = null;
+        if (fromFile) {
+            file = source.demo ? writeDemoFile(dir) : source.file;
+            if (!Files.isReadable(file)) {
+                throw new IOException("--source " + file + ": no such readable file");
+            }
         }
         ProxyMetrics metrics = new ProxyMetrics();
         ProxierHealth health = new ProxierHealth(config.healthTimeout(), System::currentTimeMillis);
         ServiceTable table = ServiceTable.create(dir, tableSize, ServiceTable.DEFAULT_GRACE_MILLIS, System::currentTimeMillis);
         DemoBackends backends = new DemoBackends();
         List<Consumer<List<ServicePort>>> listeners = new ArrayList<>();
-        if (source.demo) {
+        if (fromFile && source.demo) {
             listeners.add(backends::ensureServing);
         }
         TableSync sync = new TableSync(table, listeners, metrics, health);
         StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
-        FileSource files;
+        AutoCloseable running;
         try {
-            files = new FileSource(file, snapshot -> {
-                metrics.rejections(snapshot.rejections());
-                sync.apply(EndpointSelector.selectAll(snapshot.ports(), nodeInfo));
-            });
-            metrics.fileSource(files::errorCount);
-            files.start();
+            if (fromFile) {
+                FileSource files = new FileSource(file, snapshot -> {
+                    metrics.rejections(snapshot.rejections());
+                    sync.apply(EndpointSelector.selectAll(snapshot.ports(), nodeInfo));
+                });
+                metrics.fileSource(files::errorCount);
+                files.start();
+                running = files;
+            } else {
+                ClusterSource cluster = ClusterSource.create(api, apiOrigin, node, config, sync.sink(), health, metrics);
+                cluster.start();
+                running = cluster;
+            }
         } catch (Exception e) {
             servers.close();
             sync.close();
@@ -145,7 +169,7 @@ final class RunCommand implements Callable<Integer> {
         }
         // SIGTERM (the kubelet) and SIGINT (Ctrl-C) end the wait below, so that the daemon stops in
         // order and exits 0; the shutdown hook only covers other ways the JVM may go down.
-        Thread hook = new Thread(() -> shutdown(files, sync, backends, servers), "ferry-shutdown");
+        Thread hook = new Thread(() -> shutdown(running, sync, backends, servers), "ferry-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         for (String sig : new String[] {"TERM", "INT"}) {
             sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> {
@@ -154,11 +178,10 @@ final class RunCommand implements Callable<Integer> {
             });
         }
         LOG.info("ferry {} running: node {}, source {}, service table {} (state dir {}), mode {}, syncPeriod {}, minSyncPeriod {}",
-                VersionCommand.version(), node, file, table.file(), dir,
+                VersionCommand.version(), node, fromFile ? file : apiOrigin, table.file(), dir,
                 config.mode() == ProxyMode.DEFAULT ? "default (service table only)" : config.mode().configName(),
-                dev.ferry.cli.config.GoDuration.format(config.syncPeriod()),
-                dev.ferry.cli.config.GoDuration.format(config.minSyncPeriod()));
-        if (source.demo) {
+                GoDuration.format(config.syncPeriod()), GoDuration.format(config.minSyncPeriod()));
+        if (fromFile && source.demo) {
             LOG.info("demo: in another shell run `./ferry dump services`{}; try `curl http://127.0.10.1:18080/`",
                     stateDir == null ? "" : " --state-dir " + dir);
         }
@@ -167,23 +190,23 @@ final class RunCommand implements Callable<Integer> {
         } else {
             stop.await();
         }
-        shutdown(files, sync, backends, servers);
+        shutdown(running, sync, backends, servers);
         Runtime.getRuntime().removeShutdownHook(hook);
         return 0;
     }
 
     private boolean stopped;
 
-    private synchronized void shutdown(FileSource files, TableSync sync, DemoBackends backends, StatusServers servers) {
+    private synchronized void shutdown(AutoCloseable source, TableSync sync, DemoBackends backends, StatusServers servers) {
         if (stopped) {
             return;
         }
         stopped = true;
-        LOG.info("ferry stopping: table kept for post-mortem dumps, marked closed");
+        LOG.info("ferry stopping: watching stops; table kept for post-mortem dumps, marked closed");
         try {
-            files.close();
+            source.close();
         } catch (Exception e) {
-            LOG.warn("stopping the file source: {}", e.toString());
+            LOG.warn("stopping the source: {}", e.toString());
         }
         try {
             sync.close();

@@ -4,6 +4,10 @@ import dev.ferry.cli.http.ProxierHealth;
 import dev.ferry.cli.http.ProxyMetrics;
 import dev.ferry.model.ServicePort;
 import dev.ferry.table.ServiceTable;
+import dev.ferry.watch.TableSink;
+import dev.ferry.watch.TableUpdate;
+import dev.ferry.watch.TableWriterSink;
+import java.util.concurrent.CompletionException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -92,6 +96,30 @@ final class TableSync implements AutoCloseable {
             }
             return r;
         }, writer);
+    }
+
+    /**
+     * The change tracker's sink: runs each update on this writer thread (the table keeps one writer,
+     * with the heartbeat) and returns when it is written; records the network programming latency of
+     * the API changes it carries. A write that throws is rethrown, so the tracker retries it.
+     */
+    TableSink sink() {
+        TableWriterSink plain = new TableWriterSink(table);
+        return update -> {
+            ServiceTable.SyncResult r;
+            try {
+                r = write(update.full(), t -> plain.apply(update)).join();
+            } catch (CompletionException e) {
+                throw e.getCause() instanceof RuntimeException re ? re : e;
+            }
+            long now = System.currentTimeMillis();
+            for (long changed : update.changeTimesMillis()) {
+                if (changed > 0) {
+                    metrics.networkProgrammed(TimeUnit.MILLISECONDS.toNanos(now - changed));
+                }
+            }
+            return r;
+        };
     }
 
     long syncs() {

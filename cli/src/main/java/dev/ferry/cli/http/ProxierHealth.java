@@ -32,6 +32,7 @@ public final class ProxierHealth {
     private final AtomicLong lastUpdated = new AtomicLong(NONE);
     private final AtomicLong oldestPendingQueued = new AtomicLong(NONE);
     private final AtomicBoolean nodeEligible = new AtomicBoolean(true);
+    private volatile LongSupplier externalPending = () -> 0;
 
     public ProxierHealth(Duration healthTimeout, LongSupplier clockMillis) {
         this.healthTimeoutMillis = healthTimeout.toMillis();
@@ -41,6 +42,15 @@ public final class ProxierHealth {
     /** An update arrived that is not applied yet; the oldest one counts. */
     public void queuedUpdate() {
         oldestPendingQueued.compareAndSet(NONE, clockMillis.getAsLong());
+    }
+
+    /**
+     * Also counts a source's own pending changes: {@code oldestPendingMillis} gives the epoch millis
+     * at which the oldest change not yet written arrived, 0 when none (the change tracker's
+     * SyncStats.oldestPendingChangeMillis), as kube-proxy's QueuedUpdate at event time.
+     */
+    public void followPending(LongSupplier oldestPendingMillis) {
+        this.externalPending = oldestPendingMillis;
     }
 
     /** Everything queued so far is applied. */
@@ -58,6 +68,11 @@ public final class ProxierHealth {
         nodeEligible.set(!deleting && !tainted);
     }
 
+    /** This node's object is gone: not eligible (as a node being deleted). */
+    public void nodeDeleted() {
+        nodeEligible.set(false);
+    }
+
     public boolean nodeEligible() {
         return nodeEligible.get();
     }
@@ -69,6 +84,10 @@ public final class ProxierHealth {
     public Check check(boolean withNode) {
         long now = clockMillis.getAsLong();
         long pending = oldestPendingQueued.get();
+        long external = externalPending.getAsLong();
+        if (external > 0 && (pending == NONE || external < pending)) {
+            pending = external;
+        }
         boolean healthy = pending == NONE || now - pending < healthTimeoutMillis;
         boolean eligible = nodeEligible.get();
         if (withNode) {

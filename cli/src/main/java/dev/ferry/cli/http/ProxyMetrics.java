@@ -121,6 +121,24 @@ public final class ProxyMetrics {
                 .callback(cb -> cb.call(errors.getAsLong())).register(registry);
     }
 
+    /** Exposes the change tracker's counters: rejections since start by reason, rejected and ignored objects now. */
+    public void clusterWatch(dev.ferry.watch.SyncStats stats) {
+        CounterWithCallback.builder().name("ferry_object_rejections_total")
+                .help("API objects (or parts) skipped because they failed validation, counted when first seen, by Kubernetes-style reason")
+                .labelNames("reason")
+                .callback(cb -> stats.rejectionsByReason().forEach((reason, n) -> cb.call(n, reason.code())))
+                .register(registry);
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_rejected_objects_current")
+                .help("API objects (or parts) failing validation right now")
+                .callback(cb -> cb.call(stats.rejectedObjectsNow())).register(registry);
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_ignored_services")
+                .help("Services ignored by label (service.kubernetes.io/service-proxy-name, service.kubernetes.io/headless)")
+                .callback(cb -> cb.call(stats.ignoredServices())).register(registry);
+        CounterWithCallback.builder().name("ferry_sync_failures_total")
+                .help("Table syncs that failed and were retried as full syncs")
+                .callback(cb -> cb.call(stats.failedSyncs())).register(registry);
+    }
+
     LatencyHistogram syncDuration() {
         return syncDuration;
     }

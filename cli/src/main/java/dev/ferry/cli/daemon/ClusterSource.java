@@ -1,0 +1,129 @@
+package dev.ferry.cli.daemon;
+
+import dev.ferry.cli.config.ProxyConfig;
+import dev.ferry.cli.http.ProxierHealth;
+import dev.ferry.cli.http.ProxyMetrics;
+import dev.ferry.watch.ClusterWatcher;
+import dev.ferry.watch.SyncPeriods;
+import dev.ferry.watch.TableSink;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Kubernetes API as `ferry run`'s source: a fabric8 client from a kubeconfig file or, in a pod,
+ * the in-cluster config, and a {@link ClusterWatcher} writing through the daemon's table sink with
+ * the config's minSyncPeriod/syncPeriod. Reports the tracker's pending changes to the proxier health
+ * and its counters to the metrics. Start once, close once, from one thread.
+ */
+public final class ClusterSource implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ClusterSource.class);
+
+    private final KubernetesClient client;
+    private final ClusterWatcher watcher;
+    private final String origin;
+    private final String nodeName;
+    private final ProxierHealth health;
+    private SharedIndexInformer<Node> eligibility;
+
+    private ClusterSource(KubernetesClient client, ClusterWatcher watcher, String origin, String nodeName, ProxierHealth health) {
+        this.client = client;
+        this.watcher = watcher;
+        this.origin = origin;
+        this.nodeName = nodeName;
+        this.health = health;
+    }
+
+    /**
+     * Where the API is: {@code kubeconfig} when given (the flag, else the config's
+     * clientConnection.kubeconfig), else the in-cluster config when {@code KUBERNETES_SERVICE_HOST}
+     * is set; null when neither (the caller reports the missing source).
+     */
+    public static Config apiConfig(String kubeconfig, Function<String, String> env) throws IOException {
+        if (kubeconfig != null && !kubeconfig.isBlank()) {
+            Path file = Path.of(kubeconfig);
+            if (!Files.isReadable(file)) {
+                throw new IOException("kubeconfig " + file + ": no such readable file");
+            }
+            try {
+                return Config.fromKubeconfig(file.toFile());
+            } catch (KubernetesClientException | IllegalArgumentException e) {
+                throw new IOException("kubeconfig " + file + ": " + e.getMessage(), e);
+            }
+        }
+        String host = env.apply("KUBERNETES_SERVICE_HOST");
+        if (host == null || host.isBlank()) {
+            return null;
+        }
+        // In-cluster only: never fall back to a ~/.kube/config that happens to be on the node.
+        System.setProperty(Config.KUBERNETES_AUTH_TRYKUBECONFIG_SYSTEM_PROPERTY, "false");
+        return Config.autoConfigure(null);
+    }
+
+    /** Builds the client and the watcher (nothing is contacted yet). */
+    public static ClusterSource create(Config api, String origin, String nodeName, ProxyConfig config, TableSink sink,
+                                       ProxierHealth health, ProxyMetrics metrics) {
+        KubernetesClient client = new KubernetesClientBuilder().withConfig(api).build();
+        try {
+            ClusterWatcher watcher = new ClusterWatcher(client, nodeName,
+                    new SyncPeriods(config.minSyncPeriod(), config.syncPeriod()), sink);
+            watcher.onRejection(r -> LOG.warn("skipped {}: {}", r.objectKey(), r));
+            health.followPending(() -> watcher.stats().oldestPendingChangeMillis());
+            metrics.clusterWatch(watcher.stats());
+            return new ClusterSource(client, watcher, origin, nodeName, health);
+        } catch (RuntimeException e) {
+            client.close();
+            throw e;
+        }
+    }
+
+    public void start() {
+        watcher.start();
+        // /healthz's node eligibility (being deleted, or tainted for deletion by the autoscaler) needs
+        // the whole Node; ClusterWatcher only passes its zone on, so this watches the one Node too.
+        eligibility = client.nodes().withName(nodeName).inform(new ResourceEventHandler<Node>() {
+            @Override
+            public void onAdd(Node n) {
+                health.syncNode(n);
+            }
+
+            @Override
+            public void onUpdate(Node before, Node after) {
+                health.syncNode(after);
+            }
+
+            @Override
+            public void onDelete(Node n, boolean finalStateUnknown) {
+                health.nodeDeleted();
+            }
+        });
+        LOG.info("watching the API server at {} ({})", client.getMasterUrl(), origin);
+    }
+
+    public ClusterWatcher watcher() {
+        return watcher;
+    }
+
+    /** Stops watching; the table and any kernel rules stay as they are. */
+    @Override
+    public void close() {
+        try {
+            if (eligibility != null) {
+                eligibility.stop();
+            }
+            watcher.close();
+        } finally {
+            client.close();
+        }
+    }
+}
