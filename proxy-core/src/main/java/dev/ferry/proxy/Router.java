@@ -11,6 +11,7 @@ import dev.ferry.table.ServiceTableReader;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.HdrHistogram.ConcurrentHistogram;
 import org.agrona.collections.Long2ObjectHashMap;
 
 /**
@@ -32,6 +33,8 @@ final class Router {
     private final String defaultAlgorithm;
     private final ConntrackState conntrack;
     private final Map<String, ServicePortMetrics> metrics = new ConcurrentHashMap<>();
+    /** Backend connect latency of every service port, in µs (1 µs to 60 s, 3 digits). */
+    private final ConcurrentHistogram connectLatency = new ConcurrentHistogram(1, 60_000_000L, 3);
     private volatile Long2ObjectHashMap<ServicePortBackends> byStamp = new Long2ObjectHashMap<>();
     private final FastThreadLocal<ServicePortView> views = new FastThreadLocal<>() {
         @Override
@@ -80,6 +83,10 @@ final class Router {
         return metrics;
     }
 
+    ConcurrentHistogram connectLatency() {
+        return connectLatency;
+    }
+
     /**
      * Rebuilds the stamp → state map from the table (writer thread, after a sync). Records whose
      * stamp did not change keep their state and schedulers.
@@ -89,20 +96,25 @@ final class Router {
         Map<String, ServicePortBackends> oldByName = new java.util.HashMap<>();
         old.values().forEach(b -> oldByName.put(b.name, b));
         Long2ObjectHashMap<ServicePortBackends> next = new Long2ObjectHashMap<>();
+        java.util.Set<String> live = new java.util.HashSet<>();
         reader.forEach(new ServicePortView(), v -> {
             ServicePortBackends kept = old.get(v.stamp());
             if (kept != null) {
                 next.put(v.stamp(), kept);
+                live.add(kept.name);
                 return;
             }
             String name = ServicePortBackends.nameOf(v);
+            live.add(name);
             ServicePortBackends b = ServicePortBackends.build(v, defaultAlgorithm,
-                    metrics.computeIfAbsent(name, ServicePortMetrics::new), oldByName.get(name));
+                    metrics.computeIfAbsent(name, n -> new ServicePortMetrics(n, connectLatency)), oldByName.get(name));
             if (v.isValid()) {
                 next.put(v.stamp(), b);
             }
         });
         byStamp = next;
+        // Counters of deleted service ports go (open connections keep updating their own copy).
+        metrics.keySet().retainAll(live);
     }
 
     /**
@@ -130,7 +142,7 @@ final class Router {
                 // The table changed and refresh() has not run yet: build this record's state once, uncached.
                 String name = ServicePortBackends.nameOf(view);
                 b = ServicePortBackends.build(view, defaultAlgorithm,
-                        metrics.computeIfAbsent(name, ServicePortMetrics::new), null);
+                        metrics.computeIfAbsent(name, n -> new ServicePortMetrics(n, connectLatency)), null);
             }
             if (!view.isValid()) {
                 continue;

@@ -71,6 +71,11 @@ public final class ServiceInterface {
         return kind;
     }
 
+    /** Whether Ferry added this address to the link. */
+    public boolean holds(InetAddress a) {
+        return held.contains(a);
+    }
+
     /** The addresses currently added by Ferry. */
     public Set<InetAddress> held() {
         return Set.copyOf(held);

@@ -16,12 +16,12 @@ package dev.ferry.proxy;
  * @param udpFlows UDP flows created
  * @param udpDatagrams UDP datagrams relayed client → backend
  * @param connects successful backend connects measured
- * @param connectP50Micros median backend connect latency
- * @param connectP99Micros 99th percentile backend connect latency
+ * @param connectMicrosSum their total latency (mean = sum / connects; the distribution is proxy-wide,
+ *     see {@link UserspaceProxy#connectLatency()})
  * @param connectMaxMicros slowest backend connect
  */
 public record ServicePortStats(String servicePort, long accepted, long active, long bytesFromClients,
                                long bytesFromBackends, long connectErrors, long retries, long refused,
                                long deniedBySourceRange, long udpFlows, long udpDatagrams, long connects,
-                               long connectP50Micros, long connectP99Micros, long connectMaxMicros) {
+                               long connectMicrosSum, long connectMaxMicros) {
 }

@@ -117,13 +117,16 @@ public final class UserspaceProxy implements AutoCloseable {
         }
         seenGeneration = gen;
         router.refresh();
-        Set<FrontendKey> wanted = wantedFrontends();
+        Set<InetAddress> frontendAddresses = new HashSet<>();
+        Set<FrontendKey> wanted = wantedFrontends(frontendAddresses);
         if (serviceInterface != null) {
+            // Every service address is held, with or without endpoints, so that the kernel answers a
+            // frontend without a listener with a RST (connection refused) instead of a routing error.
             Set<InetAddress> addresses = new HashSet<>();
             Set<InetAddress> nodeAddresses = new HashSet<>(options.nodePortAddresses());
-            for (FrontendKey k : wanted) {
-                if (!k.nodePort && !nodeAddresses.contains(k.address) && !isLocal(k.address)) {
-                    addresses.add(k.address);
+            for (InetAddress a : frontendAddresses) {
+                if (!nodeAddresses.contains(a) && (serviceInterface.holds(a) || !isLocal(a))) {
+                    addresses.add(a);
                 }
             }
             try {
@@ -180,8 +183,11 @@ public final class UserspaceProxy implements AutoCloseable {
         }
     }
 
-    /** Every socket the table asks for: frontends with at least one endpoint usable from them. */
-    private Set<FrontendKey> wantedFrontends() {
+    /**
+     * Every socket the table asks for: frontends with at least one endpoint usable from them. Adds
+     * every frontend address (with or without endpoints) to {@code addresses}.
+     */
+    private Set<FrontendKey> wantedFrontends(Set<InetAddress> addresses) {
         Set<FrontendKey> wanted = new HashSet<>();
         reader.forEach(new ServicePortView(), v -> {
             Protocol p = v.protocol();
@@ -189,6 +195,9 @@ public final class UserspaceProxy implements AutoCloseable {
                 return; // SCTP is not proxied in userspace
             }
             for (int f = 0, n = v.frontendCount(); f < n; f++) {
+                if (v.frontendKind(f) != FrontendKind.NODE_PORT) {
+                    addresses.add(v.frontendAddress(f));
+                }
                 if (!anyUsable(v, f)) {
                     continue;
                 }
@@ -255,6 +264,11 @@ public final class UserspaceProxy implements AutoCloseable {
     public ServicePortStats metrics(String servicePort) {
         ServicePortMetrics m = router.metrics().get(servicePort);
         return m == null ? null : m.snapshot();
+    }
+
+    /** A copy of the backend connect latency distribution of all service ports, in microseconds. */
+    public org.HdrHistogram.Histogram connectLatency() {
+        return router.connectLatency().copy();
     }
 
     /** The addresses being listened on, for logs and tests. */

@@ -140,10 +140,17 @@ final class EchoBackend implements AutoCloseable {
         pool.shutdownNow();
     }
 
-    /** Child-process main for namespace tests: NAME IP PORT [proxy-header]. Runs until killed. */
+    /**
+     * Child-process main for namespace tests: NAME IP PORT [PROXY_HEADER_PORT]: a plain backend on
+     * PORT (TCP and UDP) and, when given, one that reads a PROXY v2 header on the second port. Runs
+     * until killed.
+     */
     public static void main(String[] args) throws Exception {
-        EchoBackend b = new EchoBackend(args[0], InetAddress.getByName(args[1]), Integer.parseInt(args[2]),
-                args.length > 3 && args[3].equals("proxy-header"));
+        InetAddress ip = InetAddress.getByName(args[1]);
+        EchoBackend b = new EchoBackend(args[0], ip, Integer.parseInt(args[2]), false);
+        if (args.length > 3) {
+            new EchoBackend(args[0], ip, Integer.parseInt(args[3]), true);
+        }
         System.out.println("ready " + b.port());
         System.out.flush();
         Thread.sleep(Long.MAX_VALUE);
