@@ -1,0 +1,41 @@
+package dev.ferry.cli.plane;
+
+import dev.ferry.model.Cidr;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * This node's addresses as nodePortAddresses selects them: every local address (loopback's
+ * 127.0.0.1 included, link-local IPv6 excluded) when no CIDR is given, else those inside one of the
+ * CIDRs. Where the userspace proxy and the health-check servers listen for NodePorts.
+ */
+public final class NodeAddresses {
+    private NodeAddresses() {}
+
+    public static List<InetAddress> matching(List<Cidr> cidrs) throws SocketException {
+        List<InetAddress> out = new ArrayList<>();
+        for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+            if (!nic.isUp()) {
+                continue;
+            }
+            for (InetAddress a : Collections.list(nic.getInetAddresses())) {
+                if (a instanceof Inet6Address v6 && (v6.isLinkLocalAddress() || v6.getScopeId() != 0)) {
+                    continue;
+                }
+                if (a.isLoopbackAddress() && !(a.getHostAddress().equals("127.0.0.1") || a.getHostAddress().equals("0:0:0:0:0:0:0:1"))) {
+                    continue;
+                }
+                boolean wanted = cidrs.isEmpty() || cidrs.stream().anyMatch(c -> c.contains(a));
+                if (wanted && !out.contains(a)) {
+                    out.add(a);
+                }
+            }
+        }
+        return out;
+    }
+}
