@@ -72,6 +72,7 @@ public final class ChangeTracker implements AutoCloseable {
     private final long minSyncNanos;
     private final long syncPeriodNanos;
     private final SyncStats stats = new SyncStats();
+    private final long createdMillis = System.currentTimeMillis();
     private final CountDownLatch firstSync = new CountDownLatch(1);
     private final Map<String, Set<Rejection>> rejected = new ConcurrentHashMap<>();
     private volatile Consumer<Rejection> rejectionListener = r -> {};
@@ -147,13 +148,16 @@ public final class ChangeTracker implements AutoCloseable {
 
     /**
      * Marks the Service "namespace/name" as changed; {@code triggerMillis} (epoch millis, 0 if
-     * unknown) is when the API changed, for the network programming latency.
+     * unknown) is when the API changed, for the network programming latency (ignored when older than
+     * the tracker itself, as kube-proxy ignores changes from before its start).
      */
     public void serviceChanged(String key, long triggerMillis) {
         lock.lock();
         try {
             dirty.add(key);
-            if (triggerMillis > 0 && triggers.size() < MAX_PENDING_TRIGGERS) {
+            // As kube-proxy: a change older than the tracker (the initial list) says nothing about
+            // how fast we program the table.
+            if (triggerMillis > createdMillis && triggers.size() < MAX_PENDING_TRIGGERS) {
                 triggers.add(triggerMillis);
             }
             markPending();
