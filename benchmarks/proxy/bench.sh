@@ -33,6 +33,7 @@ ip -n $C addr add 10.210.1.2/24 dev ${P}c0
 for a in 3 4 5; do ip -n $C addr add 10.210.1.$a/24 dev ${P}c0; done
 ip -n $N addr add 10.210.1.1/24 dev ${P}c1
 ip -n $N addr add 10.211.1.1/24 dev ${P}b1
+ip -n $N addr add 10.211.1.3/24 dev ${P}b1   # HAProxy's source towards the backend (Ferry uses .1)
 ip -n $B addr add 10.211.1.2/24 dev ${P}b0
 for l in "$C ${P}c0" "$N ${P}c1" "$N ${P}b1" "$B ${P}b0"; do set -- $l; ip -n "$1" link set "$2" up; done
 ip -n $B route add default via 10.211.1.1
@@ -43,7 +44,7 @@ ip -n $C route add 10.96.1.1/32 via 10.210.1.1 src 10.210.1.3    # kernel DNAT
 ip -n $C route add 10.97.1.1/32 via 10.210.1.1 src 10.210.1.4    # HAProxy
 ip -n $C route add 10.96.2.1/32 via 10.210.1.1 src 10.210.1.5    # Ferry
 
-# Backend: nginx on :80 (a 612-byte page) and iperf3 on :5201.
+# Backend: nginx on :80 (a 3-byte body) and iperf3 on :5201.
 mkdir -p "$WORK/nginx"
 cat > "$WORK/nginx/nginx.conf" <<NGX
 worker_processes 1;
@@ -67,7 +68,7 @@ ip -n $N addr add 10.97.1.1/32 dev lo
 cat > "$WORK/haproxy.cfg" <<HAP
 global
   nbthread 2
-  maxconn 100000
+  maxconn 8000
 defaults
   mode tcp
   timeout connect 1s
@@ -75,12 +76,12 @@ defaults
   timeout server 1h
 listen web
   bind 10.97.1.1:80
-  server b 10.211.1.2:80
+  server b 10.211.1.2:80 source 10.211.1.3
 listen iperf
   bind 10.97.1.1:5201
-  server b 10.211.1.2:5201
+  server b 10.211.1.2:5201 source 10.211.1.3
 HAP
-ip netns exec $N haproxy -f "$WORK/haproxy.cfg" -db >/dev/null 2>&1 & PIDS+=($!)
+ip netns exec $N haproxy -f "$WORK/haproxy.cfg" -db > "$WORK/haproxy.log" 2>&1 & PIDS+=($!)
 
 # Ferry: the same service as a ClusterIP, from a watched YAML file, on ferry0.
 cat > "$WORK/services.yaml" <<YML
@@ -107,13 +108,17 @@ ip netns exec $N java $FLAGS -Xmx512m -cp "$CP" dev.ferry.proxy.ProxyNodeMain "$
 for i in $(seq 1 240); do grep -q '^synced .* [1-9]' "$WORK/ferry.log" 2>/dev/null && break; sleep 0.5; done
 grep -q '^synced .* [1-9]' "$WORK/ferry.log" || { echo "Ferry did not start:"; cat "$WORK/ferry.log"; exit 1; }
 sleep 1
+ip netns exec $N ss -ltn | grep -q '10.97.1.1:80 ' || { echo "HAProxy is not listening:"; cat "$WORK/haproxy.log"; exit 1; }
+ip netns exec $B ss -ltn | grep -q '10.211.1.2:80 ' || { echo "nginx is not listening:"; cat "$WORK/nginx/error.log"; exit 1; }
 
 declare -A VIP=([direct]=10.211.1.2 [dnat]=10.96.1.1 [haproxy]=10.97.1.1 [ferry]=10.96.2.1)
 PATHS=(direct dnat haproxy ferry)
 C_EXEC="ip netns exec $C"
 
-# Warm-up (JIT for Ferry; page cache, ARP for everyone).
+# Warm-up (JIT for Ferry: accept and relay paths; ARP for everyone).
 for p in "${PATHS[@]}"; do $C_EXEC wrk -t1 -c8 -d3s "http://${VIP[$p]}/" >/dev/null; done
+$C_EXEC wrk -t1 -c8 -d5s -H 'Connection: close' "http://${VIP[ferry]}/" >/dev/null
+$C_EXEC iperf3 -c "${VIP[ferry]}" -p 5201 -t 3 >/dev/null
 
 iperf() { # path streams
   $C_EXEC iperf3 -c "${VIP[$1]}" -p 5201 -t "$SECS" -P "$2" -J 2>/dev/null \
@@ -130,7 +135,7 @@ def us(v):
     m=re.match(r"([\d.]+)(us|ms|s)",v); x=float(m.group(1)); return x*{"us":1,"ms":1e3,"s":1e6}[m.group(2)]
 d={}
 for l in sys.stdin:
-    m=re.match(r"\s+(50|99)\.000%\s+(\S+)",l)
+    m=re.match(r"\s+(50|99)(?:\.0+)?%\s+(\S+)",l)
     if m: d[m.group(1)]=us(m.group(2))
 print(round(d["50"]),round(d["99"]))'
 }
