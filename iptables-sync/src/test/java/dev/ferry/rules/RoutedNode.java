@@ -148,25 +148,38 @@ public final class RoutedNode implements AutoCloseable {
         throw new IOException("nothing listens on port " + port + " in " + ns + " after 10 s");
     }
 
-    /** One TCP request from the client namespace (bound to src); the answer, or "ERR: <socat error>". */
+    /**
+     * One TCP request from the client namespace (bound to src); the answer, or "ERR: <socat error>".
+     * -t3: after sending (stdin EOF) socat waits only 0.5 s for the answer by default, too little on
+     * a loaded machine.
+     */
     public String tcp(String src, String dst, int port) throws IOException {
-        ToolResult r = in(client).run(List.of("socat", "-T3", "-",
+        ToolResult r = in(client).run(List.of("socat", "-t3", "-T3", "-",
                 "TCP:" + dst + ":" + port + ",bind=" + src + ",connect-timeout=3"), "");
         return r.ok() ? r.stdout().strip() : "ERR: " + r.stderr().strip();
     }
 
     /** One TCP request from backend namespace i (a "pod"). */
     public String tcpFromBackend(int i, String dst, int port) throws IOException {
-        ToolResult r = in(backend(i)).run(List.of("socat", "-T3", "-", "TCP:" + dst + ":" + port + ",connect-timeout=3"), "");
+        ToolResult r = in(backend(i)).run(List.of("socat", "-t3", "-T3", "-", "TCP:" + dst + ":" + port + ",connect-timeout=3"), "");
         return r.ok() ? r.stdout().strip() : "ERR: " + r.stderr().strip();
     }
 
     /** One UDP datagram from the client's fixed source port; the answer or "ERR: ...". */
     public String udp(String dst, int port, int srcPort) throws IOException {
-        ToolResult r = in(client).run(List.of("socat", "-T2", "-",
-                "UDP:" + dst + ":" + port + ",bind=" + CLIENT_IP + ":" + srcPort + ",reuseaddr"), "ping\n");
-        String out = r.stdout().strip();
-        return out.isEmpty() ? "ERR: no answer (" + r.stderr().strip() + ")" : out;
+        // Up to three tries from the same source port, as a DNS client retransmits: a datagram lost to a
+        // busy machine is retried, while a stale conntrack entry would swallow every try alike.
+        String err = "";
+        for (int attempt = 0; attempt < 3; attempt++) {
+            ToolResult r = in(client).run(List.of("socat", "-t2", "-T2", "-",
+                    "UDP:" + dst + ":" + port + ",bind=" + CLIENT_IP + ":" + srcPort + ",reuseaddr"), "ping\n");
+            String out = r.stdout().strip();
+            if (!out.isEmpty()) {
+                return out;
+            }
+            err = r.stderr().strip();
+        }
+        return "ERR: no answer after 3 tries (" + err + ")";
     }
 
     /** A long-lived line-echo connection from the client namespace. */
