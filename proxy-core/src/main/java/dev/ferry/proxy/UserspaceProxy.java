@@ -135,14 +135,18 @@ public final class UserspaceProxy implements AutoCloseable {
                 LOG.warn("cannot sync service addresses on {}: {}", serviceInterface.name(), e.getMessage());
             }
         }
-        int closed = 0;
+        List<ChannelFuture> closing = new ArrayList<>();
         for (var it = listeners.entrySet().iterator(); it.hasNext(); ) {
             var e = it.next();
             if (!wanted.contains(e.getKey())) {
-                e.getValue().close(); // the listening socket only: accepted connections live on
+                closing.add(e.getValue().close()); // the listening socket only: accepted connections live on
                 it.remove();
-                closed++;
             }
+        }
+        int closed = closing.size();
+        for (ChannelFuture f : closing) {
+            // Wait, so that once this returns a removed frontend is refused by the kernel, not accepted and reset.
+            f.awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
         failedBinds.retainAll(wanted);
         List<ChannelFuture> binding = new ArrayList<>();
