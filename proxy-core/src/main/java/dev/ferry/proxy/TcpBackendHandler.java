@@ -28,15 +28,22 @@ final class TcpBackendHandler extends ChannelInboundHandlerAdapter {
         if (msg instanceof ByteBuf buf) {
             metrics.bytesFromBackends.add(buf.readableBytes());
         }
-        inbound.writeAndFlush(msg).addListener((ChannelFutureListener) future -> {
-            if (future.isSuccess()) {
-                ctx.channel().read();
-            } else {
-                future.channel().close();
-                ctx.channel().close();
-            }
-        });
+        if (afterWriteToClient == null) {
+            Channel outbound = ctx.channel();
+            afterWriteToClient = future -> {
+                if (future.isSuccess()) {
+                    outbound.read();
+                } else {
+                    future.channel().close();
+                    outbound.close();
+                }
+            };
+        }
+        inbound.writeAndFlush(msg).addListener(afterWriteToClient);
     }
+
+    /** Created on the first chunk and reused: the relay path allocates no lambda per chunk. */
+    private ChannelFutureListener afterWriteToClient;
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {

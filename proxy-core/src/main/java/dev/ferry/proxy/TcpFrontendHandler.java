@@ -140,15 +140,18 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (msg instanceof ByteBuf buf) {
             route.backends.metrics.bytesFromClients.add(buf.readableBytes());
         }
-        outbound.writeAndFlush(msg).addListener((ChannelFutureListener) future -> {
-            if (future.isSuccess()) {
-                ctx.channel().read();
-            } else {
-                future.channel().close();
-                closeOnFlush(inbound);
-            }
-        });
+        outbound.writeAndFlush(msg).addListener(afterWriteToBackend);
     }
+
+    /** One listener per connection, not one per chunk: the relay path allocates no lambdas. */
+    private final ChannelFutureListener afterWriteToBackend = future -> {
+        if (future.isSuccess()) {
+            inbound.read();
+        } else {
+            future.channel().close();
+            closeOnFlush(inbound);
+        }
+    };
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
