@@ -57,7 +57,8 @@ public final class UserspaceProxy implements AutoCloseable {
     private final ProxyOptions options;
     private final Transport transport;
     private final Router router;
-    private final Map<FrontendKey, Channel> listeners = new HashMap<>();
+    /** The listening sockets of each frontend: one per event loop with SO_REUSEPORT on epoll, else one. */
+    private final Map<FrontendKey, List<Channel>> listeners = new HashMap<>();
     private final Set<FrontendKey> failedBinds = new HashSet<>();
     private volatile int listening;
     private EventLoopGroup bossGroup;
@@ -86,7 +87,9 @@ public final class UserspaceProxy implements AutoCloseable {
         if (options.serviceInterface() != null) {
             serviceInterface = ServiceInterface.create(options.serviceInterface());
         }
-        bossGroup = transport.newGroup(1, "ferry-accept");
+        if (!transport.isEpoll()) {
+            bossGroup = transport.newGroup(1, "ferry-accept");
+        }
         workerGroup = transport.newGroup(options.ioThreads(), "ferry-io");
         onTableChanged();
     }
@@ -136,20 +139,23 @@ public final class UserspaceProxy implements AutoCloseable {
             }
         }
         List<ChannelFuture> closing = new ArrayList<>();
+        int closed = 0;
         for (var it = listeners.entrySet().iterator(); it.hasNext(); ) {
             var e = it.next();
             if (!wanted.contains(e.getKey())) {
-                closing.add(e.getValue().close()); // the listening socket only: accepted connections live on
+                for (Channel c : e.getValue()) {
+                    closing.add(c.close()); // the listening sockets only: accepted connections live on
+                }
                 it.remove();
+                closed++;
             }
         }
-        int closed = closing.size();
         for (ChannelFuture f : closing) {
             // Wait, so that once this returns a removed frontend is refused by the kernel, not accepted and reset.
             f.awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
         failedBinds.retainAll(wanted);
-        List<ChannelFuture> binding = new ArrayList<>();
+        List<List<ChannelFuture>> binding = new ArrayList<>();
         List<FrontendKey> keys = new ArrayList<>();
         for (FrontendKey k : wanted) {
             if (!listeners.containsKey(k)) {
@@ -159,17 +165,26 @@ public final class UserspaceProxy implements AutoCloseable {
         }
         int opened = 0;
         for (int i = 0; i < binding.size(); i++) {
-            ChannelFuture f = binding.get(i);
             FrontendKey k = keys.get(i);
-            if (f.awaitUninterruptibly(5, TimeUnit.SECONDS) && f.isSuccess()) {
-                listeners.put(k, f.channel());
+            List<Channel> channels = new ArrayList<>();
+            Throwable cause = null;
+            for (ChannelFuture f : binding.get(i)) {
+                if (f.awaitUninterruptibly(5, TimeUnit.SECONDS) && f.isSuccess()) {
+                    channels.add(f.channel());
+                } else {
+                    cause = f.cause() == null ? new java.util.concurrent.TimeoutException("bind timed out") : f.cause();
+                    f.channel().close();
+                }
+            }
+            if (cause == null) {
+                listeners.put(k, channels);
                 failedBinds.remove(k);
                 opened++;
             } else {
+                channels.forEach(Channel::close);
                 if (failedBinds.add(k)) {
-                    LOG.warn("cannot listen on {}: {}", k, f.cause() == null ? "timed out" : f.cause().toString());
+                    LOG.warn("cannot listen on {}: {}", k, cause.toString());
                 }
-                f.channel().close();
             }
         }
         listening = listeners.size();
@@ -226,18 +241,33 @@ public final class UserspaceProxy implements AutoCloseable {
         return false;
     }
 
-    private ChannelFuture bind(FrontendKey k) {
+    private List<ChannelFuture> bind(FrontendKey k) {
         if (k.protocol == Protocol.UDP) {
-            return new Bootstrap()
+            return List.of(new Bootstrap()
                     .group(workerGroup)
                     .channel(transport.datagramChannel())
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .handler(new UdpFrontendHandler(router, k, options, transport))
-                    .bind(k.socketAddress);
+                    .bind(k.socketAddress));
         }
+        if (!transport.isEpoll()) {
+            return List.of(serverBootstrap(k, bossGroup, workerGroup).bind(k.socketAddress));
+        }
+        // One listener per event loop on the same address (SO_REUSEPORT): the kernel spreads new
+        // connections and each loop accepts and relays its own, with no hand-off between threads.
+        List<ChannelFuture> out = new ArrayList<>();
+        for (io.netty.util.concurrent.EventExecutor e : workerGroup) {
+            io.netty.channel.EventLoop loop = (io.netty.channel.EventLoop) e;
+            out.add(serverBootstrap(k, loop, loop).option(io.netty.channel.epoll.EpollChannelOption.SO_REUSEPORT, true)
+                    .bind(k.socketAddress));
+        }
+        return out;
+    }
+
+    private ServerBootstrap serverBootstrap(FrontendKey k, EventLoopGroup parent, EventLoopGroup child) {
         long idleSeconds = Math.max(1, options.idleTimeout().toSeconds());
         return new ServerBootstrap()
-                .group(bossGroup, workerGroup)
+                .group(parent, child)
                 .channel(transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
@@ -250,8 +280,7 @@ public final class UserspaceProxy implements AutoCloseable {
                         ch.pipeline().addLast(new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS),
                                 new TcpFrontendHandler(router, k, options, transport));
                     }
-                })
-                .bind(k.socketAddress);
+                });
     }
 
     /** Counters per service port seen since start (cold path: allocates). */
@@ -288,13 +317,15 @@ public final class UserspaceProxy implements AutoCloseable {
      */
     @Override
     public void close() {
-        for (Channel c : listeners.values()) {
-            c.close();
+        for (List<Channel> cs : listeners.values()) {
+            cs.forEach(Channel::close);
         }
         listeners.clear();
         listening = 0;
         if (bossGroup != null) {
             bossGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+        if (workerGroup != null) {
             workerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
     }

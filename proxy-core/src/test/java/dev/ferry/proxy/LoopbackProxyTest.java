@@ -119,6 +119,20 @@ class LoopbackProxyTest {
     }
 
     @Test
+    void theNioTransportServesToo() throws IOException {
+        EchoBackend a = backend("a");
+        EchoBackend b = backend("b");
+        start(ProxyOptions.defaults().withPreferNative(false), Services.clusterIp("nio", "127.0.10.20", 8080,
+                Protocol.TCP, Services.loopback(a, b)));
+        assertEquals("nio", proxy.transport());
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < 4; i++) {
+            seen.add(greeting("127.0.10.20", 8080, null));
+        }
+        assertEquals(Set.of("a", "b"), seen);
+    }
+
+    @Test
     void bytesAreRelayedBothWaysAndHalfCloseReachesTheBackend() throws IOException {
         EchoBackend a = backend("a");
         start(ProxyOptions.defaults(), Services.clusterIp("echo", "127.0.10.2", 7000, Protocol.TCP,
