@@ -21,6 +21,7 @@ final class DatagramQueryDecoder extends DatagramDnsQueryDecoder {
     private final QueryCounters counters;
 
     DatagramQueryDecoder(QueryCounters counters) {
+        super(QuestionDecoder.INSTANCE);
         this.counters = counters;
     }
 

@@ -50,6 +50,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class DnsServer implements AutoCloseable {
     private static final int BIND_ATTEMPTS = 8;
     private static final int TCP_IDLE_SECONDS = 10;
+    /** Largest UDP query read whole; real queries are a few hundred bytes at most. */
+    private static final int MAX_QUERY = 2048;
+    private static final int RECV_BATCH = 16;
 
     private final ServiceTableReader reader;
     private final DnsOptions options;
@@ -106,7 +109,8 @@ public final class DnsServer implements AutoCloseable {
             List<Channel> bound = new ArrayList<>();
             try {
                 Bootstrap udp = new Bootstrap().group(group).channel(udpClass)
-                        .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(65536))
+                        .option(ChannelOption.RCVBUF_ALLOCATOR,
+                                new FixedRecvByteBufAllocator(epoll ? MAX_QUERY * RECV_BATCH : MAX_QUERY))
                         .handler(new ChannelInitializer<DatagramChannel>() {
                             @Override
                             protected void initChannel(DatagramChannel ch) {
@@ -114,7 +118,10 @@ public final class DnsServer implements AutoCloseable {
                             }
                         });
                 if (epoll) {
-                    udp.option(EpollChannelOption.SO_REUSEPORT, true);
+                    // recvmmsg: up to RECV_BATCH queries per system call, each at most MAX_QUERY bytes
+                    // (a longer datagram arrives cut short and is answered FORMERR).
+                    udp.option(EpollChannelOption.SO_REUSEPORT, true)
+                            .option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, MAX_QUERY);
                 }
                 Channel first = udp.bind(want).sync().channel();
                 bound.add(first);
@@ -134,7 +141,7 @@ public final class DnsServer implements AutoCloseable {
                                 }
                                 ch.closeFuture().addListener(f -> tcpConnections.decrementAndGet());
                                 ch.pipeline().addLast(new IdleStateHandler(0, 0, TCP_IDLE_SECONDS, TimeUnit.SECONDS),
-                                        new TcpDnsQueryDecoder(), handler);
+                                        new TcpDnsQueryDecoder(QuestionDecoder.INSTANCE, 65535), handler);
                             }
                         })
                         .bind(actual).sync().channel();

@@ -231,39 +231,43 @@ final class ResponseWriter {
 
     /** Writes a dotted name (trailing dot optional) uncompressed; false when a label or the name is too long. */
     private boolean writeName(String name) {
+        byte[] out = SCRATCH.get();
+        int at = 0;
         int n = name.length();
-        int begin = buf.writerIndex();
         int i = 0;
         while (i < n) {
             int dot = name.indexOf('.', i);
             int end = dot < 0 ? n : dot;
-            int len = end - i;
-            if (len == 0) {
-                if (end == n - 1 || n == 1) {
-                    break; // trailing dot or the root "."
-                }
-                return false; // empty label in the middle
+            if (end == i) {
+                if (n == 1) break; // the root "."
+                return false;      // an empty label
             }
-            int lenAt = buf.writerIndex();
-            buf.writeByte(0);
-            int written = 0;
+            int lenAt = at++;
             for (int c = i; c < end; c++) {
                 char ch = name.charAt(c);
-                if (ch < 0x80) {
-                    buf.writeByte(ch);
-                    written++;
+                if (at >= MAX_NAME) return false;
+                if (ch < 0x100) { // question names arrive as one char per wire byte
+                    out[at++] = (byte) ch;
                 } else {
                     byte[] b = String.valueOf(ch).getBytes(StandardCharsets.UTF_8);
-                    buf.writeBytes(b);
-                    written += b.length;
+                    if (at + b.length >= MAX_NAME) return false;
+                    System.arraycopy(b, 0, out, at, b.length);
+                    at += b.length;
                 }
             }
-            if (written > 63) return false;
-            buf.setByte(lenAt, written);
+            int len = at - lenAt - 1;
+            if (len > 63) return false;
+            out[lenAt] = (byte) len;
             if (dot < 0) break;
             i = dot + 1;
         }
-        buf.writeByte(0);
-        return buf.writerIndex() - begin <= 255;
+        if (at >= MAX_NAME) return false;
+        out[at++] = 0;
+        buf.writeBytes(out, 0, at);
+        return true;
     }
+
+    private static final int MAX_NAME = 255;
+    /** Names are assembled here and written with one bounds check instead of one per byte. */
+    private static final ThreadLocal<byte[]> SCRATCH = ThreadLocal.withInitial(() -> new byte[MAX_NAME + 8]);
 }
