@@ -133,7 +133,7 @@ public final class ChangeTracker implements AutoCloseable {
             if (thread != null) {
                 throw new IllegalStateException("already started");
             }
-            thread = new Thread(this::loop, "ferry-sync");
+            thread = new Thread(this::run, "ferry-sync");
             thread.setDaemon(true);
             thread.start();
         } finally {
@@ -277,6 +277,25 @@ public final class ChangeTracker implements AutoCloseable {
 
     // ---- the sync thread ---------------------------------------------------------------------
 
+    private void run() {
+        try {
+            loop();
+        } catch (Throwable t) {
+            // Nothing more is written; pending changes age, so /healthz turns unhealthy and the
+            // kubelet restarts the daemon, while the table keeps serving what it holds.
+            log.error("sync thread stopped: the table is no longer updated", t);
+            throw t;
+        }
+    }
+
+    private void idle() {
+        try {
+            sink.idle();
+        } catch (RuntimeException e) {
+            log.warn("table sink idle work failed: {}", e.toString());
+        }
+    }
+
     private void loop() {
         long lastStart = System.nanoTime() - minSyncNanos - 1;
         long nextFull = System.nanoTime();
@@ -350,7 +369,7 @@ public final class ChangeTracker implements AutoCloseable {
                 lock.unlock();
             }
             if (keys == null) {
-                sink.idle();
+                idle();
                 nextIdle = System.nanoTime() + IDLE_NANOS;
                 continue;
             }
@@ -392,7 +411,7 @@ public final class ChangeTracker implements AutoCloseable {
                 }
             }
             if (System.nanoTime() - nextIdle >= 0) {
-                sink.idle();
+                idle();
                 nextIdle = System.nanoTime() + IDLE_NANOS;
             }
         }

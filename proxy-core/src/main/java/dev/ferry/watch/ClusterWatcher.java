@@ -70,6 +70,7 @@ public final class ClusterWatcher implements AutoCloseable {
     private final SharedIndexInformer<Node> nodes;
     private final ChangeTracker tracker;
     private boolean started;
+    private volatile java.util.function.BiConsumer<Node, Boolean> nodeListener = (n, deleted) -> {};
 
     /**
      * Builds the informers and the tracker without contacting the API server.
@@ -122,7 +123,31 @@ public final class ClusterWatcher implements AutoCloseable {
                 sliceEvent(s, null);
             }
         });
-        nodes.addEventHandler(handler(this::nodeEvent));
+        nodes.addEventHandler(new ResourceEventHandler<Node>() {
+            @Override
+            public void onAdd(Node n) {
+                nodeEvent(n, false);
+            }
+
+            @Override
+            public void onUpdate(Node before, Node after) {
+                nodeEvent(after, false);
+            }
+
+            @Override
+            public void onDelete(Node n, boolean finalStateUnknown) {
+                nodeEvent(n, true);
+            }
+        });
+    }
+
+    /**
+     * Receives this node's Node object on every add/update ({@code deleted == false}) and on delete
+     * ({@code true}), on an informer thread: for health checks that need more than the zone (e.g. the
+     * node being deleted or tainted for deletion) without a second watch. Call before start.
+     */
+    public void onNode(java.util.function.BiConsumer<Node, Boolean> listener) {
+        this.nodeListener = Objects.requireNonNull(listener, "listener");
     }
 
     /** Receives each distinct rejected object once (e.g. to post a Kubernetes Event). Call before start. */
@@ -212,12 +237,20 @@ public final class ClusterWatcher implements AutoCloseable {
         }
     }
 
-    private void nodeEvent(Node n) {
+    private void nodeEvent(Node n, boolean deleted) {
         if (n == null || n.getMetadata() == null || !nodeName.equals(n.getMetadata().getName())) {
             return;
         }
-        Map<String, String> labels = n.getMetadata().getLabels();
-        tracker.nodeChanged(new NodeInfo(nodeName, labels == null ? "" : labels.get(ZONE_LABEL)));
+        if (!deleted) {
+            // A deleted Node keeps its last zone: selection should not change while the node drains.
+            Map<String, String> labels = n.getMetadata().getLabels();
+            tracker.nodeChanged(new NodeInfo(nodeName, labels == null ? "" : labels.get(ZONE_LABEL)));
+        }
+        try {
+            nodeListener.accept(n, deleted);
+        } catch (RuntimeException e) {
+            log.warn("node listener failed: {}", e.toString());
+        }
     }
 
     private static <T> ResourceEventHandler<T> handler(Consumer<T> onChange) {
@@ -234,9 +267,7 @@ public final class ClusterWatcher implements AutoCloseable {
 
             @Override
             public void onDelete(T obj, boolean deletedFinalStateUnknown) {
-                if (!(obj instanceof Node)) {
-                    onChange.accept(obj);
-                }
+                onChange.accept(obj);
             }
         };
     }

@@ -73,7 +73,12 @@ class ClusterWatcherTest {
     }
 
     private void startWatcher() throws InterruptedException {
+        startWatcher(w -> {});
+    }
+
+    private void startWatcher(java.util.function.Consumer<ClusterWatcher> configure) throws InterruptedException {
         watcher = new ClusterWatcher(client, "node-a", FAST, sink);
+        configure.accept(watcher);
         watcher.start();
         assertTrue(watcher.awaitFirstSync(Duration.ofSeconds(20)), "first sync within 20 s");
     }
@@ -342,5 +347,18 @@ class ClusterWatcherTest {
         client.resource(slice("default", "web", "web-bad", "10.6.0.3")).update();
         sink.await("fixed objects served", () -> endpointsOf(http("default", "web")).size() == 2);
         sink.await("rejections cleared", () -> stats.rejectedObjectsNow() == 1);
+    }
+    @Test
+    void nodeListenerSeesOnlyThisNodeIncludingItsDeletionWhichKeepsTheZone() throws Exception {
+        client.resource(new NodeBuilder().withNewMetadata().withName("node-a")
+                .addToLabels(ClusterWatcher.ZONE_LABEL, "zone-1").endMetadata().build()).create();
+        client.resource(new NodeBuilder().withNewMetadata().withName("node-b").endMetadata().build()).create();
+        List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        startWatcher(w -> w.onNode((n, deleted) -> seen.add(n.getMetadata().getName() + (deleted ? " deleted" : ""))));
+        sink.await("node seen", () -> seen.contains("node-a"));
+        client.nodes().withName("node-a").delete();
+        sink.await("node deletion seen", () -> seen.contains("node-a deleted"));
+        assertTrue(seen.stream().allMatch(s -> s.startsWith("node-a")), "only this node: " + seen);
+        assertEquals("zone-1", watcher.node().zone());
     }
 }
