@@ -115,10 +115,13 @@ public final class NftSyncer implements RuleSyncer {
             next.put(f, v);
         }
         NftPayload payload;
+        long listNanos = 0;
         if (full) {
+            long l0 = System.nanoTime();
             Map<String, Set<String>> chains = listNames("chains");
             Map<String, Set<String>> sets = listNames("sets");
             listNames("maps").forEach((table, names) -> sets.computeIfAbsent(table, k -> new HashSet<>()).addAll(names));
+            listNanos = System.nanoTime() - l0;
             NftPayload.Writer w = new NftPayload.Writer(true, 256);
             for (NftFamily f : NftFamily.values()) {
                 String key = f.table + " " + renderer.options().table();
@@ -133,15 +136,17 @@ public final class NftSyncer implements RuleSyncer {
             payload = w.build();
         }
         lastPayload = payload;
-        long t1 = System.nanoTime();
+        // Listing what the kernel holds is tool time, not rendering.
+        long renderNanos = System.nanoTime() - t0 - listNanos;
         if (payload.isEmpty()) {
-            return new Attempt(true, payload, rejected, null, null, false, t1 - t0, 0);
+            return new Attempt(true, payload, rejected, null, null, false, renderNanos, listNanos);
         }
+        long a0 = System.nanoTime();
         ToolResult res = tool.run(List.of("nft", "-f", "-"), payload.text());
-        long t2 = System.nanoTime();
+        long toolNanos = listNanos + System.nanoTime() - a0;
         if (res.ok()) {
             applied.putAll(next);
-            return new Attempt(true, payload, rejected, null, null, false, t1 - t0, t2 - t1);
+            return new Attempt(true, payload, rejected, null, null, false, renderNanos, toolNanos);
         }
         applied.clear(); // unknown what the kernel holds now relative to our model: the next sync is full
         int lineNo = ApplyException.failingLine(res.stderr());
@@ -159,7 +164,7 @@ public final class NftSyncer implements RuleSyncer {
                     "the kernel refused its nftables rules: " + firstErrorLine(res.stderr()) + " in \"" + line + "\""));
             newly = true;
         }
-        return new Attempt(false, payload, rejected, error, blamed, newly, t1 - t0, t2 - t1);
+        return new Attempt(false, payload, rejected, error, blamed, newly, renderNanos, toolNanos);
     }
 
     private static Rejection rejection(ServicePortName n, String reason) {

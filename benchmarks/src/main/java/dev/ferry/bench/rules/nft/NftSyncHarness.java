@@ -1,7 +1,6 @@
 package dev.ferry.bench.rules.nft;
 
 import dev.ferry.model.Cidr;
-import dev.ferry.model.IpAddresses;
 import dev.ferry.model.ServicePort;
 import dev.ferry.rules.KernelTool;
 import dev.ferry.rules.SyncReport;
@@ -22,12 +21,14 @@ import java.util.concurrent.TimeUnit;
 /**
  * End-to-end nftables sync timing in a fresh network namespace per size: the first full sync, a
  * periodic full resync of the existing table, and a series of one-endpoint changes (partial syncs).
- * "In the kernel" is when {@code nft monitor}, started in the namespace before the sync, prints the
- * first netlink notification of the transaction (NEWCHAIN/NEWRULE/NEWSETELEM are sent at commit) —
- * no listing of the rule set. Needs root, nft and iproute2; deletes its namespace at the end.
+ * "In the kernel" is when a listener on the nf_tables netlink multicast group in the namespace
+ * ({@code benchmarks/rules-nft/nft_events.py}, like {@code nft monitor} but without its start-up dump
+ * of the whole rule set) receives the first notification of the transaction (the kernel sends
+ * NEWRULE / NEWSETELEM at commit) — no listing of the rule set. Needs python3. Needs root, nft and iproute2; deletes its namespace at the end.
  *
  * <p>Usage: {@code java -cp benchmarks.jar dev.ferry.bench.rules.nft.NftSyncHarness [SIZES...]}
- * (default 1000 10000 30000; {@code -Dchanges=N} one-endpoint changes per size, default 20).
+ * (default 1000 10000 30000; {@code -Dchanges=N} one-endpoint changes per size, default 20; run
+ * from the repository root or pass {@code -Dnft.events=PATH} to the listener script).
  */
 public final class NftSyncHarness {
     private NftSyncHarness() {}
@@ -35,7 +36,7 @@ public final class NftSyncHarness {
     public static void main(String[] args) throws Exception {
         int[] sizes = args.length == 0 ? new int[] {1000, 10000, 30000} : Arrays.stream(args).mapToInt(Integer::parseInt).toArray();
         int changes = Integer.getInteger("changes", 20);
-        System.out.println("| services | phase | payload lines | Java render ms | nft -f ms | sync() total ms | first netlink event after start ms |");
+        System.out.println("| services | phase | payload lines | Java render ms | nft ms (list + apply) | sync() total ms | first netlink event of the change after sync() started, ms |");
         System.out.println("|---|---|---|---|---|---|---|");
         for (int n : sizes) {
             run(n, changes);
@@ -53,26 +54,24 @@ public final class NftSyncHarness {
             NftSyncer syncer = new NftSyncer(options, KernelTool.inNamespace(ns, Duration.ofMinutes(20)));
 
             monitor = Monitor.start(ns);
-            monitor.expect(" ip ferry ");
+            monitor.expect(" NEW");
             long t0 = System.nanoTime();
             SyncReport first = syncer.sync(ports, true);
             long t1 = System.nanoTime();
             row(n, "first full sync (empty kernel)", first, t1 - t0, monitor.await(t0, 120));
-            monitor.close();
 
+            monitor.expect(" NEWRULE");
             long r0 = System.nanoTime();
             SyncReport resync = syncer.sync(ports, true);
             long r1 = System.nanoTime();
-            row(n, "full resync (table exists; incl. nft list chains/sets/maps)", resync, r1 - r0, -1);
+            row(n, "full resync (table exists; incl. nft list chains/sets/maps)", resync, r1 - r0, monitor.await(r0, 120));
 
-            monitor = Monitor.start(ns);
             List<double[]> samples = new ArrayList<>();
             for (int g = 0; g < changes; g++) {
                 int i = (int) ((g * 7919L) % n);
                 ServicePort changed = NftServiceFixture.withOneEndpointChanged(ports.get(i), g % NftServiceFixture.ENDPOINTS, g);
                 ports.set(i, changed);
-                String newIp = IpAddresses.format(changed.endpoints().get(g % NftServiceFixture.ENDPOINTS).address());
-                monitor.expect(newIp + "/8080");
+                monitor.expect(" NEWRULE"); // the only writer in this namespace is the syncer
                 long c0 = System.nanoTime();
                 SyncReport r = syncer.sync(ports, false);
                 long c1 = System.nanoTime();
@@ -124,24 +123,21 @@ public final class NftSyncHarness {
         }
 
         static Monitor start(String ns) throws Exception {
-            Process p = new ProcessBuilder("ip", "netns", "exec", ns, "nft", "monitor")
-                    .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            String script = System.getProperty("nft.events", "benchmarks/rules-nft/nft_events.py");
+            Process p = new ProcessBuilder("ip", "netns", "exec", ns, "python3", script)
+                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
             Monitor m = new Monitor(p);
-            Thread t = new Thread(m::read, "nft-monitor-" + ns);
+            m.expect("ready");
+            Thread t = new Thread(m::read, "nft-events-" + ns);
             t.setDaemon(true);
             t.start();
-            // Ready when it reports our own probe table (its start-up cache fill can take a while).
-            String probe = "probe" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 20));
-            m.expect("table ip " + probe);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
-            for (int i = 0; i < 600 && m.seenAt == 0 && System.nanoTime() < deadline; i++) {
-                exec(30, "ip", "netns", "exec", ns, "nft", "add", "table", "ip", probe);
-                exec(30, "ip", "netns", "exec", ns, "nft", "delete", "table", "ip", probe);
-                Thread.sleep(500);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (m.seenAt == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
             }
             if (m.seenAt == 0) {
                 m.close();
-                throw new IllegalStateException("nft monitor in " + ns + " did not report the probe table within 300 s");
+                throw new IllegalStateException("the netlink listener " + script + " did not start in " + ns + " within 30 s");
             }
             return m;
         }
@@ -160,16 +156,23 @@ public final class NftSyncHarness {
             return seenAt == 0 ? -1 : (seenAt - start) / 1e6;
         }
 
+        /** Lines are "MONOTONIC_NS MESSAGE" (or "ready"); the listener's own timestamp is used. */
         private void read() {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = r.readLine()) != null) {
                     String t = token;
-                    if (t != null && seenAt == 0 && line.contains(t)) {
+                    if (t == null || seenAt != 0) {
+                        continue;
+                    }
+                    if (line.equals("ready") && t.equals("ready")) {
                         seenAt = System.nanoTime();
+                    } else if (line.contains(t)) {
+                        int sp = line.indexOf(' ');
+                        seenAt = sp > 0 ? Long.parseLong(line.substring(0, sp)) : System.nanoTime();
                     }
                 }
-            } catch (IOException e) {
+            } catch (IOException | NumberFormatException e) {
                 // the process was closed
             }
         }
