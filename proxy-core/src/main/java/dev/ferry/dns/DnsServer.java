@@ -109,6 +109,8 @@ public final class DnsServer implements AutoCloseable {
             List<Channel> bound = new ArrayList<>();
             try {
                 Bootstrap udp = new Bootstrap().group(group).channel(udpClass)
+                        // Room for a client's opening burst (the kernel caps it at net.core.rmem_max).
+                        .option(ChannelOption.SO_RCVBUF, 1 << 20)
                         .option(ChannelOption.RCVBUF_ALLOCATOR,
                                 new FixedRecvByteBufAllocator(epoll ? MAX_QUERY * RECV_BATCH : MAX_QUERY))
                         .handler(new ChannelInitializer<DatagramChannel>() {
