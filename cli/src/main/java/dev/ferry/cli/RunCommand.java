@@ -8,6 +8,8 @@ import dev.ferry.cli.config.NodeName;
 import dev.ferry.cli.config.ProxyConfig;
 import dev.ferry.cli.config.ProxyMode;
 import dev.ferry.cli.daemon.ClusterSource;
+import dev.ferry.cli.daemon.NodePortAddresses;
+import dev.ferry.health.ServiceHealthServers;
 import dev.ferry.cli.http.ProxierHealth;
 import dev.ferry.cli.http.ProxyMetrics;
 import dev.ferry.cli.http.StatusServers;
@@ -146,6 +148,13 @@ final class RunCommand implements Callable<Integer> {
             listeners.add(backends::ensureServing);
         }
         TableSync sync = new TableSync(table, listeners, metrics, health);
+        // kube-proxy's per-service health checks (healthCheckNodePort of eTP Local load balancers).
+        List<java.net.InetAddress> checkAddresses = NodePortAddresses.bindAddresses(config.nodePortAddresses());
+        ServiceHealthServers serviceHealth = new ServiceHealthServers(table.reader(), node,
+                checkAddresses == null ? List.of() : checkAddresses, health::healthy);
+        if (checkAddresses != null) {
+            sync.afterEveryWrite(serviceHealth::sync);
+        }
         StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
         AutoCloseable running;
         try {
@@ -164,12 +173,13 @@ final class RunCommand implements Callable<Integer> {
             }
         } catch (Exception e) {
             servers.close();
+            serviceHealth.close();
             sync.close();
             throw e;
         }
         // SIGTERM (the kubelet) and SIGINT (Ctrl-C) end the wait below, so that the daemon stops in
         // order and exits 0; the shutdown hook only covers other ways the JVM may go down.
-        Thread hook = new Thread(() -> shutdown(running, sync, backends, servers), "ferry-shutdown");
+        Thread hook = new Thread(() -> shutdown(running, sync, backends, servers, serviceHealth), "ferry-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         for (String sig : new String[] {"TERM", "INT"}) {
             sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> {
@@ -190,14 +200,15 @@ final class RunCommand implements Callable<Integer> {
         } else {
             stop.await();
         }
-        shutdown(running, sync, backends, servers);
+        shutdown(running, sync, backends, servers, serviceHealth);
         Runtime.getRuntime().removeShutdownHook(hook);
         return 0;
     }
 
     private boolean stopped;
 
-    private synchronized void shutdown(AutoCloseable source, TableSync sync, DemoBackends backends, StatusServers servers) {
+    private synchronized void shutdown(AutoCloseable source, TableSync sync, DemoBackends backends, StatusServers servers,
+                                       ServiceHealthServers serviceHealth) {
         if (stopped) {
             return;
         }
@@ -215,6 +226,7 @@ final class RunCommand implements Callable<Integer> {
         }
         backends.close();
         servers.close();
+        serviceHealth.close();
         stop.countDown();
     }
 

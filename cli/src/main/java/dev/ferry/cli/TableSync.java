@@ -34,7 +34,9 @@ final class TableSync implements AutoCloseable {
     private final List<Consumer<List<ServicePort>>> listeners;
     private final ProxyMetrics metrics;
     private final ProxierHealth health;
+    private final List<Runnable> afterWrite = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile long syncs;
+    private long heartbeats;
 
     TableSync(ServiceTable table, List<Consumer<List<ServicePort>>> listeners) {
         this(table, listeners, new ProxyMetrics(), new ProxierHealth(Duration.ofMinutes(1), System::currentTimeMillis));
@@ -69,6 +71,25 @@ final class TableSync implements AutoCloseable {
     }
 
     /**
+     * Runs {@code hook} on the writer thread after every write and every 5 s (e.g. the service
+     * health-check servers, which read the table and retry ports they could not bind). Add before
+     * the first write.
+     */
+    void afterEveryWrite(Runnable hook) {
+        afterWrite.add(hook);
+    }
+
+    private void runHooks() {
+        for (Runnable r : afterWrite) {
+            try {
+                r.run();
+            } catch (RuntimeException e) {
+                LOG.warn("after-write hook failed: {}", e.toString());
+            }
+        }
+    }
+
+    /**
      * Runs one write on the writer thread and reports it; {@code full} says whether it rewrote the
      * whole table (a full sync) or only changes. A write that throws is not counted as a sync, so
      * health turns 503 if writes keep failing.
@@ -89,6 +110,7 @@ final class TableSync implements AutoCloseable {
             metrics.tableStats(table.reader().servicePortCount(), table.reader().endpointCount(), table.bytesInUse(),
                     table.generation());
             health.updated();
+            runHooks();
             if (full || r.changed()) {
                 LOG.info("table sync ({}): {} added, {} updated, {} removed, {} unchanged in {} µs (generation {}, {} service ports)",
                         full ? "full" : "partial", r.added(), r.updated(), r.removed(), r.unchanged(), nanos / 1_000,
@@ -130,6 +152,9 @@ final class TableSync implements AutoCloseable {
         try {
             table.heartbeat();
             table.reclaim();
+            if (++heartbeats % 5 == 0) {
+                runHooks();
+            }
         } catch (RuntimeException e) {
             LOG.warn("heartbeat failed: {}", e.toString());
         }

@@ -10,6 +10,7 @@ import java.util.stream.Collectors;
  * {@link #DEFAULT} (an empty {@code mode}) means the data plane Ferry runs by default; in this build
  * that is the service table alone (no traffic is steered yet), and every named mode is refused until
  * its data plane is wired into the daemon: {@link #AVAILABLE} is the one place to change that.
+ * Immutable; thread-safe.
  */
 public enum ProxyMode {
     DEFAULT(""),

@@ -77,6 +77,11 @@ public final class ProxierHealth {
         return nodeEligible.get();
     }
 
+    /** kube-proxy's IsHealthy: sync freshness only, ignoring the node (what service health checks use). */
+    public boolean healthy() {
+        return check(false).status() == 200;
+    }
+
     /** The answer to one probe: status code and kube-proxy's JSON body. */
     public record Check(int status, String body) {}
 

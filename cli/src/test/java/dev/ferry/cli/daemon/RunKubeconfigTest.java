@@ -243,6 +243,25 @@ class RunKubeconfigTest {
             d.await("the bad service counted", metrics, "/metrics",
                     r -> r.body().contains("ferry_object_rejections_total{reason=\"InvalidPort\"} 1"));
 
+            // An eTP Local load balancer service gets kube-proxy's health check on its healthCheckNodePort.
+            int hcPort = freePort();
+            Service lb = YAML.unmarshal("""
+                    apiVersion: v1
+                    kind: Service
+                    metadata: {name: shop, namespace: default}
+                    spec:
+                      type: LoadBalancer
+                      clusterIP: 10.96.0.20
+                      clusterIPs: [10.96.0.20]
+                      externalTrafficPolicy: Local
+                      healthCheckNodePort: %d
+                      ports: [{name: http, port: 80, targetPort: 8080, nodePort: 31080, protocol: TCP}]
+                    """.formatted(hcPort), Service.class);
+            client.services().inNamespace("default").resource(lb).create();
+            client.discovery().v1().endpointSlices().inNamespace("default").resource(slice("shop", "10.244.1.9", Instant.now())).create();
+            HttpResponse<String> hc = d.await("the service health check", hcPort, "/", r -> r.statusCode() == 200);
+            assertTrue(hc.body().contains("\"localEndpoints\": 1"), hc.body());
+
             // The autoscaler marks the node for deletion: /healthz (readiness, load balancers) fails, /livez does not.
             Node tainted = client.nodes().withName("node-a").get();
             tainted.setSpec(new io.fabric8.kubernetes.api.model.NodeSpecBuilder().addNewTaint()
