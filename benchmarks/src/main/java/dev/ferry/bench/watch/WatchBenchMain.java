@@ -67,10 +67,23 @@ public final class WatchBenchMain {
         java.util.logging.LogManager.getLogManager().reset();
         try (MockApiServer server = new MockApiServer(); KubernetesClient client = server.client()) {
             long t0 = System.nanoTime();
-            for (int i = 0; i < services; i++) {
-                client.resource(ApiFixture.service(i)).create();
-                client.resource(ApiFixture.slice(i, endpoints, null)).create();
+            // A few client threads keep the mock server busy while the others serialise JSON.
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+            java.util.List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                int first = t;
+                done.add(pool.submit(() -> {
+                    for (int i = first; i < services; i += 4) {
+                        client.resource(ApiFixture.service(i)).create();
+                        client.resource(ApiFixture.slice(i, endpoints, null)).create();
+                    }
+                    return null;
+                }));
             }
+            for (java.util.concurrent.Future<?> f : done) {
+                f.get(30, TimeUnit.MINUTES);
+            }
+            pool.shutdown();
             System.err.printf("created %d services and %d slices in %.1f s%n", services, services,
                     (System.nanoTime() - t0) / 1e9);
             System.out.println("READY " + server.port());
