@@ -156,6 +156,7 @@ final class ExplainCommand implements Callable<Integer> {
         for (int i = 0, n = v.endpointCount(); i < n; i++) anyReady |= v.endpointReady(i);
         List<Map<String, Object>> eps = new ArrayList<>();
         List<String> candidates = new ArrayList<>();
+        List<String> schedulerNames = new ArrayList<>();
         for (int i = 0, n = v.endpointCount(); i < n; i++) {
             Map<String, Object> e = new LinkedHashMap<>();
             String hp = hostPort(v.endpointAddress(i), v.endpointPort(i));
@@ -183,7 +184,11 @@ final class ExplainCommand implements Callable<Integer> {
             e.put("candidate", candidate);
             e.put("reason", reason);
             eps.add(e);
-            if (candidate) candidates.add(hp);
+            if (candidate) {
+                candidates.add(hp);
+                schedulerNames.add(dev.ferry.proxy.ProxyKeys.backendName(
+                        new java.net.InetSocketAddress(v.endpointAddress(i), v.endpointPort(i))));
+            }
         }
         r.put("endpoints", eps);
         String algorithm = v.lbAlgorithm().isEmpty() ? defaultAlgorithm + " (node default)" : v.lbAlgorithm() + " (annotation)";
@@ -196,8 +201,7 @@ final class ExplainCommand implements Callable<Integer> {
         String why = null;
         String backend = null;
         if (v.clientIpAffinity()) {
-            long id = AffinityKey.frontendId(v.frontendFamily(f) == 0 ? t.ip() : v.frontendAddress(f), t.port(),
-                    t.protocol() == Protocol.UDP ? 17 : 6);
+            long id = dev.ferry.proxy.ProxyKeys.affinityId(v);
             try (ConntrackReader ct = ConntrackReader.open(dir)) {
                 long now = System.currentTimeMillis();
                 for (ConntrackReader.AffinityEntry a : ct.affinities()) {
@@ -218,7 +222,25 @@ final class ExplainCommand implements Callable<Integer> {
             }
         }
         if (why == null) {
-            why = "picked per connection by " + algorithm + " among the " + candidates.size() + " candidates";
+            String algo = v.lbAlgorithm().isEmpty() ? defaultAlgorithm : v.lbAlgorithm();
+            dev.ferry.lb.Algorithm a;
+            try {
+                a = dev.ferry.lb.Algorithm.named(algo);
+            } catch (dev.ferry.lb.UnknownAlgorithmException e) {
+                a = null;
+            }
+            if (a == dev.ferry.lb.Algorithm.SH || a == dev.ferry.lb.Algorithm.DH || a == dev.ferry.lb.Algorithm.MH) {
+                // Hash schedulers are stateless: the proxy's choice is a function of the client (or the
+                // destination) and the candidate set, so it can be computed here exactly.
+                dev.ferry.lb.Scheduler s = a.newScheduler(dev.ferry.lb.Backends.of(schedulerNames.toArray(String[]::new)), null);
+                int pick = s.pick(dev.ferry.proxy.ProxyKeys.addressHash(client), dev.ferry.proxy.ProxyKeys.addressHash(t.ip()));
+                backend = candidates.get(pick);
+                why = a.schedulerName() + " (" + a.description() + "): this client always maps to it while the candidates stay the same"
+                        + (v.clientIpAffinity() ? "; affinity then pins it" : "");
+            } else {
+                why = (why == null ? "" : why) + "picked per connection by " + algorithm + " among the " + candidates.size()
+                        + " candidates (depends on the daemon's live state)";
+            }
         }
         r.put("backend", backend == null ? "one of " + String.join(", ", candidates) : backend);
         r.put("why", why);

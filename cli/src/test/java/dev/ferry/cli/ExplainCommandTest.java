@@ -108,6 +108,8 @@ class ExplainCommandTest {
         assertEquals(true, endpoint(r, "10.244.1.1:8080").get("candidate"));
         assertEquals("other node (other) under externalTrafficPolicy: Local", endpoint(r, "10.244.1.2:8080").get("reason"));
         assertEquals("mh (annotation)", r.get("algorithm"));
+        assertEquals("10.244.1.1:8080", r.get("backend"), "mh over one candidate is exact: " + r);
+        assertTrue(r.get("why").toString().startsWith("mh (Maglev"), r.toString());
     }
 
     @Test
@@ -145,8 +147,10 @@ class ExplainCommandTest {
     @Test
     void anAffinityEntryNamesTheBackendAndItsExpiry() throws Exception {
         try (ConntrackState s = ConntrackState.open(dir, ConntrackConfig.DEFAULTS)) {
+            dev.ferry.table.ServicePortView v = new dev.ferry.table.ServicePortView();
+            assertTrue(table.reader().lookup("demo", "lb", "", Protocol.TCP, v));
             AffinityKey k = new AffinityKey().clientIp(IpAddresses.parse("198.51.100.7"))
-                    .servicePortId(AffinityKey.frontendId(IpAddresses.parse("203.0.113.5"), 80, 6));
+                    .servicePortId(dev.ferry.proxy.ProxyKeys.affinityId(v));
             s.affinity().record(k, new dev.ferry.conntrack.Endpoint().ip(IpAddresses.parse("10.244.2.1")).port(8080),
                     System.currentTimeMillis(), 600_000);
         }
