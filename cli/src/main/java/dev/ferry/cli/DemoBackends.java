@@ -23,6 +23,12 @@ import org.slf4j.LoggerFactory;
 final class DemoBackends implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DemoBackends.class);
     private final Map<String, HttpServer> servers = new HashMap<>();
+    private final java.util.Set<Integer> excludedPorts = new java.util.HashSet<>();
+
+    /** Leaves this endpoint port to another server of the demo (Ferry's own DNS responder). */
+    void exclude(InetSocketAddress address) {
+        excludedPorts.add(address.getPort());
+    }
 
     /** Starts a server for every loopback TCP endpoint not served yet. */
     void ensureServing(List<ServicePort> ports) {
@@ -31,7 +37,7 @@ final class DemoBackends implements AutoCloseable {
                 continue;
             }
             for (Endpoint e : sp.endpoints()) {
-                if (!e.address().isLoopbackAddress() || servers.containsKey(e.hostPort())) {
+                if (!e.address().isLoopbackAddress() || servers.containsKey(e.hostPort()) || excludedPorts.contains(e.port())) {
                     continue;
                 }
                 String who = e.hostname().isEmpty() ? e.hostPort() : e.hostname() + " " + e.hostPort();

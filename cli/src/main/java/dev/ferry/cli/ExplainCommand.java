@@ -200,6 +200,7 @@ final class ExplainCommand implements Callable<Integer> {
         }
         String why = null;
         String backend = null;
+        String affinityNote = null;
         if (v.clientIpAffinity()) {
             long id = dev.ferry.proxy.ProxyKeys.affinityId(v);
             try (ConntrackReader ct = ConntrackReader.open(dir)) {
@@ -217,8 +218,9 @@ final class ExplainCommand implements Callable<Integer> {
                 why = null;
             }
             if (backend == null) {
-                why = "ClientIP affinity (" + v.affinityTimeoutSeconds() + " s): no entry yet; the first connection"
+                affinityNote = "ClientIP affinity (" + v.affinityTimeoutSeconds() + " s): no entry yet; the next connection"
                         + " picks by " + algorithm + " and the client then sticks to it";
+                why = null;
             }
         }
         if (why == null) {
@@ -236,10 +238,10 @@ final class ExplainCommand implements Callable<Integer> {
                 int pick = s.pick(dev.ferry.proxy.ProxyKeys.addressHash(client), dev.ferry.proxy.ProxyKeys.addressHash(t.ip()));
                 backend = candidates.get(pick);
                 why = a.schedulerName() + " (" + a.description() + "): this client always maps to it while the candidates stay the same"
-                        + (v.clientIpAffinity() ? "; affinity then pins it" : "");
+                        + (affinityNote != null ? "; " + affinityNote : "");
             } else {
-                why = (why == null ? "" : why) + "picked per connection by " + algorithm + " among the " + candidates.size()
-                        + " candidates (depends on the daemon's live state)";
+                why = (affinityNote != null ? affinityNote + "; " : "") + "picked per connection by " + algorithm + " among the "
+                        + candidates.size() + " candidates (depends on the daemon's live state)";
             }
         }
         r.put("backend", backend == null ? "one of " + String.join(", ", candidates) : backend);

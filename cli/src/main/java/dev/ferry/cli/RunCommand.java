@@ -8,8 +8,8 @@ import dev.ferry.cli.config.NodeName;
 import dev.ferry.cli.config.ProxyConfig;
 import dev.ferry.cli.config.ProxyMode;
 import dev.ferry.cli.daemon.ClusterSource;
-import dev.ferry.cli.daemon.NodePortAddresses;
-import dev.ferry.health.ServiceHealthServers;
+import dev.ferry.cli.plane.DataPlane;
+import dev.ferry.model.Cidr;
 import dev.ferry.cli.http.ProxierHealth;
 import dev.ferry.cli.http.ProxyMetrics;
 import dev.ferry.cli.http.StatusServers;
@@ -77,7 +77,7 @@ final class RunCommand implements Callable<Integer> {
     String nodeName;
 
     @Option(names = "--mode", paramLabel = "MODE", converter = ModeFlag.class,
-            description = "Data plane: userspace|iptables|nftables|ipvs, or empty for the default (overrides the config's mode).")
+            description = "Data plane: userspace|iptables|nftables|ipvs|table-only; empty means iptables, as kube-proxy (--demo: userspace). Overrides the config's mode.")
     ProxyMode mode;
 
     @Option(names = "--healthz-bind-address", paramLabel = "IP:PORT", converter = HealthzAddressFlag.class,
@@ -87,6 +87,18 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--metrics-bind-address", paramLabel = "IP:PORT", converter = MetricsAddressFlag.class,
             description = "Serve Prometheus /metrics here (default 127.0.0.1:10249; overrides metricsBindAddress).")
     BindAddress metricsBindAddress;
+
+    @Option(names = "--dns-bind", paramLabel = "ADDR:PORT",
+            description = "Serve the cluster's service DNS here (off by default; --demo serves it on 127.0.13.1:10053).")
+    String dnsBind;
+
+    @Option(names = "--dns-upstream", paramLabel = "ADDR:PORT", split = ",",
+            description = "Resolvers for names outside the cluster domain (default: none, such queries are REFUSED).")
+    List<String> dnsUpstreams = new ArrayList<>();
+
+    @Option(names = "--cluster-domain", paramLabel = "DOMAIN", defaultValue = "cluster.local",
+            description = "The zone the DNS responder is authoritative for (default: ${DEFAULT-VALUE}).")
+    String clusterDomain;
 
     @Option(names = "--state-dir", paramLabel = "DIR",
             description = "Where the mapped tables live (default: /run/ferry, or a per-user temp dir without root; env FERRY_STATE_DIR).")
@@ -115,6 +127,10 @@ final class RunCommand implements Callable<Integer> {
                 return 2;
             }
         }
+        boolean demoRun = source != null && source.demo;
+        if (demoRun && healthzBindAddress == null) {
+            healthzBindAddress = BindAddress.parse("127.0.0.1:" + ProxyConfig.HEALTHZ_PORT, ProxyConfig.HEALTHZ_PORT); // loopback only
+        }
         config = config.with(new ProxyConfig.Overrides(mode, healthzBindAddress, metricsBindAddress, null,
                 source != null && source.kubeconfig != null ? source.kubeconfig.toString() : null));
         boolean fromFile = source != null && (source.demo || source.file != null);
@@ -128,7 +144,8 @@ final class RunCommand implements Callable<Integer> {
             }
             apiOrigin = config.kubeconfig().isEmpty() ? "in-cluster config" : "kubeconfig " + config.kubeconfig();
         }
-        String node = NodeName.resolve(nodeName, System::getenv, config);
+        // The demo cluster's endpoints live on "demo-node", so the demo plays that node unless told otherwise.
+        String node = demoRun && nodeName == null ? "demo-node" : NodeName.resolve(nodeName, System::getenv, config);
         NodeInfo nodeInfo = new NodeInfo(node, "");
 
         Path dir = StateDirs.resolve(stateDir);
@@ -148,13 +165,19 @@ final class RunCommand implements Callable<Integer> {
             listeners.add(backends::ensureServing);
         }
         TableSync sync = new TableSync(table, listeners, metrics, health);
-        // kube-proxy's per-service health checks (healthCheckNodePort of eTP Local load balancers).
-        List<java.net.InetAddress> checkAddresses = NodePortAddresses.bindAddresses(config.nodePortAddresses());
-        ServiceHealthServers serviceHealth = new ServiceHealthServers(table.reader(), node,
-                checkAddresses == null ? List.of() : checkAddresses, health::healthy);
-        if (checkAddresses != null) {
-            sync.afterEveryWrite(serviceHealth::sync);
+        boolean demo = fromFile && source.demo;
+        DataPlane.Settings settings = planeSettings(config, dir, node, demo);
+        if (demo && settings.dnsBind() != null) {
+            backends.exclude(settings.dnsBind());
         }
+        DataPlane serviceHealth;
+        try {
+            serviceHealth = DataPlane.start(table.reader(), settings, health::healthy);
+        } catch (IOException | RuntimeException e) {
+            sync.close();
+            throw e;
+        }
+        sync.afterEveryWrite(serviceHealth::onTableChanged);
         StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
         AutoCloseable running;
         try {
@@ -187,13 +210,14 @@ final class RunCommand implements Callable<Integer> {
                 stop.countDown();
             });
         }
-        LOG.info("ferry {} running: node {}, source {}, service table {} (state dir {}), mode {}, syncPeriod {}, minSyncPeriod {}",
-                VersionCommand.version(), node, fromFile ? file : apiOrigin, table.file(), dir,
-                config.mode() == ProxyMode.DEFAULT ? "default (service table only)" : config.mode().configName(),
+        LOG.info("ferry {} running: node {}, source {}, service table {} (state dir {}), data plane {}, syncPeriod {}, minSyncPeriod {}",
+                VersionCommand.version(), node, fromFile ? file : apiOrigin, table.file(), dir, settings.kind(),
                 GoDuration.format(config.syncPeriod()), GoDuration.format(config.minSyncPeriod()));
         if (fromFile && source.demo) {
-            LOG.info("demo: in another shell run `./ferry dump services`{}; try `curl http://127.0.10.1:18080/`",
-                    stateDir == null ? "" : " --state-dir " + dir);
+            String sd = stateDir == null ? "" : " --state-dir " + dir;
+            LOG.info("demo: in another shell: `./ferry dump services{}`, `curl http://127.0.20.1:8080/` (balanced by Ferry),"
+                    + " `./ferry explain{} --from 127.0.0.1 127.0.20.1:8080/TCP`, `dig @127.0.13.1 -p 10053 web.default.svc.cluster.local`",
+                    sd, sd);
         }
         if (exitAfterSeconds != null) {
             stop.await(exitAfterSeconds, TimeUnit.SECONDS);
@@ -208,7 +232,7 @@ final class RunCommand implements Callable<Integer> {
     private boolean stopped;
 
     private synchronized void shutdown(AutoCloseable source, TableSync sync, DemoBackends backends, StatusServers servers,
-                                       ServiceHealthServers serviceHealth) {
+                                       DataPlane serviceHealth) {
         if (stopped) {
             return;
         }
@@ -219,6 +243,9 @@ final class RunCommand implements Callable<Integer> {
         } catch (Exception e) {
             LOG.warn("stopping the source: {}", e.toString());
         }
+        // The data plane stops before the table is unmapped: its readers must not outlive the mapping.
+        // Kernel rules stay as they are (nothing is flushed), so established connections never notice.
+        serviceHealth.close();
         try {
             sync.close();
         } catch (Exception e) {
@@ -226,8 +253,50 @@ final class RunCommand implements Callable<Integer> {
         }
         backends.close();
         servers.close();
-        serviceHealth.close();
         stop.countDown();
+    }
+
+    /** The data plane from the config, the flags and whether this is the no-root demo. */
+    private DataPlane.Settings planeSettings(ProxyConfig config, Path dir, String node, boolean demo) {
+        DataPlane.Kind kind = switch (config.mode()) {
+            case DEFAULT -> demo ? DataPlane.Kind.USERSPACE : DataPlane.Kind.IPTABLES; // kube-proxy's default on Linux
+            case USERSPACE -> DataPlane.Kind.USERSPACE;
+            case IPTABLES -> DataPlane.Kind.IPTABLES;
+            case NFTABLES -> DataPlane.Kind.NFTABLES;
+            case IPVS -> DataPlane.Kind.IPVS;
+            case TABLE_ONLY -> DataPlane.Kind.NONE;
+        };
+        List<Cidr> nodePorts = new ArrayList<>();
+        for (String a : config.nodePortAddresses()) {
+            if (!a.equals("primary")) {
+                nodePorts.add(Cidr.parse(a));
+            }
+        }
+        if (demo) {
+            nodePorts = List.of(Cidr.parse("127.0.0.1/32")); // the demo touches loopback only
+        }
+        boolean root = "root".equals(System.getProperty("user.name"));
+        // The demo's service addresses are all on loopback; elsewhere ferry0 holds them (needs root).
+        String serviceInterface = demo || !root ? null : "ferry0";
+        if (!demo && !root && kind == DataPlane.Kind.USERSPACE) {
+            LOG.warn("not root: no ferry0 interface; only service addresses already local (127.0.0.0/8) can be served");
+        }
+        java.net.InetSocketAddress dns = null;
+        String bind = dnsBind != null ? dnsBind : demo ? "127.0.13.1:10053" : null;
+        List<java.net.InetSocketAddress> upstreams = new ArrayList<>();
+        try {
+            if (bind != null) {
+                dns = dev.ferry.dns.DnsOptions.parseAddress("--dns-bind", bind);
+            }
+            for (String u : dnsUpstreams) {
+                upstreams.add(dev.ferry.dns.DnsOptions.parseAddress("--dns-upstream", u));
+            }
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+        String algorithm = config.scheduler() == null ? "rr" : config.scheduler().schedulerName();
+        return new DataPlane.Settings(kind, dir, node, config.clusterCIDRs(), config.masqueradeAll(), nodePorts,
+                config.syncPeriod(), algorithm, serviceInterface, dns, upstreams, clusterDomain);
     }
 
     /** Copies the embedded demo cluster into the state dir, where the user may edit it while it runs. */

@@ -6,21 +6,22 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
- * kube-proxy's {@code mode} values, and which of them this build of {@code ferry run} can drive.
- * {@link #DEFAULT} (an empty {@code mode}) means the data plane Ferry runs by default; in this build
- * that is the service table alone (no traffic is steered yet), and every named mode is refused until
- * its data plane is wired into the daemon: {@link #AVAILABLE} is the one place to change that.
- * Immutable; thread-safe.
+ * kube-proxy's {@code mode} values, plus Ferry's {@code table-only}. {@link #DEFAULT} (an empty
+ * {@code mode}) is iptables, as in kube-proxy on Linux (`ferry run --demo` defaults to userspace,
+ * which needs no root). {@link #AVAILABLE} lists the modes `ferry run` can drive. Immutable;
+ * thread-safe.
  */
 public enum ProxyMode {
     DEFAULT(""),
     USERSPACE("userspace"),
     IPTABLES("iptables"),
     NFTABLES("nftables"),
-    IPVS("ipvs");
+    IPVS("ipvs"),
+    /** Ferry's own: keep the service table (for dump, explain, DNS, health checks) and steer no traffic. */
+    TABLE_ONLY("table-only");
 
     /** The modes `ferry run` can run in this build. */
-    public static final Set<ProxyMode> AVAILABLE = EnumSet.of(DEFAULT);
+    public static final Set<ProxyMode> AVAILABLE = EnumSet.allOf(ProxyMode.class);
 
     private final String configName;
 

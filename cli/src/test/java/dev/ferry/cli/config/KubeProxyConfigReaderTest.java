@@ -203,9 +203,7 @@ class KubeProxyConfigReaderTest {
             nodePortAddresses: 10.0.0.0/8                 | 3 | nodePortAddresses      | expected a list
             nodePortAddresses:\\n- 10.0.0.0/8\\n- eth0    | 5 | nodePortAddresses[1]   | must be a CIDR or "primary"
             nodePortAddresses: [primary, 10.0.0.0/8]      | 3 | nodePortAddresses      | cannot be combined
-            mode: kernelspace                             | 3 | mode                   | unknown mode "kernelspace": supported values are userspace, iptables, nftables, ipvs
-            mode: ipvs                                    | 3 | mode                   | mode "ipvs" is not available in this build
-            mode: iptables                                | 3 | mode                   | its data plane is not wired into `ferry run` yet
+            mode: kernelspace                             | 3 | mode                   | unknown mode "kernelspace": supported values are userspace, iptables, nftables, ipvs, table-only
             ipvs:\\n  scheduler: fastest                  | 4 | ipvs.scheduler         | Unsupported value "fastest": supported values are rr, wrr
             hostnameOverride: [a]                         | 3 | hostnameOverride       | expected a string, got a list
             mode: iptables\\nmode: ipvs                   | 4 | mode                   | duplicate key (first at line 3)
