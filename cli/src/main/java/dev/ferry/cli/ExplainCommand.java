@@ -194,7 +194,7 @@ final class ExplainCommand implements Callable<Integer> {
         String algorithm = v.lbAlgorithm().isEmpty() ? defaultAlgorithm + " (node default)" : v.lbAlgorithm() + " (annotation)";
         r.put("algorithm", algorithm);
         if (candidates.isEmpty()) {
-            r.put("verdict", denied ? "dropped: the client is outside loadBalancerSourceRanges"
+            r.put("verdict", denied ? "refused: the client is outside loadBalancerSourceRanges (userspace: reset; rule modes: dropped)"
                     : "rejected at once: no usable endpoint (TCP RST / ICMP port unreachable, like kube-proxy's REJECT)");
             return r;
         }

@@ -11,6 +11,7 @@ final class Logging {
         setIfAbsent("org.slf4j.simpleLogger.showThreadName", "false");
         setIfAbsent("org.slf4j.simpleLogger.showShortLogName", "true");
         setIfAbsent("org.slf4j.simpleLogger.log.io.fabric8", "warn");
+        setIfAbsent("org.slf4j.simpleLogger.log.net.openhft", "warn");
         // Chronicle must never report usage over the network, whatever the launcher passed.
         setIfAbsent("chronicle.analytics.disable", "true");
         setIfAbsent("chronicle.announcer.disable", "true");

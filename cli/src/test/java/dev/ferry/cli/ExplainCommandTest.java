@@ -125,7 +125,7 @@ class ExplainCommandTest {
         assertEquals("LoadBalancer IP", denied.get("frontend"));
         assertEquals(false, endpoint(denied, "10.244.2.1:8080").get("candidate"));
         assertTrue(endpoint(denied, "10.244.2.1:8080").get("reason").toString().startsWith("source range denied"), denied.toString());
-        assertTrue(denied.get("verdict").toString().startsWith("dropped"), denied.toString());
+        assertTrue(denied.get("verdict").toString().startsWith("refused"), denied.toString());
         Map<?, ?> allowed = explain("198.51.100.7", "203.0.113.5:80/TCP");
         assertEquals(true, endpoint(allowed, "10.244.2.1:8080").get("candidate"));
     }
