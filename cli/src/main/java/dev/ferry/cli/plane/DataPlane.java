@@ -111,9 +111,15 @@ public final class DataPlane implements AutoCloseable {
             }
             case NONE -> LOG.info("no data plane: the service table only");
         }
-        health = new ServiceHealthServers(reader, settings.nodeName(),
-                settings.nodePortAddresses().isEmpty() ? List.of() : nodeIps, healthy);
-        closeables.add(health);
+        if (!settings.nodePortAddresses().isEmpty() && nodeIps.isEmpty()) {
+            // kube-proxy's behaviour: nodePortAddresses that match no node address serve no health checks.
+            LOG.warn("nodePortAddresses {} match no address of this node: no service health-check ports",
+                    settings.nodePortAddresses());
+        } else {
+            health = new ServiceHealthServers(reader, settings.nodeName(),
+                    settings.nodePortAddresses().isEmpty() ? List.of() : nodeIps, healthy);
+            closeables.add(health);
+        }
         if (settings.dnsBind() != null) {
             DnsOptions o = DnsOptions.of(settings.dnsBind()).withUpstreams(settings.dnsUpstreams());
             if (settings.clusterDomain() != null) {
