@@ -4,7 +4,7 @@ import java.nio.file.Path;
 
 /**
  * Fills a state directory with N flows and N affinity entries, for measuring how long another
- * process takes to open and list them (see benchmarks/RESULTS-conntrack.md) and for the tests'
+ * process takes to open and list them (see benchmarks/RESULTS.md) and for the tests'
  * child processes.
  */
 public final class FillStateDir {

@@ -8,7 +8,7 @@ import java.util.Map;
 /**
  * fabric8's Kubernetes mock server in CRUD mode, loaded reflectively: the benchmarks module does not
  * depend on {@code io.fabric8:kubernetes-server-mock}, so it must be on the class path at run time
- * (see RESULTS-watch.md for the command). Single-threaded use.
+ * (see benchmarks/RESULTS.md (watch section) for the command). Single-threaded use.
  */
 final class MockApiServer implements AutoCloseable {
     private final Object server;

@@ -36,7 +36,7 @@ import org.HdrHistogram.Histogram;
  *                                   until the table holds it (HdrHistogram, µs)
  * coldstart URL SERVICES            time from start to the first full table; RSS and heap after GC
  * </pre>
- * See benchmarks/RESULTS-watch.md for the commands and results.
+ * See benchmarks/RESULTS.md for the commands and results.
  */
 public final class WatchBenchMain {
     private WatchBenchMain() {}
