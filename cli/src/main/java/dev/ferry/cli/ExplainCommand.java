@@ -191,6 +191,7 @@ final class ExplainCommand implements Callable<Integer> {
             }
         }
         r.put("endpoints", eps);
+        r.put("rules", rulePath(v, kind, denied, candidates));
         String algorithm = v.lbAlgorithm().isEmpty() ? defaultAlgorithm + " (node default)" : v.lbAlgorithm() + " (annotation)";
         r.put("algorithm", algorithm);
         if (candidates.isEmpty()) {
@@ -248,6 +249,54 @@ final class ExplainCommand implements Callable<Integer> {
         r.put("why", why);
         r.put("verdict", "forwarded to " + r.get("backend"));
         return r;
+    }
+
+    /**
+     * The path this packet takes through the kernel rules in the rule modes: kube-proxy's chain names
+     * (iptables mode uses them as they are) and the nftables map entry; `ferry dump rules NS/NAME`
+     * prints the rules themselves.
+     */
+    static Map<String, String> rulePath(ServicePortView v, FrontendKind kind, boolean denied, List<String> candidates) {
+        String name = v.servicePortName().toString();
+        String proto = v.protocol().name().toLowerCase(java.util.Locale.ROOT);
+        dev.ferry.model.TrafficPolicy policy = kind == FrontendKind.CLUSTER_IP ? v.internalTrafficPolicy() : v.externalTrafficPolicy();
+        String target = policy == dev.ferry.model.TrafficPolicy.LOCAL
+                ? dev.ferry.rules.iptables.ChainNames.serviceLocal(name, proto) : dev.ferry.rules.iptables.ChainNames.service(name, proto);
+        StringBuilder ipt = new StringBuilder(kind == FrontendKind.NODE_PORT ? "KUBE-NODEPORTS" : "KUBE-SERVICES");
+        if (kind == FrontendKind.LOAD_BALANCER && v.sourceRangeCount() > 0) {
+            ipt.append(" -> ").append(dev.ferry.rules.iptables.ChainNames.firewall(name, proto));
+            if (denied) {
+                ipt.append(" -> DROP");
+            }
+        }
+        if (!denied) {
+            if (kind != FrontendKind.CLUSTER_IP) {
+                ipt.append(" -> ").append(dev.ferry.rules.iptables.ChainNames.external(name, proto));
+            }
+            if (candidates.isEmpty()) {
+                ipt.append(" -> REJECT (no endpoints)");
+            } else {
+                ipt.append(" -> ").append(target).append(" -> one of");
+                for (String hp : candidates) {
+                    ipt.append(' ').append(dev.ferry.rules.iptables.ChainNames.endpoint(name, proto, hp));
+                }
+            }
+        }
+        boolean nodePort = kind == FrontendKind.NODE_PORT;
+        String element = nodePort ? "[" + proto + " . " + v.nodePort() + "]"
+                : "[" + IpAddresses.format(v.frontendAddress(v.matchedFrontend())) + " . " + proto + " . " + v.port() + "]";
+        String nft;
+        if (denied) {
+            nft = "firewall-ips" + element + " -> the service's firewall chain -> drop";
+        } else if (candidates.isEmpty()) {
+            nft = (nodePort ? "no-endpoint-nodeports" : "no-endpoint-services") + element + " -> reject";
+        } else {
+            nft = (nodePort ? "service-nodeports" : "service-ips") + element + " -> the service's chain";
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        out.put("iptables", ipt.toString());
+        out.put("nftables", "table ferry: " + nft + " (ferry dump rules " + v.namespace() + "/" + v.name() + ")");
+        return out;
     }
 
     static String hostPort(InetAddress a, int port) {

@@ -99,6 +99,26 @@ class ExplainCommandTest {
         assertEquals("terminating: used only when no ready endpoint exists", endpoint(r, "10.244.0.3:8080").get("reason"));
         assertEquals("10.244.0.1:8080", r.get("backend").toString().replace("one of ", ""));
         assertEquals("rr (node default)", r.get("algorithm"));
+        String ipt = ((Map<?, ?>) r.get("rules")).get("iptables").toString();
+        assertTrue(ipt.startsWith("KUBE-SERVICES -> KUBE-SVC-") && ipt.contains("KUBE-SEP-"), ipt);
+    }
+
+    @Test
+    void theIptablesPathUsesKubeProxysChainNames() throws Exception {
+        // kube-proxy's own fixture: ns1/svc1:p80 over TCP is KUBE-SVC-XPGD46QRK7WJZT7O.
+        table.put(new ServicePort(new ServicePortName("ns1", "svc1", "p80", Protocol.TCP), ServiceType.CLUSTER_IP, false,
+                "", List.of(IpAddresses.parse("10.96.9.1")), 80, "80", 0, List.of(), List.of(), null, 0, null, null,
+                List.of(), 0, "", false, "", false, List.of()));
+        Map<?, ?> r = explain("10.1.1.1", "10.96.9.1:80/TCP");
+        Map<?, ?> rules = (Map<?, ?>) r.get("rules");
+        assertEquals("KUBE-SERVICES -> REJECT (no endpoints)", rules.get("iptables"), r.toString());
+        assertTrue(rules.get("nftables").toString().contains("no-endpoint-services[10.96.9.1 . tcp . 80]"), r.toString());
+        table.put(new ServicePort(new ServicePortName("ns1", "svc1", "p80", Protocol.TCP), ServiceType.CLUSTER_IP, false,
+                "", List.of(IpAddresses.parse("10.96.9.1")), 80, "80", 0, List.of(), List.of(), null, 0, null, null,
+                List.of(), 0, "", false, "", false, List.of(ep("10.244.9.9", true, false, "me", "a", List.of())
+                        .withSelection(true, false))));
+        String path = ((Map<?, ?>) explain("10.1.1.1", "10.96.9.1:80/TCP").get("rules")).get("iptables").toString();
+        assertTrue(path.startsWith("KUBE-SERVICES -> KUBE-SVC-XPGD46QRK7WJZT7O -> one of KUBE-SEP-"), path);
     }
 
     @Test
