@@ -308,6 +308,14 @@ final class ExplainCommand implements Callable<Integer> {
     private static void printText(PrintWriter out, Map<String, Object> r) {
         for (var e : r.entrySet()) {
             if (e.getKey().equals("endpoints")) continue;
+            if (e.getValue() instanceof Map<?, ?> m) {
+                String label = e.getKey() + ":";
+                for (var sub : m.entrySet()) {
+                    out.printf("%-12s %s: %s%n", label, sub.getKey(), sub.getValue());
+                    label = "";
+                }
+                continue;
+            }
             out.printf("%-12s %s%n", e.getKey() + ":", e.getValue());
         }
         Object eps = r.get("endpoints");
