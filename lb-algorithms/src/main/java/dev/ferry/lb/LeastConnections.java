@@ -6,18 +6,21 @@ import java.util.concurrent.ThreadLocalRandom;
  * IPVS {@code lc} and {@code wlc}: the backend with the fewest live connections, or the fewest per
  * unit of weight ({@code wlc}: connections/weight, compared by cross-multiplying as IPVS does).
  *
- * <p>The scan starts at a random backend, so ties are spread evenly. IPVS starts at the first
- * backend, which at light load (all counts zero between short connections) sends everything to
- * the first one. The pick reads every count: O(backends), lock-free, allocation-free, and never
- * waits for a writer; it may see a count one connection stale, which only matters for a tie.
- * Thread-safe.
+ * <p>The pick is O(1): the counts keep, per weighting, an index of the backends sorted by load
+ * ({@link LeastLoadedIndex}), which {@link ConnectionCounts#opened} and {@link ConnectionCounts#closed}
+ * update in O(log backends) under the index's lock; the pick reads the size of the least-loaded group
+ * (one volatile load) and returns a random member of it, so ties are spread evenly. IPVS takes the
+ * first of the tied backends, which at light load (all counts zero between short connections) sends
+ * everything to the first one. The pick is lock-free and allocation-free and never waits for a
+ * writer; under concurrent updates it can be off by the opens and closes still in flight (a backend
+ * that has just left the least-loaded group, or a count another thread has changed but not yet put
+ * into the index). Thread-safe.
  */
 public final class LeastConnections implements Scheduler {
     private final Backends backends;
     private final ConnectionCounts counts;
-    private final int[] weights;
+    private final LeastLoadedIndex index;
     private final int n;
-    private final boolean weighted;
     private final Algorithm algorithm;
 
     /**
@@ -31,9 +34,8 @@ public final class LeastConnections implements Scheduler {
         }
         this.backends = backends;
         this.counts = counts;
-        this.weights = backends.weightsCopy();
         this.n = backends.size();
-        this.weighted = weighted && !backends.uniformWeights();
+        this.index = counts.leastLoadedIndex(backends.weightsCopy(), !weighted || backends.uniformWeights());
         this.algorithm = weighted ? Algorithm.WLC : Algorithm.LC;
     }
 
@@ -42,51 +44,7 @@ public final class LeastConnections implements Scheduler {
         if (n == 0) {
             return NO_BACKEND;
         }
-        int start = FlowHash.reduce(ThreadLocalRandom.current().nextInt(), n);
-        return weighted ? leastPerWeight(start) : least(start);
-    }
-
-    // Two loops rather than a wrapped index: the common case, no wrap test per element.
-    // An idle backend cannot be beaten: stop at the first one.
-    private int least(int start) {
-        int best = start;
-        int bestCount = counts.getOpaque(start);
-        for (int i = start + 1; i < n && bestCount > 0; i++) {
-            int c = counts.getOpaque(i);
-            if (c < bestCount) {
-                best = i;
-                bestCount = c;
-            }
-        }
-        for (int i = 0; i < start && bestCount > 0; i++) {
-            int c = counts.getOpaque(i);
-            if (c < bestCount) {
-                best = i;
-                bestCount = c;
-            }
-        }
-        return best;
-    }
-
-    private int leastPerWeight(int start) {
-        int best = start;
-        long bestCount = counts.getOpaque(start);
-        long bestWeight = weights[start];
-        // An idle backend cannot be beaten: stop at the first one.
-        for (int k = 1; k < n && bestCount > 0; k++) {
-            int i = start + k;
-            if (i >= n) {
-                i -= n;
-            }
-            long c = counts.getOpaque(i);
-            // c/w < bestCount/bestWeight, without division.
-            if (c * bestWeight < bestCount * weights[i]) {
-                best = i;
-                bestCount = c;
-                bestWeight = weights[i];
-            }
-        }
-        return best;
+        return index.pick(ThreadLocalRandom.current().nextInt());
     }
 
     public ConnectionCounts counts() {

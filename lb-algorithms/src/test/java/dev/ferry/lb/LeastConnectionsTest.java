@@ -34,6 +34,24 @@ class LeastConnectionsTest {
     }
 
     @Test
+    void weightedTiesAreSpreadOverEveryBackendAtTheLeastLoadPerWeight() {
+        Backends b = TestBackends.weighted(1, 2, 4, 3);
+        ConnectionCounts counts = ConnectionCounts.forBackends(b);
+        open(counts, 0, 1);
+        open(counts, 1, 2);
+        open(counts, 2, 4);
+        open(counts, 3, 4);
+        Scheduler wlc = new LeastConnections(b, counts, true);
+        long[] picks = new long[3];
+        for (int i = 0; i < 90_000; i++) {
+            int picked = wlc.pick(0, 0);
+            assertTrue(picked < 3, "backend 3 has 4/3 per weight, the others 1: picked " + picked);
+            picks[picked]++;
+        }
+        ChiSquare.assertUniform("wlc with backends 0..2 at one connection per weight", picks);
+    }
+
+    @Test
     void heldConnectionsStayWithinOneOfEachOther() {
         Backends b = TestBackends.uniform(37);
         ConnectionCounts counts = ConnectionCounts.forBackends(b);

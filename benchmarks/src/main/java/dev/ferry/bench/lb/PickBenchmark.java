@@ -18,7 +18,8 @@ import org.openjdk.jmh.annotations.State;
 /**
  * One backend pick, per algorithm and backend count: the cost the proxy pays per new connection.
  * Backends have equal weights (EndpointSlices carry none); lc, wlc and p2c see live counts of
- * 1..100 so that no scan can stop early at an idle backend. Each fork runs one algorithm, so the
+ * 1..100, so no least-connections search can stop early at an idle backend. lc/wlc keep their
+ * cost in open/close since they keep a sorted index: see {@link ConnectionCycleBenchmark}. Each fork runs one algorithm, so the
  * pick call is monomorphic here; in the proxy it is a megamorphic interface call (a few ns more).
  */
 @BenchmarkMode(Mode.AverageTime)
