@@ -31,6 +31,12 @@ import org.slf4j.LoggerFactory;
  * partial sync carries only the changed services' chains and map elements, so one endpoint change is
  * a handful of lines whatever the number of services.
  *
+ * <p>A partial sync whose changed service ports keep their names, frontends and map/set entries (an
+ * endpoint change) is incremental: only those ports are checked, rendered and diffed against what
+ * the kernel holds, and the other services are not touched at all (their validation outcome cannot
+ * have changed, see {@link #changedOnly}); anything else (a new, removed or re-addressed service, a
+ * previously rejected or quarantined one) goes through the whole-input validation and diff.
+ *
  * <p>Safety: service ports are validated before rendering ({@link ServicePortValidator}, then
  * nftables map-entry conflicts); a refused partial sync is retried at once as a full one; when the
  * kernel refuses a line that belongs to a service, that service version is held back (reported as
@@ -55,6 +61,20 @@ public final class NftSyncer implements RuleSyncer {
     private final Map<ServicePortName, Quarantine> quarantined = new HashMap<>();
     private NftPayload lastPayload;
 
+    /**
+     * Every service port of the last sync that went through the full validation (first occurrence
+     * per name, rejected ones included), and what that sync reported as rejected: the baseline an
+     * incremental sync compares against. Null until a sync has validated its input.
+     */
+    private Map<ServicePortName, ServicePort> lastAllInput;
+    private List<Rejection> lastRejected = List.of();
+
+    /** Test hooks (package-private): calls of the per-service renderer and of the whole-input validator. */
+    long renderCalls;
+    long fullValidations;
+    /** Test hook: false forces every partial sync through the whole-input path (to compare payloads). */
+    boolean incrementalEnabled = true;
+
     private record Quarantine(ServicePort version, String reason) {}
 
     /** A syncer for the given options running {@code nft} through tool (a netns prefix in tests). */
@@ -69,7 +89,20 @@ public final class NftSyncer implements RuleSyncer {
     @Override
     public SyncReport sync(List<ServicePort> ports, boolean full) throws ApplyException, IOException {
         long t0 = System.nanoTime();
+        if (!full && incrementalEnabled && applied.size() == NftFamily.values().length && quarantined.isEmpty()
+                && lastAllInput != null) {
+            Map<ServicePortName, Changed> changed = changedOnly(ports);
+            if (changed != null) {
+                SyncReport r = incremental(changed, t0);
+                if (r != null) {
+                    return r;
+                }
+                // the kernel refused the incremental payload: applied is cleared, the full path below retries
+            }
+        }
+        fullValidations++;
         ServicePortValidator.Result checked = ServicePortValidator.validate(ports);
+        lastAllInput = null;
         rerender(checked.accepted());
         long renderNanos = System.nanoTime() - t0;
         boolean wasFull = full || applied.size() < NftFamily.values().length;
@@ -88,6 +121,13 @@ public final class NftSyncer implements RuleSyncer {
         }
         List<Rejection> rejected = new ArrayList<>(checked.rejected());
         rejected.addAll(a.rejected());
+        Map<ServicePortName, ServicePort> all = new HashMap<>(ports.size() * 2);
+        boolean duplicates = false;
+        for (ServicePort sp : ports) {
+            duplicates |= all.putIfAbsent(sp.name(), sp) != null;
+        }
+        lastAllInput = duplicates ? null : all;
+        lastRejected = List.copyOf(rejected);
         return new SyncReport(wasFull, a.payload().lineCount(), renderNanos + a.renderNanos(), a.applyNanos(), rejected);
     }
 
@@ -182,6 +222,142 @@ public final class NftSyncer implements RuleSyncer {
         return stderr.strip();
     }
 
+    /** A service port whose input changed, its previous version and its new rendering per family. */
+    private record Changed(ServicePort before, ServicePort after, Map<NftFamily, ServiceRules> rules) {}
+
+    /**
+     * The service ports that changed since the last sync, each re-rendered, when the change provably
+     * leaves every cross-service decision as it was; null when it may not (then the whole input is
+     * validated and diffed). Safe when: the same names as last time (no additions, removals or
+     * duplicates), and every changed port was accepted last time in every step, passes the per-port
+     * check again, keeps exactly its frontends (so {@link ServicePortValidator}'s frontend claims are
+     * unchanged) and, per family, claims exactly the same map/set entries (so the renderer's map-entry
+     * conflicts and owners are unchanged). Both conflict checks are functions of the names and of those
+     * claims only, so the outcome for every other service is the same as last time. A changed service
+     * claiming an entry another service owns changes its claims and therefore takes the full path.
+     */
+    private Map<ServicePortName, Changed> changedOnly(List<ServicePort> ports) {
+        if (ports.size() != lastAllInput.size()) {
+            return null;
+        }
+        Map<ServicePortName, Changed> changed = new TreeMap<>();
+        Set<ServicePortName> seen = new HashSet<>(ports.size() * 2);
+        for (ServicePort sp : ports) {
+            ServicePortName n = sp.name();
+            if (!seen.add(n)) {
+                return null; // a duplicate: with equal sizes, some name went missing
+            }
+            ServicePort old = lastAllInput.get(n);
+            if (old == null) {
+                return null; // a new service port
+            }
+            if (old == sp || old.equals(sp)) {
+                continue;
+            }
+            if (!old.equals(lastInput.get(n)) || ServicePortValidator.check(sp) != null
+                    || !old.frontends().equals(sp.frontends())) {
+                return null;
+            }
+            Map<NftFamily, ServiceRules> rules = new EnumMap<>(NftFamily.class);
+            for (NftFamily f : NftFamily.values()) {
+                ServiceRules was = rendered.get(f).get(n);
+                Validated v = applied.get(f);
+                if (was != null && v.services().get(n) != was) {
+                    return null; // rejected by the map-entry check last time
+                }
+                renderCalls++;
+                ServiceRules now = ServiceChainRenderer.render(sp, f, renderer.options());
+                if ((was == null) != (now == null) || (now != null && !claims(was).equals(claims(now)))) {
+                    return null;
+                }
+                if (now != null) {
+                    rules.put(f, now);
+                }
+            }
+            changed.put(n, new Changed(old, sp, rules));
+        }
+        return changed;
+    }
+
+    /** The map/set entries a service claims, as the map-entry check sees them (slot, and map vs set element). */
+    private static Set<String> claims(ServiceRules r) {
+        Set<String> out = new HashSet<>();
+        for (ServiceRules.Element e : r.elements()) {
+            out.add((e.value() == null ? "s " : "m ") + e.slot());
+        }
+        return out;
+    }
+
+    /**
+     * Applies only the changed service ports: a partial payload from their old and new renderings and
+     * the map entries they touch. Returns null when the kernel refused it ({@link #applied} is then
+     * cleared and nothing else was updated, so the caller's full path redoes everything).
+     */
+    private SyncReport incremental(Map<ServicePortName, Changed> changed, long t0) throws IOException {
+        NftPayload.Writer w = new NftPayload.Writer(false, 64);
+        Map<NftFamily, Validated> afterByFamily = new EnumMap<>(NftFamily.class);
+        for (NftFamily f : NftFamily.values()) {
+            Validated cur = applied.get(f);
+            Map<ServicePortName, ServiceRules> beforeServices = new TreeMap<>();
+            Map<ServicePortName, ServiceRules> afterServices = new TreeMap<>();
+            Map<String, NftRenderer.Claim> beforeSlots = new HashMap<>();
+            Map<String, NftRenderer.Claim> afterSlots = new HashMap<>();
+            for (Map.Entry<ServicePortName, Changed> c : changed.entrySet()) {
+                ServiceRules now = c.getValue().rules().get(f);
+                if (now == null) {
+                    continue;
+                }
+                ServiceRules was = cur.services().get(c.getKey());
+                beforeServices.put(c.getKey(), was);
+                afterServices.put(c.getKey(), now);
+                for (ServiceRules.Element e : was.elements()) {
+                    beforeSlots.put(e.slot(), cur.slots().get(e.slot()));
+                }
+                for (ServiceRules.Element e : now.elements()) {
+                    NftRenderer.Claim owner = cur.slots().get(e.slot());
+                    // Same claims as before: the slot's owner is unchanged; a set element owned by an
+                    // earlier service is shared and equal, an entry owned by this service takes its new value.
+                    afterSlots.put(e.slot(), owner.owner().equals(c.getKey()) ? new NftRenderer.Claim(e, c.getKey()) : owner);
+                }
+            }
+            Validated after = new Validated(afterServices, afterSlots, List.of());
+            afterByFamily.put(f, after);
+            renderer.partial(w, f, new Validated(beforeServices, beforeSlots, List.of()), after);
+        }
+        NftPayload payload = w.build();
+        lastPayload = payload;
+        long renderNanos = System.nanoTime() - t0;
+        long applyNanos = 0;
+        if (!payload.isEmpty()) {
+            long a0 = System.nanoTime();
+            ToolResult res = tool.run(List.of("nft", "-f", "-"), payload.text());
+            applyNanos = System.nanoTime() - a0;
+            if (!res.ok()) {
+                LOG.warn("nftables: incremental sync refused ({}), retrying as a full sync", res.stderr().strip());
+                applied.clear();
+                return null;
+            }
+        }
+        for (NftFamily f : NftFamily.values()) {
+            Validated cur = applied.get(f);
+            Validated after = afterByFamily.get(f);
+            cur.services().putAll(after.services());
+            cur.slots().putAll(after.slots());
+        }
+        for (Map.Entry<ServicePortName, Changed> c : changed.entrySet()) {
+            ServicePort sp = c.getValue().after();
+            lastAllInput.put(c.getKey(), sp);
+            lastInput.put(c.getKey(), sp);
+            for (NftFamily f : NftFamily.values()) {
+                ServiceRules r = c.getValue().rules().get(f);
+                if (r != null) {
+                    rendered.get(f).put(c.getKey(), r);
+                }
+            }
+        }
+        return new SyncReport(false, payload.lineCount(), renderNanos, applyNanos, lastRejected);
+    }
+
     /** Re-renders only the service ports whose input changed since the last sync. */
     private void rerender(List<ServicePort> ports) {
         Set<ServicePortName> seen = new HashSet<>(ports.size() * 2);
@@ -199,6 +375,7 @@ public final class NftSyncer implements RuleSyncer {
                 quarantined.remove(sp.name());
             }
             for (NftFamily f : NftFamily.values()) {
+                renderCalls++;
                 ServiceRules r = ServiceChainRenderer.render(sp, f, renderer.options());
                 if (r == null) {
                     rendered.get(f).remove(sp.name());
