@@ -64,8 +64,12 @@ class ClusterWatcherTest {
             watcher.close();
         }
         client.close();
-        server.destroy();
         table.close();
+        try {
+            server.destroy();
+        } catch (IllegalStateException slowClose) {
+            System.err.println("mock server close was slow: " + slowClose); // its 10 s wait ran out under load
+        }
     }
 
     private static KubernetesMockServer newServer(KubernetesCrudDispatcher dispatcher) {
@@ -273,7 +277,13 @@ class ClusterWatcherTest {
         int port = server.getPort();
         java.net.InetAddress host = java.net.InetAddress.getByName(server.getHostName());
 
-        server.destroy();
+        try {
+            server.destroy();
+        } catch (IllegalStateException slowClose) {
+            // fabric8's MockWebServer gives up waiting (10 s) for open watch connections to close on a
+            // loaded machine; the outage has begun all the same, which the next assertion checks.
+            System.err.println("mock server close was slow: " + slowClose);
+        }
         long deadline = System.nanoTime() + 20_000_000_000L;
         while (watcher.watching() && System.nanoTime() < deadline) {
             Thread.sleep(20);
@@ -285,7 +295,18 @@ class ClusterWatcherTest {
 
         // The same stored objects come back on the same port (the CRUD state lives in the dispatcher).
         server = newServer(dispatcher);
-        server.init(host, port);
+        long bindDeadline = System.nanoTime() + 20_000_000_000L;
+        while (true) {
+            try {
+                server.init(host, port);
+                break;
+            } catch (RuntimeException portStillHeld) {
+                // A slow close above may hold the port a little longer.
+                if (System.nanoTime() > bindDeadline) throw portStillHeld;
+                Thread.sleep(200);
+                server = newServer(dispatcher);
+            }
+        }
         deadline = System.nanoTime() + 30_000_000_000L;
         while (!watcher.watching() && System.nanoTime() < deadline) {
             Thread.sleep(20);

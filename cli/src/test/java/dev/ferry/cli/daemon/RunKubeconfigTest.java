@@ -79,7 +79,11 @@ class RunKubeconfigTest {
     @AfterEach
     void stopApi() {
         client.close();
-        server.destroy();
+        try {
+            server.destroy();
+        } catch (IllegalStateException slowClose) {
+            System.err.println("mock server close was slow: " + slowClose); // its 10 s wait ran out under load
+        }
     }
 
     static int freePort() throws IOException {
