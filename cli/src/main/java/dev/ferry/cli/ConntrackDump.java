@@ -130,8 +130,6 @@ final class ConntrackDump {
     }
 
     private static String hostPort(InetSocketAddress a) {
-        if (a == null) return "";
-        String ip = IpAddresses.format(a.getAddress());
-        return (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + a.getPort();
+        return a == null ? "" : IpAddresses.hostPort(a.getAddress(), a.getPort());
     }
 }

@@ -151,7 +151,7 @@ final class ExplainCommand implements Callable<Integer> {
         r.put("policy", policyName + ": " + policy.apiName());
         boolean denied = kind == FrontendKind.LOAD_BALANCER && !v.sourceAllowed(AddressBits.family(client),
                 AddressBits.hi(client), AddressBits.lo(client));
-        boolean topology = v.trafficDistribution().equals("PreferClose") || v.trafficDistribution().equals("PreferSameZone");
+        boolean topology = dev.ferry.select.EndpointSelector.asksForTopology(v.trafficDistribution());
         boolean anyReady = false;
         for (int i = 0, n = v.endpointCount(); i < n; i++) anyReady |= v.endpointReady(i);
         List<Map<String, Object>> eps = new ArrayList<>();
@@ -159,7 +159,7 @@ final class ExplainCommand implements Callable<Integer> {
         List<String> schedulerNames = new ArrayList<>();
         for (int i = 0, n = v.endpointCount(); i < n; i++) {
             Map<String, Object> e = new LinkedHashMap<>();
-            String hp = hostPort(v.endpointAddress(i), v.endpointPort(i));
+            String hp = IpAddresses.hostPort(v.endpointAddress(i), v.endpointPort(i));
             e.put("endpoint", hp);
             e.put("node", v.endpointNodeName(i));
             e.put("zone", v.endpointZone(i));
@@ -208,7 +208,7 @@ final class ExplainCommand implements Callable<Integer> {
                 long now = System.currentTimeMillis();
                 for (ConntrackReader.AffinityEntry a : ct.affinities()) {
                     if (a.client().equals(client) && a.servicePortId() == id && a.expiresAtMillis() > now) {
-                        String hp = hostPort(a.backend().getAddress(), a.backend().getPort());
+                        String hp = IpAddresses.hostPort(a.backend().getAddress(), a.backend().getPort());
                         if (candidates.contains(hp)) {
                             backend = hp;
                             why = "ClientIP affinity entry, expires in " + (a.expiresAtMillis() - now) / 1000 + " s";
@@ -299,10 +299,6 @@ final class ExplainCommand implements Callable<Integer> {
         return out;
     }
 
-    static String hostPort(InetAddress a, int port) {
-        String ip = IpAddresses.format(a);
-        return (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + port;
-    }
 
     @SuppressWarnings("unchecked")
     private static void printText(PrintWriter out, Map<String, Object> r) {

@@ -280,8 +280,7 @@ public final class ServiceConverter {
         List<Cidr> sourceRanges = sourceRanges(spec.getLoadBalancerSourceRanges(), errors);
 
         String trafficDistribution = spec.getTrafficDistribution() == null ? "" : spec.getTrafficDistribution();
-        if (!PREFER_CLOSE.equals(trafficDistribution) && !"PreferSameZone".equals(trafficDistribution)
-                && topologyAuto(annotations)) {
+        if (!dev.ferry.select.EndpointSelector.asksForTopology(trafficDistribution) && topologyAuto(annotations)) {
             // kube-proxy treats the topology-mode annotation "Auto" (or the older topology-aware-hints)
             // as PreferClose; the model carries it as trafficDistribution so the table needs no new field.
             trafficDistribution = PREFER_CLOSE;

@@ -41,7 +41,6 @@ public record Endpoint(InetAddress address, int port, boolean ready, boolean ser
 
     /** The "ip:port" form kube-proxy prints, with brackets for IPv6. */
     public String hostPort() {
-        String ip = IpAddresses.format(address);
-        return (address.getAddress().length == 16 ? "[" + ip + "]" : ip) + ":" + port;
+        return IpAddresses.hostPort(address, port);
     }
 }

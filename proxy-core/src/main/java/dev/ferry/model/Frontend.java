@@ -13,7 +13,6 @@ public record Frontend(FrontendKind kind, InetAddress address, int port) {
         if (address == null) {
             return "*:" + port;
         }
-        String ip = IpAddresses.format(address);
-        return (address.getAddress().length == 16 ? "[" + ip + "]" : ip) + ":" + port;
+        return IpAddresses.hostPort(address, port);
     }
 }

@@ -77,6 +77,12 @@ public final class IpAddresses {
         }
     }
 
+    /** "ip:port", with brackets around an IPv6 address, as kube-proxy and the tools print endpoints. */
+    public static String hostPort(InetAddress a, int port) {
+        String ip = format(a);
+        return (a instanceof Inet6Address ? "[" + ip + "]" : ip) + ":" + port;
+    }
+
     /** Canonical text: dotted quad, or RFC 5952 compressed IPv6. */
     public static String format(InetAddress a) {
         if (a == null) {

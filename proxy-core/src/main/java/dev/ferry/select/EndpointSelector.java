@@ -25,7 +25,12 @@ import java.util.List;
  */
 public final class EndpointSelector {
     /** trafficDistribution values that ask for same-zone routing. */
-    static final List<String> PREFER_CLOSE = List.of("PreferClose", "PreferSameZone");
+    private static final List<String> PREFER_CLOSE = List.of("PreferClose", "PreferSameZone");
+
+    /** Whether a service's trafficDistribution asks for topology-aware (same-zone) routing. */
+    public static boolean asksForTopology(String trafficDistribution) {
+        return PREFER_CLOSE.contains(trafficDistribution);
+    }
 
     private EndpointSelector() {}
 
@@ -105,7 +110,7 @@ public final class EndpointSelector {
      * are used (a partial rollout of hints must not black-hole a zone).
      */
     static boolean canUseTopology(ServicePort sp, NodeInfo node) {
-        if (!PREFER_CLOSE.contains(sp.trafficDistribution()) || node.zone().isEmpty()) {
+        if (!asksForTopology(sp.trafficDistribution()) || node.zone().isEmpty()) {
             return false;
         }
         boolean forThisZone = false;

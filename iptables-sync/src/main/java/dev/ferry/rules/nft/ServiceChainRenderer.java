@@ -171,7 +171,7 @@ final class ServiceChainRenderer {
                 sets.put(set, "{ type " + f.addrType + " ; flags dynamic,timeout ; timeout " + timeout + "s ; }");
                 rules.add(h + " saddr @" + set + " " + h + " saddr " + addr(e.address()) + " jump " + MARK_MASQ);
                 rules.add(h + " saddr @" + set + " update @" + set + " { " + h + " saddr } meta l4proto " + proto
-                        + " dnat to " + hostPort(e));
+                        + " dnat to " + e.hostPort());
             }
         }
         for (int i = 0; i < n; i++) {
@@ -180,7 +180,7 @@ final class ServiceChainRenderer {
             String update = affinity ? "update @" + ChainNames.affinity(base, e) + " { " + h + " saddr } " : "";
             // hairpin: a pod reaching itself through the service must be masqueraded to get the reply
             rules.add(pick + h + " saddr " + addr(e.address()) + " jump " + MARK_MASQ);
-            rules.add(pick + update + "meta l4proto " + proto + " dnat to " + hostPort(e));
+            rules.add(pick + update + "meta l4proto " + proto + " dnat to " + e.hostPort());
         }
     }
 
@@ -190,11 +190,6 @@ final class ServiceChainRenderer {
 
     static String addr(InetAddress a) {
         return IpAddresses.format(a);
-    }
-
-    private static String hostPort(Endpoint e) {
-        String ip = IpAddresses.format(e.address());
-        return (e.address().getAddress().length == 16 ? "[" + ip + "]" : ip) + ":" + e.port();
     }
 
     /** One cluster CIDR inline; several through the skeleton's named interval set (no anonymous set per rule). */
