@@ -29,7 +29,9 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -59,6 +61,8 @@ public final class DataPlane implements AutoCloseable {
     private SyncLoop loop;
     private ServiceHealthServers health;
     private DnsServer dns;
+    /** Service ports decoded at the last sync, by record stamp; touched by the table writer thread only. */
+    private Map<Long, ServicePort> decoded = new HashMap<>();
 
     private DataPlane(ServiceTableReader reader, Settings settings) {
         this.reader = reader;
@@ -152,16 +156,27 @@ public final class DataPlane implements AutoCloseable {
         }
     }
 
-    /** The rule syncers need the whole desired state; the table is its single copy. */
+    /**
+     * The rule syncers need the whole desired state; the table is its single copy. A record's stamp
+     * changes whenever it is rewritten, so only records written since the last sync are decoded: a
+     * one-endpoint change costs one decode plus a walk of the index, not a decode of every service.
+     */
     private List<ServicePort> allPorts() {
         List<ServicePort> out = new ArrayList<>();
+        Map<Long, ServicePort> current = new HashMap<>(decoded.size() * 2 + 16);
         ServicePortView v = new ServicePortView();
         reader.forEach(v, view -> {
-            ServicePort sp = view.toServicePort();
-            if (view.isValid()) {
-                out.add(sp);
+            ServicePort sp = decoded.get(view.stamp());
+            if (sp == null) {
+                sp = view.toServicePort();
+                if (!view.isValid()) {
+                    return;
+                }
             }
+            current.put(view.stamp(), sp);
+            out.add(sp);
         });
+        decoded = current;
         return out;
     }
 
