@@ -3,14 +3,12 @@ package dev.ferry.cli;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,32 +23,16 @@ class CleanupCommandTest {
     String ns;
 
     static String sh(String... argv) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS), String.join(" ", argv) + " hung");
-        assertEquals(0, p.exitValue(), String.join(" ", argv) + ": " + out);
-        return out;
+        return KernelTests.run(null, argv);
     }
 
     static String shIn(String input, String... argv) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        p.getOutputStream().write(input.getBytes(StandardCharsets.UTF_8));
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS), String.join(" ", argv) + " hung");
-        assertEquals(0, p.exitValue(), String.join(" ", argv) + ": " + out);
-        return out;
+        return KernelTests.run(input, argv);
     }
 
     @BeforeEach
     void namespace() throws Exception {
-        boolean root = "root".equals(System.getProperty("user.name"));
-        String why = "needs root to create a network namespace and program netfilter";
-        if ("true".equals(System.getenv("CI"))) {
-            assertTrue(root, why + " (CI=true: not skipping)");
-        } else {
-            Assumptions.assumeTrue(root, why);
-        }
+        KernelTests.requireRoot("needs root to create a network namespace and program netfilter");
         ns = "fcl-" + ProcessHandle.current().pid() + "-" + ThreadLocalRandom.current().nextInt(1 << 16);
         sh("ip", "netns", "add", ns);
     }

@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,22 +32,12 @@ class ServiceHealthNamespaceTest {
     Process ferry;
 
     static String run(String... argv) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS), String.join(" ", argv) + " hung");
-        assertEquals(0, p.exitValue(), String.join(" ", argv) + ": " + out);
-        return out;
+        return KernelTests.run(null, argv);
     }
 
     @BeforeEach
     void topology() throws Exception {
-        boolean root = "root".equals(System.getProperty("user.name"));
-        String why = "needs root to create network namespaces";
-        if ("true".equals(System.getenv("CI"))) {
-            assertTrue(root, why + " (CI=true: not skipping)");
-        } else {
-            Assumptions.assumeTrue(root, why);
-        }
+        KernelTests.requireRoot("needs root to create network namespaces");
         String id = "fh" + ProcessHandle.current().pid() % 10000 + "-" + ThreadLocalRandom.current().nextInt(1000);
         node = id + "-n";
         client = id + "-c";
