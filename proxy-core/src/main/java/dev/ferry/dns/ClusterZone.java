@@ -282,36 +282,14 @@ final class ClusterZone {
         for (int i = 0; i < b.length; i++) {
             if (b.length == 16 && i < 8) hi = (hi << 8) | (b[i] & 0xff); else lo = (lo << 8) | (b[i] & 0xff);
         }
-        final long fhi = hi, flo = lo;
-        Set<String> names = new LinkedHashSet<>();
-        // A cold path: PTR questions are rare, so walk the table instead of indexing every address.
-        reader.forEach(views.get(), v -> {
-            String serviceName = null;
-            if (v.headless()) {
-                boolean publishNotReady = v.publishNotReadyAddresses();
-                for (int e = 0, ne = v.endpointCount(); e < ne; e++) {
-                    if (v.endpointFamily(e) == family && v.endpointHi(e) == fhi && v.endpointLo(e) == flo
-                            && (publishNotReady || v.endpointReady(e))) {
-                        names.add(endpointLabel(v, e) + "." + v.name() + "." + v.namespace() + ".svc." + apex);
-                    }
-                }
-            } else {
-                for (int f = 0, nf = v.frontendCount(); f < nf && serviceName == null; f++) {
-                    if (v.frontendKind(f) == FrontendKind.CLUSTER_IP && v.frontendFamily(f) == family
-                            && v.frontendHi(f) == fhi && v.frontendLo(f) == flo) {
-                        serviceName = v.name() + "." + v.namespace() + ".svc." + apex;
-                        names.add(serviceName);
-                    }
-                }
-            }
-        });
-        if (names.isEmpty()) {
+        String[] names = index.current().reverse(family, hi, lo);
+        if (names == null) {
             return false;
         }
         w.authoritative(true);
         if (qtype == PTR || qtype == ANY) {
             for (String target : names) {
-                w.name(Section.ANSWER, null, PTR, ttl, target);
+                w.name(Section.ANSWER, null, PTR, ttl, target + ".svc." + apex);
             }
         } else {
             w.soa(Section.AUTHORITY, reverseZone(name), ttl, "ns.dns." + apex, "hostmaster." + apex,
@@ -357,7 +335,7 @@ final class ClusterZone {
     }
 
     /** A headless endpoint's DNS label: its hostname, else its address with dashes (as CoreDNS names it). */
-    private static String endpointLabel(ServicePortView v, int e) {
+    static String endpointLabel(ServicePortView v, int e) {
         String hostname = v.endpointHostname(e);
         if (!hostname.isEmpty()) {
             return hostname.toLowerCase(Locale.ROOT);

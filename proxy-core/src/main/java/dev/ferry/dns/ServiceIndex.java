@@ -1,21 +1,24 @@
 package dev.ferry.dns;
 
+import dev.ferry.model.FrontendKind;
 import dev.ferry.model.Protocol;
 import dev.ferry.table.ServicePortView;
 import dev.ferry.table.ServiceTableReader;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * Which services and namespaces exist and which ports each service has — the one thing the table's
- * name index cannot answer, since it is keyed by (namespace, name, port name, protocol). Rebuilt by
- * walking the table once per table generation, on the first query after a change; it holds names
- * only (about 150 bytes per service port), never addresses or endpoints: those are read from the
- * table per query.
+ * Which services and namespaces exist, which ports each service has, and which names an address
+ * stands for — what the table's indexes cannot answer, since they are keyed by (namespace, name,
+ * port name, protocol) and by frontend. Rebuilt by walking the table once per table generation, on
+ * the first query after a change. It holds names (about 150 bytes per service port) and, for PTR,
+ * one entry per ClusterIP and per published headless endpoint address (about 120 bytes each);
+ * forward answers still read addresses and endpoints from the table per query.
  *
  * <p>Thread-safe: the current snapshot is immutable and published through a volatile field; one
  * rebuild runs at a time.
@@ -31,11 +34,24 @@ final class ServiceIndex {
         }
     }
 
-    /** One generation's names. */
-    record Snapshot(long generation, Map<String, Service> services, Set<String> namespaces) {
+    /** An IPv4 or IPv6 address as the table stores it. */
+    record AddressKey(int family, long hi, long lo) { }
+
+    /**
+     * One generation's names. {@code reverse} maps an address to the names a PTR answers, relative to
+     * {@code svc.<zone>}: "name.namespace" for a ClusterIP, "label.name.namespace" for a headless
+     * endpoint, in table order, without duplicates.
+     */
+    record Snapshot(long generation, Map<String, Service> services, Set<String> namespaces,
+                    Map<AddressKey, String[]> reverse) {
         /** By "name.namespace", the order the names appear in DNS; lower case. */
         Service service(String nameDotNamespace) {
             return services.get(nameDotNamespace);
+        }
+
+        /** The PTR targets of an address (relative to svc.zone), or null when no service owns it. */
+        String[] reverse(int family, long hi, long lo) {
+            return reverse.get(new AddressKey(family, hi, lo));
         }
     }
 
@@ -66,6 +82,7 @@ final class ServiceIndex {
     private Snapshot build(long generation) {
         Map<String, List<Object[]>> ports = new HashMap<>();
         Map<String, String[]> ids = new HashMap<>();
+        Map<AddressKey, Set<String>> reverse = new HashMap<>();
         reader.forEach(view, v -> {
             String ns = v.namespace();
             String name = v.name();
@@ -77,6 +94,7 @@ final class ServiceIndex {
             String key = (name + "." + ns).toLowerCase(java.util.Locale.ROOT);
             ids.putIfAbsent(key, new String[] {ns, name});
             ports.computeIfAbsent(key, k -> new ArrayList<>()).add(new Object[] {portName, protocol});
+            addReverse(v, reverse);
         });
         Map<String, Service> services = new HashMap<>(ports.size() * 2);
         Set<String> namespaces = new HashSet<>();
@@ -92,6 +110,30 @@ final class ServiceIndex {
             services.put(e.getKey(), new Service(id[0], id[1], names, protocols));
             namespaces.add(id[0].toLowerCase(java.util.Locale.ROOT));
         }
-        return new Snapshot(generation, Map.copyOf(services), Set.copyOf(namespaces));
+        Map<AddressKey, String[]> ptr = new HashMap<>(reverse.size() * 2);
+        reverse.forEach((address, names) -> ptr.put(address, names.toArray(String[]::new)));
+        return new Snapshot(generation, Map.copyOf(services), Set.copyOf(namespaces), Map.copyOf(ptr));
+    }
+
+    /** The reverse names of one service port: its ClusterIPs, or its published headless endpoints. */
+    private static void addReverse(ServicePortView v, Map<AddressKey, Set<String>> reverse) {
+        String service = v.name() + "." + v.namespace();
+        if (v.headless()) {
+            boolean publishNotReady = v.publishNotReadyAddresses();
+            for (int e = 0, ne = v.endpointCount(); e < ne; e++) {
+                if (publishNotReady || v.endpointReady(e)) {
+                    AddressKey key = new AddressKey(v.endpointFamily(e), v.endpointHi(e), v.endpointLo(e));
+                    reverse.computeIfAbsent(key, k -> new LinkedHashSet<>())
+                            .add(ClusterZone.endpointLabel(v, e) + "." + service);
+                }
+            }
+            return;
+        }
+        for (int f = 0, nf = v.frontendCount(); f < nf; f++) {
+            if (v.frontendKind(f) == FrontendKind.CLUSTER_IP) {
+                AddressKey key = new AddressKey(v.frontendFamily(f), v.frontendHi(f), v.frontendLo(f));
+                reverse.computeIfAbsent(key, k -> new LinkedHashSet<>()).add(service);
+            }
+        }
     }
 }

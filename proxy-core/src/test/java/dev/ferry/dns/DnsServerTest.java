@@ -192,6 +192,29 @@ class DnsServerTest {
     }
 
     @Test
+    void ptrNamesOnlyPublishedHeadlessEndpointsAndEveryServiceSharingAnAddress() {
+        assertEquals("REFUSED", dig("-x", "10.244.1.3").status(), "db-2 is not ready and db does not publish it");
+        assertEquals(List.of("10-244-2-2.pub.default.svc.cluster.local."), dig("-x", "10.244.2.2").answers("PTR"),
+                "pub publishes not-ready addresses");
+        assertEquals(List.of("db-6.db.default.svc.cluster.local."), dig("-x", "fd00::1:1").answers("PTR"));
+        assertEquals(List.of("10-100-3-231.big.other.svc.cluster.local."), dig("-x", "10.100.3.231").answers("PTR"),
+                "endpoint 999 of the 1000-endpoint headless service");
+    }
+
+    @Test
+    void ptrFollowsTableChangesOnTheNextQuery() {
+        dev.ferry.model.ServicePortName late = new dev.ferry.model.ServicePortName("default", "ptr-late", "", Protocol.TCP);
+        assertEquals("REFUSED", dig("-x", "10.96.0.77").status());
+        table.put(TestZone.clusterIp("default", "ptr-late", "", Protocol.TCP, 80, List.of("10.96.0.77"), List.of()));
+        assertEquals(List.of("ptr-late.default.svc.cluster.local."), dig("-x", "10.96.0.77").answers("PTR"));
+        table.put(TestZone.clusterIp("default", "ptr-late", "", Protocol.TCP, 80, List.of("10.96.0.78"), List.of()));
+        assertEquals("REFUSED", dig("-x", "10.96.0.77").status(), "the old ClusterIP no longer names the service");
+        assertEquals(List.of("ptr-late.default.svc.cluster.local."), dig("-x", "10.96.0.78").answers("PTR"));
+        table.remove(late);
+        assertEquals("REFUSED", dig("-x", "10.96.0.78").status());
+    }
+
+    @Test
     void dnsVersionTxtRecordNamesTheSpecificationVersion() {
         Dig.Result r = dig("dns-version.cluster.local", "TXT");
         assertEquals(List.of("\"1.1.0\""), r.answers("TXT"), r.raw());
