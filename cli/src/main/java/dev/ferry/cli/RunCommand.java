@@ -80,6 +80,10 @@ final class RunCommand implements Callable<Integer> {
             description = "Data plane: userspace|iptables|nftables|ipvs|table-only; empty means iptables, as kube-proxy (--demo: userspace). Overrides the config's mode.")
     ProxyMode mode;
 
+    @Option(names = "--iptables-backend", paramLabel = "BACKEND", defaultValue = "auto", converter = IptablesBackendFlag.class,
+            description = "iptables mode: auto (detect the backend kubelet uses, as kube-proxy's image does)|legacy|nft|system (the unsuffixed iptables-restore). Default: auto.")
+    dev.ferry.rules.iptables.IptablesBackend iptablesBackend;
+
     @Option(names = "--healthz-bind-address", paramLabel = "IP:PORT", converter = HealthzAddressFlag.class,
             description = "Serve /healthz and /livez here (default 0.0.0.0:10256; overrides healthzBindAddress).")
     BindAddress healthzBindAddress;
@@ -296,7 +300,7 @@ final class RunCommand implements Callable<Integer> {
         }
         String algorithm = config.scheduler() == null ? "rr" : config.scheduler().schedulerName();
         return new DataPlane.Settings(kind, dir, node, config.clusterCIDRs(), config.masqueradeAll(), nodePorts,
-                config.syncPeriod(), algorithm, serviceInterface, dns, upstreams, clusterDomain);
+                config.syncPeriod(), algorithm, serviceInterface, dns, upstreams, clusterDomain, iptablesBackend);
     }
 
     /** Copies the embedded demo cluster into the state dir, where the user may edit it while it runs. */
@@ -312,6 +316,21 @@ final class RunCommand implements Callable<Integer> {
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         }
         return file;
+    }
+
+    /** --iptables-backend: a backend name, or auto (null: detect at start). */
+    static final class IptablesBackendFlag implements CommandLine.ITypeConverter<dev.ferry.rules.iptables.IptablesBackend> {
+        @Override
+        public dev.ferry.rules.iptables.IptablesBackend convert(String value) {
+            if ("auto".equalsIgnoreCase(value.strip())) {
+                return null;
+            }
+            try {
+                return dev.ferry.rules.iptables.IptablesBackend.named(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
     }
 
     /** --mode: a kube-proxy mode this build can run. */

@@ -1,5 +1,7 @@
 package dev.ferry.rules;
 
+import dev.ferry.rules.iptables.IptablesBackend;
+import dev.ferry.rules.iptables.IptablesBackendDetector;
 import dev.ferry.rules.iptables.IptablesCleanup;
 import dev.ferry.rules.ipvs.IpvsSupport;
 import java.io.IOException;
@@ -8,7 +10,8 @@ import java.util.List;
 
 /**
  * `ferry cleanup [--kube-proxy]`: removes every iptables rule and chain Ferry's iptables and IPVS
- * modes install (they use kube-proxy's names, so this also removes kube-proxy's iptables leftovers),
+ * modes install, from each installed iptables backend (nft and legacy; they use kube-proxy's names,
+ * so this also removes kube-proxy's iptables leftovers),
  * the IPVS virtual servers, the KUBE-* ipsets and the kube-ipvs0 service-address interface; with
  * kubeProxy also kube-proxy's nftables tables ({@code ip kube-proxy}, {@code ip6 kube-proxy}).
  * Ferry's own nftables table is removed by the nft package's cleanup. Each step runs even if an
@@ -34,11 +37,15 @@ public final class Cleanup {
     public static Report run(KernelTool tool, boolean kubeProxy) {
         List<String> done = new ArrayList<>();
         List<String> failed = new ArrayList<>();
-        for (boolean v6 : new boolean[] {false, true}) {
-            try {
-                done.addAll(IptablesCleanup.run(tool, v6));
-            } catch (IOException e) {
-                failed.add((v6 ? "ip6tables" : "iptables") + ": " + e.getMessage());
+        // Both backends: chains left in the one Ferry does not use now (a node that switched, or
+        // kube-proxy on the other backend) would still catch traffic.
+        for (IptablesBackend backend : IptablesBackendDetector.installed(tool)) {
+            for (boolean v6 : new boolean[] {false, true}) {
+                try {
+                    done.addAll(IptablesCleanup.run(tool, v6, backend));
+                } catch (IOException e) {
+                    failed.add(backend.iptables(v6) + ": " + e.getMessage());
+                }
             }
         }
         if (IpvsSupport.check() == null) {

@@ -14,6 +14,8 @@ import dev.ferry.rules.KernelTool;
 import dev.ferry.rules.RuleSyncer;
 import dev.ferry.rules.SyncCounters;
 import dev.ferry.rules.SyncLoop;
+import dev.ferry.rules.iptables.IptablesBackend;
+import dev.ferry.rules.iptables.IptablesBackendDetector;
 import dev.ferry.rules.iptables.IptablesSyncer;
 import dev.ferry.rules.iptables.RenderOptions;
 import dev.ferry.rules.ipvs.IpvsOptions;
@@ -48,11 +50,11 @@ public final class DataPlane implements AutoCloseable {
     /** The data plane kinds, by their kube-proxy mode names. */
     public enum Kind { NONE, USERSPACE, IPTABLES, NFTABLES, IPVS }
 
-    /** Everything a data plane needs from the configuration. */
+    /** Everything a data plane needs from the configuration; iptablesBackend null means detect it at start. */
     public record Settings(Kind kind, Path stateDir, String nodeName, List<Cidr> clusterCidrs, boolean masqueradeAll,
                            List<Cidr> nodePortAddresses, Duration syncPeriod, String defaultAlgorithm,
                            String serviceInterface, InetSocketAddress dnsBind, List<InetSocketAddress> dnsUpstreams,
-                           String clusterDomain) {}
+                           String clusterDomain, IptablesBackend iptablesBackend) {}
 
     private final ServiceTableReader reader;
     private final Settings settings;
@@ -98,10 +100,19 @@ public final class DataPlane implements AutoCloseable {
                 LOG.info("userspace proxy on {} ({} listeners), NodePorts on {}", proxy.transport(), proxy.listenerCount(),
                         nodeIps);
             }
-            case IPTABLES -> startLoop("iptables", new IptablesSyncer(new KernelTool(), RenderOptions.defaults(false)
-                    .withClusterCidrs(settings.clusterCidrs()).withMasqueradeAll(settings.masqueradeAll())
-                    .withNodePortAddresses(settings.nodePortAddresses()), true, true,
-                    new dev.ferry.conntrack.KernelConntrackCleaner()));
+            case IPTABLES -> {
+                KernelTool tool = new KernelTool();
+                IptablesBackend backend = settings.iptablesBackend();
+                if (backend == null) {
+                    backend = IptablesBackendDetector.detect(tool).backend(); // logs which and why
+                } else {
+                    LOG.info("iptables backend: {} (--iptables-backend)", backend.name());
+                }
+                startLoop("iptables", new IptablesSyncer(tool, RenderOptions.defaults(false)
+                        .withClusterCidrs(settings.clusterCidrs()).withMasqueradeAll(settings.masqueradeAll())
+                        .withNodePortAddresses(settings.nodePortAddresses()), true, true,
+                        new dev.ferry.conntrack.KernelConntrackCleaner(), backend));
+            }
             case NFTABLES -> startLoop("nftables", new NftSyncer(NftOptions.defaults().withClusterCidrs(settings.clusterCidrs())
                     .withMasqueradeAll(settings.masqueradeAll()).withNodePortAddresses(settings.nodePortAddresses()),
                     new KernelTool()));

@@ -4,7 +4,9 @@ import dev.ferry.rules.KernelTool;
 import dev.ferry.rules.ToolResult;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -24,19 +26,30 @@ public final class IptablesCleanup {
 
     private IptablesCleanup() {}
 
-    /** @return what was removed, one line per action */
+    /** As {@link #run(KernelTool, boolean, IptablesBackend)} with the unsuffixed binaries. */
     public static List<String> run(KernelTool tool, boolean v6) throws IOException {
-        String iptables = v6 ? "ip6tables" : "iptables";
+        return run(tool, v6, IptablesBackend.SYSTEM);
+    }
+
+    /**
+     * Removes the chains from one backend. The listing is one full {@code -save} (not {@code -t TABLE}):
+     * asking the legacy backend for a table it does not have would create it.
+     *
+     * @return what was removed, one line per action
+     */
+    public static List<String> run(KernelTool tool, boolean v6, IptablesBackend backend) throws IOException {
+        String iptables = backend.iptables(v6);
         List<String> done = new ArrayList<>();
         StringBuilder payload = new StringBuilder();
+        ToolResult save = tool.run(List.of(backend.save(v6)));
+        if (!save.ok()) {
+            throw new IOException(save.commandLine() + " failed: " + save.stderr().strip());
+        }
+        Map<String, List<String>> byTable = tables(save.stdout());
         for (String table : List.of("filter", "nat")) {
-            ToolResult save = tool.run(List.of(v6 ? "ip6tables-save" : "iptables-save", "-t", table));
-            if (!save.ok()) {
-                throw new IOException(save.commandLine() + " failed: " + save.stderr().strip());
-            }
             List<String> owned = new ArrayList<>();
             List<String> jumps = new ArrayList<>();
-            for (String line : save.stdout().split("\n")) {
+            for (String line : byTable.getOrDefault(table, List.of())) {
                 if (line.startsWith(":")) {
                     String chain = line.substring(1, line.indexOf(' ') < 0 ? line.length() : line.indexOf(' '));
                     if (owns(chain)) owned.add(chain);
@@ -69,12 +82,28 @@ public final class IptablesCleanup {
             }
         }
         if (payload.length() > 0) {
-            List<String> argv = new ArrayList<>(List.of(v6 ? "ip6tables-restore" : "iptables-restore"));
+            List<String> argv = new ArrayList<>(List.of(backend.restore(v6)));
             argv.addAll(KernelTool.xtablesWaitArgs());
             argv.add("--noflush");
             tool.runChecked(argv, payload.toString());
         }
         return done;
+    }
+
+    /** The lines of a full save listing by table ("*nat" starts the nat section, "COMMIT" ends it). */
+    static Map<String, List<String>> tables(String save) {
+        Map<String, List<String>> out = new HashMap<>();
+        List<String> current = null;
+        for (String line : save.split("\n")) {
+            if (line.startsWith("*")) {
+                current = out.computeIfAbsent(line.substring(1).strip(), k -> new ArrayList<>());
+            } else if (line.equals("COMMIT")) {
+                current = null;
+            } else if (current != null) {
+                current.add(line);
+            }
+        }
+        return out;
     }
 
     static boolean owns(String chain) {

@@ -30,7 +30,9 @@ import org.slf4j.LoggerFactory;
  * service chains. Start-up flushes nothing: the first sync learns the existing KUBE-* chains from
  * iptables-save and replaces them in one transaction, so established connections never notice.
  * After a successful apply, stale UDP conntrack entries are removed (endpoints that left, frontends
- * that gained their first endpoints) through the {@link KernelConntrackCleaner}.
+ * that gained their first endpoints) through the {@link KernelConntrackCleaner}. The binaries are
+ * those of one {@link IptablesBackend} (legacy, nft, or the unsuffixed names), chosen by the caller,
+ * normally with {@link IptablesBackendDetector}.
  *
  * <p>Not thread-safe: driven by one {@link dev.ferry.rules.SyncLoop} (or one caller).
  */
@@ -44,6 +46,7 @@ public final class IptablesSyncer implements RuleSyncer {
     private final boolean ipv4;
     private final boolean ipv6;
     private final KernelConntrackCleaner conntrack;
+    private final IptablesBackend backend;
     private final Family[] families;
     private Map<ServicePortName, ServicePort> lastUdp = Map.of();
 
@@ -59,23 +62,38 @@ public final class IptablesSyncer implements RuleSyncer {
         }
 
         String restore() {
-            return v6 ? "ip6tables-restore" : "iptables-restore";
+            return backend.restore(v6);
         }
 
         String save() {
-            return v6 ? "ip6tables-save" : "iptables-save";
+            return backend.save(v6);
         }
 
         String iptables() {
-            return v6 ? "ip6tables" : "iptables";
+            return backend.iptables(v6);
         }
     }
 
     /**
+     * A syncer running the unsuffixed binaries (iptables-restore, ...: the node's alternatives' choice).
+     *
      * @param conntrack removes stale UDP entries after an apply; null to skip (e.g. no conntrack tool)
      */
     public IptablesSyncer(KernelTool tool, RenderOptions options, boolean ipv4, boolean ipv6,
                           KernelConntrackCleaner conntrack) {
+        this(tool, options, ipv4, ipv6, conntrack, IptablesBackend.SYSTEM);
+    }
+
+    /**
+     * @param conntrack removes stale UDP entries after an apply; null to skip (e.g. no conntrack tool)
+     * @param backend   whose binaries to run (legacy, nft or the unsuffixed ones); see {@link IptablesBackendDetector}
+     */
+    public IptablesSyncer(KernelTool tool, RenderOptions options, boolean ipv4, boolean ipv6,
+                          KernelConntrackCleaner conntrack, IptablesBackend backend) {
+        if (backend == null) {
+            throw new IllegalArgumentException("an iptables backend is required (IptablesBackend.SYSTEM for the unsuffixed binaries)");
+        }
+        this.backend = backend;
         if (!ipv4 && !ipv6) {
             throw new IllegalArgumentException("at least one IP family must be enabled");
         }
@@ -92,9 +110,19 @@ public final class IptablesSyncer implements RuleSyncer {
 
     /** A syncer for IPv4 only, running the tools through tool, with conntrack cleanup through the same prefix. */
     public static IptablesSyncer ipv4(KernelTool tool, RenderOptions options) {
+        return ipv4(tool, options, IptablesBackend.SYSTEM);
+    }
+
+    /** As {@link #ipv4(KernelTool, RenderOptions)}, running the given backend's binaries. */
+    public static IptablesSyncer ipv4(KernelTool tool, RenderOptions options, IptablesBackend backend) {
         List<String> ct = new ArrayList<>(tool.prefix());
         ct.add("conntrack");
-        return new IptablesSyncer(tool, options.withFamily(false), true, false, new KernelConntrackCleaner(ct));
+        return new IptablesSyncer(tool, options.withFamily(false), true, false, new KernelConntrackCleaner(ct), backend);
+    }
+
+    /** Whose binaries this syncer runs. */
+    public IptablesBackend backend() {
+        return backend;
     }
 
     @Override
