@@ -103,11 +103,11 @@ final class ClusterZone {
             nxdomain(w);
             return;
         }
-        ServiceIndex.Snapshot snap = index.current();
+        ServiceIndex snap = index.current();
         switch (n) {
             case 1 -> nodata(w); // svc.<zone>: an empty non-terminal
             case 2 -> {
-                if (snap.namespaces().contains(labels[0])) nodata(w); else nxdomain(w);
+                if (snap.hasNamespace(labels[0])) nodata(w); else nxdomain(w);
             }
             case 3 -> service(snap.service(labels[0] + "." + labels[1]), qtype, w);
             case 4 -> {
