@@ -183,6 +183,23 @@ public final class ClusterWatcher implements AutoCloseable {
         return services.hasSynced() && slices.hasSynced() && nodes.hasSynced();
     }
 
+    /**
+     * The uid of a watched object of this kind ("Service", "EndpointSlice", "Node") from the
+     * informers' caches, or "" when it is not cached (Events carry it so that {@code kubectl
+     * describe} finds them).
+     */
+    public String uidOf(String kind, String namespace, String name) {
+        String key = namespace == null || namespace.isEmpty() ? name : namespace + "/" + name;
+        io.fabric8.kubernetes.api.model.HasMetadata o = switch (kind) {
+            case "Service" -> services.getIndexer().getByKey(key);
+            case "EndpointSlice" -> slices.getIndexer().getByKey(key);
+            case "Node" -> nodes.getIndexer().getByKey(key);
+            default -> null;
+        };
+        String uid = o == null || o.getMetadata() == null ? null : o.getMetadata().getUid();
+        return uid == null ? "" : uid;
+    }
+
     public SyncStats stats() {
         return tracker.stats();
     }

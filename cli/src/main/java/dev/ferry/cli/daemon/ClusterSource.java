@@ -34,14 +34,19 @@ public final class ClusterSource implements AutoCloseable {
     private final String origin;
     private final String nodeName;
     private final ProxierHealth health;
+    private final EventRecorder events;
+    private final String mode;
     private SharedIndexInformer<Node> eligibility;
 
-    private ClusterSource(KubernetesClient client, ClusterWatcher watcher, String origin, String nodeName, ProxierHealth health) {
+    private ClusterSource(KubernetesClient client, ClusterWatcher watcher, String origin, String nodeName,
+                          ProxierHealth health, EventRecorder events, String mode) {
         this.client = client;
         this.watcher = watcher;
         this.origin = origin;
         this.nodeName = nodeName;
         this.health = health;
+        this.events = events;
+        this.mode = mode;
     }
 
     /**
@@ -77,10 +82,15 @@ public final class ClusterSource implements AutoCloseable {
         try {
             ClusterWatcher watcher = new ClusterWatcher(client, nodeName,
                     new SyncPeriods(config.minSyncPeriod(), config.syncPeriod()), sink);
-            watcher.onRejection(r -> LOG.warn("skipped {}: {}", r.objectKey(), r));
+            EventRecorder events = new EventRecorder(client, nodeName);
+            // The tracker has logged and counted the rejection; the Event puts it where the object's owner looks.
+            watcher.onRejection(r -> events.record(
+                    EventRecorder.object(r.kind(), r.namespace(), r.name(), watcher.uidOf(r.kind(), r.namespace(), r.name())),
+                    EventRecorder.WARNING, r.reason().code(), "Skip", r.toString()));
             health.followPending(() -> watcher.stats().oldestPendingChangeMillis());
             metrics.clusterWatch(watcher.stats());
-            return new ClusterSource(client, watcher, origin, nodeName, health);
+            String mode = config.mode() == null ? "" : config.mode().configName();
+            return new ClusterSource(client, watcher, origin, nodeName, health, events, mode);
         } catch (RuntimeException e) {
             client.close();
             throw e;
@@ -88,6 +98,9 @@ public final class ClusterSource implements AutoCloseable {
     }
 
     public void start() {
+        events.start();
+        events.record(EventRecorder.node(nodeName), EventRecorder.NORMAL, "Starting", "StartFerry",
+                mode.isEmpty() ? "Starting ferry." : "Starting ferry (" + mode + " mode).");
         watcher.start();
         // /healthz's node eligibility (being deleted, or tainted for deletion by the autoscaler) needs
         // the whole Node; ClusterWatcher only passes its zone on, so this watches the one Node too.
@@ -123,7 +136,11 @@ public final class ClusterSource implements AutoCloseable {
             }
             watcher.close();
         } finally {
-            client.close();
+            try {
+                events.close();
+            } finally {
+                client.close();
+            }
         }
     }
 }

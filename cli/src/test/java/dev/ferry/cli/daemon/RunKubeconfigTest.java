@@ -194,6 +194,19 @@ class RunKubeconfigTest {
         }
     }
 
+    /** The first event with this reason in the namespace, waited for at most 30 s. */
+    io.fabric8.kubernetes.api.model.events.v1.Event awaitEvent(Daemon d, String namespace, String reason)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            for (var e : client.events().v1().events().inNamespace(namespace).list().getItems()) {
+                if (reason.equals(e.getReason())) return e;
+            }
+            Thread.sleep(100);
+        }
+        return fail("no " + reason + " event in " + namespace + ":\n" + d.output());
+    }
+
     static boolean hasLine(HttpResponse<String> r, String line) {
         return r.statusCode() == 200 && r.body().lines().anyMatch(line::equals);
     }
@@ -247,6 +260,19 @@ class RunKubeconfigTest {
             client.services().inNamespace("default").resource(bad).create();
             d.await("the bad service counted", metrics, "/metrics",
                     r -> r.body().contains("ferry_object_rejections_total{reason=\"InvalidPort\"} 1"));
+            // ... and its owner sees why in the Service's events; the node has kube-proxy's "Starting" event.
+            String brokenUid = client.services().inNamespace("default").withName("broken").get().getMetadata().getUid();
+            io.fabric8.kubernetes.api.model.events.v1.Event skipped = awaitEvent(d, "default", "InvalidPort");
+            assertEquals("Warning", skipped.getType());
+            assertEquals("Service", skipped.getRegarding().getKind());
+            assertEquals("broken", skipped.getRegarding().getName());
+            assertEquals(brokenUid, skipped.getRegarding().getUid(), "kubectl describe matches events by uid");
+            assertTrue(skipped.getNote().contains("spec.ports[0].port"), skipped.getNote());
+            assertEquals("ferry-node-a", skipped.getReportingInstance());
+            io.fabric8.kubernetes.api.model.events.v1.Event starting = awaitEvent(d, "default", "Starting");
+            assertEquals("Node", starting.getRegarding().getKind());
+            assertEquals("node-a", starting.getRegarding().getName());
+            assertEquals("Starting ferry (table-only mode).", starting.getNote());
 
             // An eTP Local load balancer service gets kube-proxy's health check on its healthCheckNodePort.
             int hcPort = freePort();
