@@ -12,6 +12,7 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 import java.util.regex.Pattern;
 
 /**
@@ -40,13 +41,21 @@ public final class ServicePortValidator {
     private ServicePortValidator() {}
 
     public static Result validate(Collection<ServicePort> ports) {
+        return validate(ports, sp -> false);
+    }
+
+    /**
+     * As {@link #validate(Collection)}, skipping {@link #check} for ports alreadyChecked says passed it
+     * before (e.g. the very object accepted by the previous sync); frontend claims are always taken.
+     */
+    public static Result validate(Collection<ServicePort> ports, Predicate<ServicePort> alreadyChecked) {
         List<ServicePort> sorted = new ArrayList<>(ports);
         sorted.sort((a, b) -> a.name().compareTo(b.name()));
         List<ServicePort> ok = new ArrayList<>(sorted.size());
         List<Rejection> bad = new ArrayList<>();
-        Map<Claim, String> claimed = new HashMap<>();
+        Map<Claim, ServicePort> claimed = new HashMap<>(sorted.size() * 2 + 16);
         for (ServicePort sp : sorted) {
-            Rejection r = check(sp);
+            Rejection r = alreadyChecked.test(sp) ? null : check(sp);
             if (r == null) {
                 r = claimFrontends(sp, claimed);
             }
@@ -112,23 +121,21 @@ public final class ServicePortValidator {
     /** One frontend as the kernel matches it (a null address is a NodePort on every node address). */
     private record Claim(InetAddress address, int port, dev.ferry.model.Protocol protocol) {}
 
-    private static Rejection claimFrontends(ServicePort sp, Map<Claim, String> claimed) {
-        List<Claim> keys = new ArrayList<>();
-        for (Frontend f : sp.frontends()) {
+    private static Rejection claimFrontends(ServicePort sp, Map<Claim, ServicePort> claimed) {
+        List<Frontend> frontends = sp.frontends();
+        Claim[] keys = new Claim[frontends.size()];
+        for (int i = 0; i < keys.length; i++) {
+            Frontend f = frontends.get(i);
             Claim key = new Claim(f.address(), f.port(), sp.name().protocol());
-            String owner = claimed.get(key);
+            ServicePort owner = claimed.get(key);
             if (owner != null) {
-                return reject(sp, "spec", RejectionReason.INVALID_VALUE,
-                        "frontend " + f + "/" + sp.name().protocol() + " already used by " + owner);
+                return reject(sp, "spec", RejectionReason.INVALID_VALUE, "frontend " + f + "/" + sp.name().protocol()
+                        + " already used by " + owner.name() + "/" + owner.name().protocol());
             }
-            keys.add(key);
+            keys[i] = key;
         }
-        if (keys.isEmpty()) {
-            return null;
-        }
-        String me = sp.name() + "/" + sp.name().protocol();
         for (Claim k : keys) {
-            claimed.put(k, me);
+            claimed.put(k, sp);
         }
         return null;
     }

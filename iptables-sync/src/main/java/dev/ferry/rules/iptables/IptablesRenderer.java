@@ -59,7 +59,14 @@ public final class IptablesRenderer {
      */
     public static Rendering render(Collection<ServicePort> ports, RenderOptions opts, Map<String, Long> previous,
                                    boolean full, RenderCache cache) {
-        ServicePortValidator.Result v = ServicePortValidator.validate(ports);
+        // A port that is the very object accepted last time needs no per-port re-check (names, ranges);
+        // the cross-service frontend claims are still taken for every port.
+        Map<dev.ferry.model.ServicePortName, RenderCache.Entry> known =
+                cache != null && opts.equals(cache.options) ? cache.entries : Map.of();
+        ServicePortValidator.Result v = ServicePortValidator.validate(ports, sp -> {
+            RenderCache.Entry e = known.get(sp.name());
+            return e != null && e.port() == sp;
+        });
         return new Pass(opts, previous, full, cache).run(v.accepted(), v.rejected());
     }
 
@@ -71,7 +78,20 @@ public final class IptablesRenderer {
         final String family;
         final Cidr clusterCidr;
         final String mark;
-        final Map<String, Long> hashes = new HashMap<>();
+        final Map<String, Long> hashes;
+        /** previous is exactly the chain map this cache's last rendering produced: its entries need no re-check. */
+        final boolean previousIsCachedRendering;
+        /** Keys of this rendering found in previous; equal to previous.size() means no chain went stale. */
+        int keptKeys;
+        /** Cached entries carried into this rendering (reused or re-rendered), and the re-rendered ones. */
+        int seenOld;
+        final List<RenderCache.Entry> replaced = new ArrayList<>();
+        /**
+         * Some service's lines in the top-level chains (KUBE-SERVICES, KUBE-NODEPORTS, the filter
+         * chains) may differ from the previous rendering: a service came, went, or was re-rendered with
+         * other top-level lines. While false, those chains equal previous's, hashes included.
+         */
+        boolean topChanged;
         final List<String> written = new ArrayList<>();
         final List<String> deleted = new ArrayList<>();
         // per table: declarations of top-level chains, of service chains, and the rules
@@ -97,6 +117,11 @@ public final class IptablesRenderer {
             this.newEntries = cache != null ? new HashMap<>(Math.max(16, oldEntries.size() * 4 / 3 + 16)) : null;
             this.o = o;
             this.previous = previous == null ? Map.of() : previous;
+            // sized for the previous rendering's chains: growing a 60 000-entry map by doubling rehashes it 12 times
+            this.hashes = new HashMap<>(Math.max(64, this.previous.size() * 4 / 3 + 64));
+            this.previousIsCachedRendering = cache != null && previous != null && previous == cache.rendered
+                    && !oldEntries.isEmpty();
+            this.topChanged = full || !previousIsCachedRendering;
             this.full = full;
             this.family = o.ipv6() ? "ipv6" : "ipv4";
             this.clusterCidr = o.clusterCidr();
@@ -108,16 +133,13 @@ public final class IptablesRenderer {
             for (ServicePort sp : ports) {
                 service(sp);
             }
+            topChanged |= seenOld != oldEntries.size(); // a cached service is gone
             filterStatic();
             // KUBE-SERVICES ends with the jump to KUBE-NODEPORTS: "this must be the last rule in this chain"
             nodePortsTail();
             emit(false, true, ChainNames.SERVICES, nServices);
             emit(false, true, ChainNames.NODEPORTS, nNodePorts);
             staleChains();
-            if (cache != null) {
-                cache.entries = newEntries;
-                cache.options = o;
-            }
 
             StringBuilder out = new StringBuilder(filterRules.length() + natDecls.length() + natRules.length() + 4096);
             if (filterRules.length() > 0 || filterTopDecls.length() > 0) {
@@ -130,7 +152,13 @@ public final class IptablesRenderer {
             for (int i = 0; i < out.length(); i++) {
                 if (out.charAt(i) == '\n') n++;
             }
-            return new Rendering(out.toString(), hashes, written, deleted, n, rejected);
+            Rendering r = new Rendering(out.toString(), hashes, written, deleted, n, rejected);
+            if (cache != null) {
+                cache.entries = newEntries;
+                cache.options = o;
+                cache.rendered = r.chainHashes();
+            }
+            return r;
         }
 
         // ---- static chains ------------------------------------------------------------------
@@ -198,15 +226,27 @@ public final class IptablesRenderer {
             if (newEntries != null) {
                 String[] keys = svcKeys.toArray(new String[0]);
                 long[] hs = java.util.Arrays.copyOf(svcHashes, keys.length);
-                newEntries.put(sp.name(), new RenderCache.Entry(sp, nServices.substring(ns0), nNodePorts.substring(np0),
+                RenderCache.Entry e = new RenderCache.Entry(sp, nServices.substring(ns0), nNodePorts.substring(np0),
                         fServices.substring(fs0), fExternal.substring(fe0), fNodePorts.substring(fn0),
-                        fFirewall.substring(ff0), keys, hs));
+                        fFirewall.substring(ff0), keys, hs);
+                if (newEntries.put(sp.name(), e) != null || old == null) {
+                    topChanged = true; // a new service (or a name twice in the input)
+                } else {
+                    seenOld++;
+                    replaced.add(old);
+                    topChanged |= !sameTopLines(old, e);
+                }
+            } else {
+                topChanged = true;
             }
         }
 
         /** The service is as last rendered and every chain of it is in the kernel with that content. */
         boolean unchanged(RenderCache.Entry e, ServicePort sp) {
-            if (!e.port().equals(sp)) return false;
+            if (e.port() != sp && !e.port().equals(sp)) return false;
+            if (previousIsCachedRendering) {
+                return true; // previous holds exactly the hashes this entry was recorded with
+            }
             String[] keys = e.chainKeys();
             long[] hs = e.chainHashes();
             for (int i = 0; i < keys.length; i++) {
@@ -226,9 +266,21 @@ public final class IptablesRenderer {
             String[] keys = e.chainKeys();
             long[] hs = e.chainHashes();
             for (int i = 0; i < keys.length; i++) {
-                hashes.put(keys[i], hs[i]);
+                if (hashes.put(keys[i], hs[i]) == null) {
+                    keptKeys++; // unchanged() saw every key of a reused entry in previous
+                }
             }
-            newEntries.put(e.port().name(), e);
+            if (newEntries.put(e.port().name(), e) == null) {
+                seenOld++;
+            } else {
+                topChanged = true;
+            }
+        }
+
+        static boolean sameTopLines(RenderCache.Entry a, RenderCache.Entry b) {
+            return a.natServices().equals(b.natServices()) && a.natNodePorts().equals(b.natNodePorts())
+                    && a.filterServices().equals(b.filterServices()) && a.filterExternal().equals(b.filterExternal())
+                    && a.filterNodePorts().equals(b.filterNodePorts()) && a.filterFirewall().equals(b.filterFirewall());
         }
 
         void renderService(ServicePort sp, InetAddress clusterIP) {
@@ -463,14 +515,19 @@ public final class IptablesRenderer {
         /** Records chain's content hash and writes it when full or changed. */
         void emit(boolean filter, boolean top, String name, StringBuilder content) {
             String key = (filter ? "filter:" : "nat:") + name;
-            long h = hash(content);
-            hashes.put(key, h);
+            Long same = top && !topChanged ? previous.get(key) : null;
+            // a top-level chain made of the same lines as last time: no need to hash ~100 bytes per service again
+            long h = same != null ? same : hash(content);
+            boolean fresh = hashes.put(key, h) == null;
             if (recording) {
                 if (svcKeys.size() == svcHashes.length) svcHashes = java.util.Arrays.copyOf(svcHashes, svcHashes.length * 2);
                 svcHashes[svcKeys.size()] = h;
                 svcKeys.add(key);
             }
             Long before = previous.get(key);
+            if (fresh && before != null) {
+                keptKeys++;
+            }
             if (!full && before != null && before == h) {
                 return;
             }
@@ -481,8 +538,23 @@ public final class IptablesRenderer {
         }
 
         void staleChains() {
+            if (keptKeys == previous.size()) {
+                return; // every chain of previous is in this rendering: nothing to delete, no need to scan
+            }
+            // previous is the cached rendering and every cached service is still here: only the chains of
+            // the re-rendered ones can have gone (previous holds nothing else but top-level chains).
+            Collection<String> candidates;
+            if (previousIsCachedRendering && seenOld == oldEntries.size()) {
+                List<String> c = new ArrayList<>();
+                for (RenderCache.Entry e : replaced) {
+                    c.addAll(List.of(e.chainKeys()));
+                }
+                candidates = c;
+            } else {
+                candidates = previous.keySet();
+            }
             List<String> stale = new ArrayList<>();
-            for (String key : previous.keySet()) {
+            for (String key : candidates) {
                 if (key.startsWith("nat:") && !hashes.containsKey(key) && ChainNames.isServiceChain(key.substring(4))) {
                     stale.add(key);
                 }

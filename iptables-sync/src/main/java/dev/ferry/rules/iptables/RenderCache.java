@@ -20,6 +20,8 @@ public final class RenderCache {
 
     Map<ServicePortName, Entry> entries = new HashMap<>();
     RenderOptions options;
+    /** The chain hashes of the rendering that filled this cache (compared by identity with the next previous). */
+    Map<String, Long> rendered;
 
     /** Number of service ports remembered. */
     public int size() {

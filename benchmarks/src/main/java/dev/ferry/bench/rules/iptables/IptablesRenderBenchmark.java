@@ -42,6 +42,12 @@ public class IptablesRenderBenchmark {
     List<ServicePort> after;
     Map<String, Long> previous;
     RenderCache cache;
+    /** The syncer's state: its ports, the hashes of its last applied rendering, its cache. */
+    List<ServicePort> syncerPorts;
+    Map<String, Long> syncerApplied;
+    RenderCache syncerCache;
+    ServicePort[] generations;
+    int flip;
 
     @Setup
     public void setup() {
@@ -52,6 +58,10 @@ public class IptablesRenderBenchmark {
         previous = IptablesRenderer.render(before, OPTS, Map.of(), true).chainHashes();
         cache = new RenderCache();
         IptablesRenderer.render(before, OPTS, Map.of(), true, cache);
+        syncerPorts = new ArrayList<>(before);
+        syncerCache = new RenderCache();
+        syncerApplied = IptablesRenderer.render(syncerPorts, OPTS, Map.of(), true, syncerCache).chainHashes();
+        generations = new ServicePort[] {ServiceFixture.service(k, 1), ServiceFixture.service(k, 0)};
     }
 
     @Benchmark
@@ -65,9 +75,26 @@ public class IptablesRenderBenchmark {
         return IptablesRenderer.render(after, OPTS, previous, false);
     }
 
-    /** As IptablesSyncer does it: unchanged services come from the cache. */
+    /**
+     * With the cache, against a fixed previous: service k is re-rendered on every call (its chains
+     * differ from previous), every other one comes from the cache after its chains are looked up.
+     */
     @Benchmark
     public Rendering oneEndpointChange() {
         return IptablesRenderer.render(after, OPTS, previous, false, cache);
+    }
+
+    /**
+     * Exactly what IptablesSyncer does for a stream of one-endpoint changes: service k alternates
+     * between two endpoint sets, and each render gets the previous render's chain hashes (the last
+     * applied rendering) and the same cache.
+     */
+    @Benchmark
+    public Rendering oneEndpointChangeAsSyncer() {
+        int k = services / 2;
+        syncerPorts.set(k, generations[flip ^= 1]);
+        Rendering r = IptablesRenderer.render(syncerPorts, OPTS, syncerApplied, false, syncerCache);
+        syncerApplied = r.chainHashes();
+        return r;
     }
 }

@@ -12,7 +12,8 @@ import java.util.List;
 
 /**
  * n ClusterIP TCP services with 5 ready endpoints each (selected for cluster traffic), every fifth
- * one also a NodePort — the shape of the issue's benchmark. Deterministic. Cold path.
+ * one also a NodePort while the NodePort range lasts (the first 13 840 services) — the shape of the
+ * issue's benchmark. Deterministic. Cold path.
  */
 public final class ServiceFixture {
     private ServiceFixture() {}
@@ -34,9 +35,12 @@ public final class ServiceFixture {
             InetAddress a = ip(10, 128 + ((k >> 16) & 0x7f), (k >> 8) & 0xff, k & 0xff);
             eps.add(new Endpoint(a, 8080, true, true, false, "node-" + (e % 3), "", List.of(), "", true, true));
         }
+        // The NodePort range 30000-32767 holds 2 768 ports: beyond that (30 000 services) the rest stay
+        // ClusterIP, as a real cluster's would; reusing ports made 3 232 services collide and be rejected.
+        boolean nodePort = i % 5 == 0 && i / 5 < 2768;
         return new ServicePort(new ServicePortName("bench", "svc-" + i, "http", Protocol.TCP),
-                i % 5 == 0 ? ServiceType.NODE_PORT : ServiceType.CLUSTER_IP, false, "", List.of(cip), 80, "8080",
-                i % 5 == 0 ? 30000 + (i / 5) % 2768 : 0, List.of(), List.of(), null, 0, null, null, List.of(), 0, "",
+                nodePort ? ServiceType.NODE_PORT : ServiceType.CLUSTER_IP, false, "", List.of(cip), 80, "8080",
+                nodePort ? 30000 + i / 5 : 0, List.of(), List.of(), null, 0, null, null, List.of(), 0, "",
                 false, "", false, eps);
     }
 
