@@ -195,6 +195,9 @@ final class RunCommand implements Callable<Integer> {
                 running = files;
             } else {
                 ClusterSource cluster = ClusterSource.create(api, apiOrigin, node, config, sync.sink(), health, metrics);
+                if (serviceHealth.healthServers() != null) {
+                    serviceHealth.healthServers().onBindFailure(cluster::healthCheckFailed);
+                }
                 cluster.start();
                 running = cluster;
             }

@@ -22,6 +22,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,6 +50,9 @@ public final class ServiceHealthServers implements AutoCloseable {
     private final Map<String, Integer> localEndpoints = new ConcurrentHashMap<>();
     private final AtomicLong bindFailures = new AtomicLong();
     private final AtomicLong requests = new AtomicLong();
+    /** Port by "ns/name" whose last bind failed and was reported; reported again only after it recovers or moves. */
+    private final Map<String, Integer> failing = new HashMap<>();
+    private volatile BiConsumer<String, String> bindFailureListener = (service, message) -> {};
 
     private record Instance(int port, List<HttpServer> servers) {}
 
@@ -68,6 +72,14 @@ public final class ServiceHealthServers implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /**
+     * Called with ("ns/name", kube-proxy's message) when a service's health-check port cannot be opened,
+     * once per service and port until it opens (each sync retries it), e.g. to post an Event.
+     */
+    public void onBindFailure(BiConsumer<String, String> listener) {
+        this.bindFailureListener = Objects.requireNonNull(listener);
     }
 
     /** Opens, keeps or closes servers so that they match the table; updates every count. Writer thread only. */
@@ -101,6 +113,7 @@ public final class ServiceHealthServers implements AutoCloseable {
             }
         }
         localEndpoints.keySet().retainAll(wantedPorts.keySet());
+        failing.entrySet().removeIf(e -> !e.getValue().equals(wantedPorts.get(e.getKey())));
         for (var e : wantedPorts.entrySet()) {
             localEndpoints.put(e.getKey(), localIps.getOrDefault(e.getKey(), Set.of()).size());
             if (!instances.containsKey(e.getKey())) {
@@ -121,12 +134,22 @@ public final class ServiceHealthServers implements AutoCloseable {
                 servers.add(s);
             }
             instances.put(service, new Instance(port, List.copyOf(servers)));
+            failing.remove(service);
             LOG.info("health check of {} listening on port {}", service, port);
         } catch (IOException e) {
             servers.forEach(s -> s.stop(0));
             bindFailures.incrementAndGet();
             LOG.warn("FailedToStartServiceHealthcheck: {} on port {}: {} (retrying at the next sync)", service, port,
                     e.getMessage());
+            Integer reported = failing.put(service, port);
+            if (reported == null || reported != port) {
+                try {
+                    bindFailureListener.accept(service, "node " + nodeName + " failed to start healthcheck \""
+                            + service + "\" on port " + port + ": " + e.getMessage());
+                } catch (RuntimeException listenerFailed) {
+                    LOG.warn("health-check failure listener failed: {}", listenerFailed.toString());
+                }
+            }
         }
     }
 

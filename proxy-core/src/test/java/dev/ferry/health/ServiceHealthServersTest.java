@@ -140,4 +140,27 @@ class ServiceHealthServersTest {
         servers.sync();
         assertEquals(200, get(port).statusCode(), "retried at the next sync once the port is free");
     }
+
+    @Test
+    void aBindFailureIsReportedOncePerServiceAndPortUntilItRecovers() throws Exception {
+        List<String> reported = new ArrayList<>();
+        servers.onBindFailure((service, message) -> reported.add(service + " | " + message));
+        try (ServerSocket squatter = new ServerSocket(port, 1, LOOPBACK)) {
+            table.put(lb("web", TrafficPolicy.LOCAL, port, "me"));
+            servers.sync();
+            servers.sync();
+            servers.sync();
+            assertEquals(3, servers.bindFailures(), "every sync retries");
+            assertEquals(1, reported.size(), "but the failure is reported once: " + reported);
+            assertEquals("shop/web | node me failed to start healthcheck \"shop/web\" on port " + port + ": ",
+                    reported.get(0).substring(0, reported.get(0).lastIndexOf(": ") + 2), reported.get(0));
+        }
+        servers.sync();
+        assertEquals(200, get(port).statusCode());
+        try (ServerSocket squatter = new ServerSocket(freePort(), 1, LOOPBACK)) {
+            table.put(lb("web", TrafficPolicy.LOCAL, squatter.getLocalPort(), "me"));
+            servers.sync();
+            assertEquals(2, reported.size(), "a new failure after recovering, on the new port, is reported again");
+        }
+    }
 }

@@ -127,6 +127,18 @@ public final class ClusterSource implements AutoCloseable {
         return watcher;
     }
 
+    /**
+     * Posts kube-proxy's FailedToStartServiceHealthcheck Warning on the Service ({@code ns/name}) whose
+     * health-check port could not be opened.
+     */
+    public void healthCheckFailed(String service, String message) {
+        int slash = service.indexOf('/');
+        String namespace = service.substring(0, slash);
+        String name = service.substring(slash + 1);
+        events.record(EventRecorder.object("Service", namespace, name, watcher.uidOf("Service", namespace, name)),
+                EventRecorder.WARNING, "FailedToStartServiceHealthcheck", "Listen", message);
+    }
+
     /** Stops watching; the table and any kernel rules stay as they are. */
     @Override
     public void close() {

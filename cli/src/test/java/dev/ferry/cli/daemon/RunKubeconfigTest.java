@@ -292,6 +292,27 @@ class RunKubeconfigTest {
             client.discovery().v1().endpointSlices().inNamespace("default").resource(slice("shop", "10.244.1.9", Instant.now())).create();
             HttpResponse<String> hc = d.await("the service health check", hcPort, "/", r -> r.statusCode() == 200);
             assertTrue(hc.body().contains("\"localEndpoints\": 1"), hc.body());
+            // A health-check port another process holds: kube-proxy's FailedToStartServiceHealthcheck on the Service.
+            try (ServerSocket squatter = new ServerSocket(0)) {
+                int taken = squatter.getLocalPort();
+                client.services().inNamespace("default").resource(YAML.unmarshal("""
+                        apiVersion: v1
+                        kind: Service
+                        metadata: {name: taken, namespace: default}
+                        spec:
+                          type: LoadBalancer
+                          clusterIP: 10.96.0.21
+                          clusterIPs: [10.96.0.21]
+                          externalTrafficPolicy: Local
+                          healthCheckNodePort: %d
+                          ports: [{name: http, port: 80, targetPort: 8080, nodePort: 31081, protocol: TCP}]
+                        """.formatted(taken), Service.class)).create();
+                var failed = awaitEvent(d, "default", "FailedToStartServiceHealthcheck");
+                assertEquals("taken", failed.getRegarding().getName());
+                assertEquals("Listen", failed.getAction());
+                assertTrue(failed.getNote().startsWith("node node-a failed to start healthcheck \"default/taken\" on port "
+                        + taken + ": "), failed.getNote());
+            }
 
             // The autoscaler marks the node for deletion: /healthz (readiness, load balancers) fails, /livez does not.
             Node tainted = client.nodes().withName("node-a").get();
