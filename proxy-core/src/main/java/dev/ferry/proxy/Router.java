@@ -36,6 +36,8 @@ final class Router {
     /** Backend connect latency of every service port, in µs (1 µs to 60 s, 3 digits). */
     private final ConcurrentHistogram connectLatency = new ConcurrentHistogram(1, 60_000_000L, 3);
     private volatile Long2ObjectHashMap<ServicePortBackends> byStamp = new Long2ObjectHashMap<>();
+    /** Bumped by every {@link #refresh()}: long-lived UDP flows re-check their endpoint when it moves. */
+    private volatile long refreshes;
     private final FastThreadLocal<ServicePortView> views = new FastThreadLocal<>() {
         @Override
         protected ServicePortView initialValue() {
@@ -113,8 +115,42 @@ final class Router {
             }
         });
         byStamp = next;
+        refreshes++; // one writer thread
         // Counters of deleted service ports go (open connections keep updating their own copy).
         metrics.keySet().retainAll(live);
+    }
+
+    long refreshes() {
+        return refreshes;
+    }
+
+    /**
+     * The current state of the service port that serves {@code key}, or null when none does now;
+     * for re-checking an existing flow, not for new connections.
+     */
+    ServicePortBackends current(FrontendKey key) {
+        ServicePortView view = views.get();
+        for (int attempt = 0; attempt < 2; attempt++) {
+            if (!find(key, view)) {
+                return null;
+            }
+            ServicePortBackends b = byStamp.get(view.stamp());
+            if (b == null) {
+                String name = ServicePortBackends.nameOf(view);
+                b = ServicePortBackends.build(view, defaultAlgorithm,
+                        metrics.computeIfAbsent(name, n -> new ServicePortMetrics(n, connectLatency)), null);
+            }
+            if (view.isValid()) {
+                return b;
+            }
+        }
+        return null;
+    }
+
+    private boolean find(FrontendKey key, ServicePortView view) {
+        return key.nodePort ? reader.lookupNodePort(key.protocol.ordinal(), key.port, view)
+                : key.family == 4 ? reader.lookupIpv4(key.protocol.ordinal(), (int) key.lo, key.port, view)
+                : reader.lookupIpv6(key.protocol.ordinal(), key.hi, key.lo, key.port, view);
     }
 
     /**
@@ -126,10 +162,7 @@ final class Router {
     int resolve(FrontendKey key, Route route, int clientPort) {
         ServicePortView view = views.get();
         for (int attempt = 0; attempt < 2; attempt++) {
-            boolean found = key.nodePort ? reader.lookupNodePort(key.protocol.ordinal(), key.port, view)
-                    : key.family == 4 ? reader.lookupIpv4(key.protocol.ordinal(), (int) key.lo, key.port, view)
-                    : reader.lookupIpv6(key.protocol.ordinal(), key.hi, key.lo, key.port, view);
-            if (!found) {
+            if (!find(key, view)) {
                 return NO_SERVICE;
             }
             int fi = view.matchedFrontend();

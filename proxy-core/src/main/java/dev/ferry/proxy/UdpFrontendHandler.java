@@ -46,14 +46,24 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
         final ServicePortMetrics metrics;
         final Channel backend;
         final ChannelFuture connected;
+        final InetSocketAddress target;
+        final boolean external;
+        /** The service port's state the target was last found in, and the router refresh that was checked. */
+        ServicePortBackends backends;
+        long checkedAt;
         long lastSeen;
         long lastTouched;
 
-        UdpFlow(InetSocketAddress client, ServicePortMetrics metrics, ChannelFuture connected, long now) {
+        UdpFlow(InetSocketAddress client, ServicePortBackends backends, boolean external, InetSocketAddress target,
+                ChannelFuture connected, long refresh, long now) {
             this.client = client;
-            this.metrics = metrics;
+            this.metrics = backends.metrics;
+            this.backends = backends;
+            this.external = external;
+            this.target = target;
             this.backend = connected.channel();
             this.connected = connected;
+            this.checkedAt = refresh;
             this.lastSeen = now;
             this.lastTouched = now;
         }
@@ -86,6 +96,10 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
         InetSocketAddress sender = packet.sender();
         long now = System.currentTimeMillis();
         UdpFlow flow = flows.get(sender);
+        if (flow != null && flow.checkedAt != router.refreshes() && !stillServed(flow)) {
+            drop(flow);
+            flow = null;
+        }
         if (flow == null || !flow.backend.isOpen()) {
             flow = open(ctx.channel(), sender, now);
             if (flow == null) {
@@ -119,7 +133,44 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * Whether the flow's endpoint still serves this frontend after a table change. UDP has no end of
+     * connection, so a flow would otherwise keep sending to a removed endpoint until it idles out
+     * (kube-proxy deletes such conntrack entries for the same reason); a dropped flow is opened
+     * again, to a current endpoint, by the client's next datagram.
+     */
+    private boolean stillServed(UdpFlow flow) {
+        long refresh = router.refreshes();
+        ServicePortBackends now = router.current(key);
+        if (now == null) {
+            return false;
+        }
+        if (now != flow.backends) {
+            int[] usable = now.choice(flow.external).endpoints;
+            boolean found = false;
+            for (int i = 0; i < usable.length && !found; i++) {
+                found = now.addresses[usable[i]].equals(flow.target);
+            }
+            if (!found) {
+                return false;
+            }
+            flow.backends = now;
+        }
+        flow.checkedAt = refresh;
+        return true;
+    }
+
+    private void drop(UdpFlow flow) {
+        flows.remove(flow.client);
+        flow.backend.close();
+        ConntrackState ct = router.conntrack();
+        if (ct != null) {
+            ct.flows().remove(setKey(flow.client));
+        }
+    }
+
     private UdpFlow open(Channel frontend, InetSocketAddress sender, long now) {
+        long refresh = router.refreshes(); // before the lookup: a refresh racing it re-checks the flow
         Router.Route route = new Router.Route();
         route.client.set(sender.getAddress());
         int pos = router.resolve(key, route, sender.getPort());
@@ -170,7 +221,7 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
                 b.metrics.connectErrors.increment();
             }
         });
-        return new UdpFlow(sender, b.metrics, f, now);
+        return new UdpFlow(sender, b, route.external, target, f, refresh, now);
     }
 
     private FlowKey setKey(InetSocketAddress client) {
@@ -183,9 +234,11 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
         long now = System.currentTimeMillis();
         long idle = options.udpIdleTimeout().toMillis();
         ConntrackState ct = router.conntrack();
+        long refresh = router.refreshes();
         for (Iterator<UdpFlow> it = flows.values().iterator(); it.hasNext(); ) {
             UdpFlow f = it.next();
-            if (now - f.lastSeen >= idle || !f.backend.isOpen()) {
+            // An idle flow to a removed endpoint goes at once too, not only when the client speaks again.
+            if (now - f.lastSeen >= idle || !f.backend.isOpen() || (f.checkedAt != refresh && !stillServed(f))) {
                 it.remove();
                 f.backend.close();
                 if (ct != null) {
