@@ -8,9 +8,23 @@
 #   mvn -B -q -o -Dferry.target=target-proxy -pl proxy-core -am test-compile
 #   mvn -B -q -o -Dferry.target=target-proxy -pl proxy-core dependency:build-classpath -Dmdep.outputFile=/tmp/proxy-cp.txt
 # Usage: benchmarks/proxy/bench.sh [SECONDS_PER_CELL] [ROUNDS]   (prints a markdown table)
+# For quick A/B work on one cell, the environment can narrow a run (the recorded runs use neither):
+#   BENCH_PATHS="haproxy ferry"   paths to measure (default: direct dnat haproxy ferry; haproxy always runs)
+#   BENCH_CELLS="conns latency"   cells to measure (default: iperf1 iperf4 conns latency); others print nan
+#   FERRY_JAVA_OPTS="..."         extra JVM options for Ferry (e.g. -XX:StartFlightRecording=...)
 set -euo pipefail
 SECS=${1:-5}
 ROUNDS=${2:-2}
+read -r -a PATHS <<< "${BENCH_PATHS:-direct dnat haproxy ferry}"
+CELLS=" ${BENCH_CELLS:-iperf1 iperf4 conns latency} "
+for p in "${PATHS[@]}"; do
+  case $p in direct|dnat|haproxy|ferry) ;; *) echo "BENCH_PATHS: unknown path '$p' (direct dnat haproxy ferry)" >&2; exit 2;; esac
+done
+[[ " ${PATHS[*]} " == *" haproxy "* ]] || { echo "BENCH_PATHS must include haproxy (ratios are to it)" >&2; exit 2; }
+for c in $CELLS; do
+  case $c in iperf1|iperf4|conns|latency) ;; *) echo "BENCH_CELLS: unknown cell '$c' (iperf1 iperf4 conns latency)" >&2; exit 2;; esac
+done
+has() { [[ "$CELLS" == *" $1 "* ]]; }
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 P=fb$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
 C=${P}c; N=${P}n; B=${P}b
@@ -38,6 +52,11 @@ ip -n $B addr add 10.211.1.2/24 dev ${P}b0
 for l in "$C ${P}c0" "$N ${P}c1" "$N ${P}b1" "$B ${P}b0"; do set -- $l; ip -n "$1" link set "$2" up; done
 ip -n $B route add default via 10.211.1.1
 ip netns exec $N sysctl -qw net.ipv4.ip_forward=1
+# The client is wrk: when it closes first (it does as soon as it has parsed a Connection: close
+# response, racing the proxy's FIN) its side keeps TIME_WAIT, and at >10k connections/s one source
+# address runs out of ephemeral ports within seconds (connects then stall, whatever the path).
+# Let the client reuse TIME_WAIT ports (timestamps make it safe), as load generators do.
+ip netns exec $C sysctl -qw net.ipv4.tcp_tw_reuse=1
 # One client source address per path (TESTING.md: shared addresses leave TIME_WAIT collisions).
 ip -n $C route add 10.211.1.0/24 via 10.210.1.1 src 10.210.1.2   # direct
 ip -n $C route add 10.96.1.1/32 via 10.210.1.1 src 10.210.1.3    # kernel DNAT
@@ -103,7 +122,7 @@ endpoints:
 YML
 CP="$ROOT/proxy-core/target-proxy/test-classes:$ROOT/proxy-core/target-proxy/classes:$ROOT/lb-algorithms/target-proxy/classes:$ROOT/conntrack/target-proxy/classes:$(cat /tmp/proxy-cp.txt)"
 FLAGS=$(grep -o '<ferry.jvm.flags>[^<]*' "$ROOT/pom.xml" | sed 's/<ferry.jvm.flags>//')
-ip netns exec $N java $FLAGS -Xmx512m -cp "$CP" dev.ferry.proxy.ProxyNodeMain "$WORK/services.yaml" "$WORK/state" \
+ip netns exec $N java $FLAGS -Xmx512m ${FERRY_JAVA_OPTS:-} -cp "$CP" dev.ferry.proxy.ProxyNodeMain "$WORK/services.yaml" "$WORK/state" \
   node-1 10.210.1.1 2 > "$WORK/ferry.log" 2>&1 & PIDS+=($!)
 for i in $(seq 1 240); do grep -q '^synced .* [1-9]' "$WORK/ferry.log" 2>/dev/null && break; sleep 0.5; done
 grep -q '^synced .* [1-9]' "$WORK/ferry.log" || { echo "Ferry did not start:"; cat "$WORK/ferry.log"; exit 1; }
@@ -112,13 +131,12 @@ ip netns exec $N ss -ltn | grep -q '10.97.1.1:80 ' || { echo "HAProxy is not lis
 ip netns exec $B ss -ltn | grep -q '10.211.1.2:80 ' || { echo "nginx is not listening:"; cat "$WORK/nginx/error.log"; exit 1; }
 
 declare -A VIP=([direct]=10.211.1.2 [dnat]=10.96.1.1 [haproxy]=10.97.1.1 [ferry]=10.96.2.1)
-PATHS=(direct dnat haproxy ferry)
 C_EXEC="ip netns exec $C"
 
 # Warm-up (JIT for Ferry: accept and relay paths; ARP for everyone).
 for p in "${PATHS[@]}"; do $C_EXEC wrk -t1 -c8 -d3s "http://${VIP[$p]}/" >/dev/null; done
 $C_EXEC wrk -t1 -c8 -d5s -H 'Connection: close' "http://${VIP[ferry]}/" >/dev/null
-$C_EXEC iperf3 -c "${VIP[ferry]}" -p 5201 -t 3 >/dev/null
+if has iperf1 || has iperf4; then $C_EXEC iperf3 -c "${VIP[ferry]}" -p 5201 -t 3 >/dev/null; fi
 
 iperf() { # path streams
   $C_EXEC iperf3 -c "${VIP[$1]}" -p 5201 -t "$SECS" -P "$2" -J 2>/dev/null \
@@ -144,7 +162,11 @@ echo "# load before: $(uptime)" >&2
 OUT="$WORK/results.txt"
 for r in $(seq 1 "$ROUNDS"); do
   for p in "${PATHS[@]}"; do
-    t1=$(iperf "$p" 1); t4=$(iperf "$p" 4); c=$(conns "$p"); read -r p50 p99 < <(latency "$p")
+    t1=nan; t4=nan; c=nan; p50=nan; p99=nan
+    if has iperf1; then t1=$(iperf "$p" 1); fi
+    if has iperf4; then t4=$(iperf "$p" 4); fi
+    if has conns; then c=$(conns "$p"); fi
+    if has latency; then read -r p50 p99 < <(latency "$p"); fi
     echo "$r $p $t1 $t4 $c $p50 $p99" | tee -a "$OUT" >&2
   done
 done
@@ -156,10 +178,10 @@ for line in open(sys.argv[1]):
     r, p, t1, t4, c, p50, p99 = line.split()
     rows[p].append((float(t1), float(t4), float(c), float(p50), float(p99)))
 mean = {p: [sum(x[i] for x in v) / len(v) for i in range(5)] for p, v in rows.items()}
-h = mean["haproxy"]; d = mean["direct"]
+h = mean["haproxy"]; d = mean.get("direct", [float("nan")] * 5)
 print("| path | iperf3 1 stream Gbit/s | 4 streams Gbit/s | short conn/s | keep-alive p50 µs | p99 µs | p99 added vs direct µs | rounds (1 stream / 4 / conn/s / p50 / p99) |")
 print("|---|---|---|---|---|---|---|---|")
-for p in ["direct", "dnat", "haproxy", "ferry"]:
+for p in [p for p in ["direct", "dnat", "haproxy", "ferry"] if p in mean]:
     m = mean[p]
     per = "; ".join("/".join(f"{x:g}" for x in v) for v in rows[p])
     print(f"| {p} | {m[0]:.2f} ({m[0]/h[0]:.2f}× HAProxy) | {m[1]:.2f} ({m[1]/h[1]:.2f}×) | {m[2]:.0f} ({m[2]/h[2]:.2f}×) "

@@ -2,15 +2,15 @@ package dev.ferry.proxy;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 
 /**
- * The backend side of one proxied TCP connection: writes what the backend sends to the client and
- * reads the next chunk only when that write completes. One instance per backend connection; runs
- * on the client channel's event loop (the backend channel is registered there).
+ * The backend side of one proxied TCP connection: writes what the backend sends to the client,
+ * flushes once per read batch, and stops reading while the client's write buffer is above its
+ * high-water mark (the frontend resumes it). One instance per backend connection; runs on the
+ * client channel's event loop (the backend channel is registered there).
  */
 final class TcpBackendHandler extends ChannelInboundHandlerAdapter {
     private final Channel inbound;
@@ -28,22 +28,24 @@ final class TcpBackendHandler extends ChannelInboundHandlerAdapter {
         if (msg instanceof ByteBuf buf) {
             metrics.bytesFromBackends.add(buf.readableBytes());
         }
-        if (afterWriteToClient == null) {
-            Channel outbound = ctx.channel();
-            afterWriteToClient = future -> {
-                if (future.isSuccess()) {
-                    outbound.read();
-                } else {
-                    future.channel().close();
-                    outbound.close();
-                }
-            };
+        // A failed write fires exceptionCaught on the client channel, which closes both sides.
+        inbound.write(msg, inbound.voidPromise());
+        if (!inbound.isWritable()) {
+            ctx.channel().config().setAutoRead(false);
         }
-        inbound.writeAndFlush(msg).addListener(afterWriteToClient);
     }
 
-    /** Created on the first chunk and reused: the relay path allocates no lambda per chunk. */
-    private ChannelFutureListener afterWriteToClient;
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        frontend.lastActivity = System.nanoTime();
+        inbound.flush();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        frontend.backendWritabilityChanged();
+        ctx.fireChannelWritabilityChanged();
+    }
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
@@ -62,6 +64,6 @@ final class TcpBackendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        TcpFrontendHandler.closeOnFlush(ctx.channel());
+        frontend.closeBoth();
     }
 }

@@ -1,7 +1,6 @@
 package dev.ferry.proxy;
 
 import dev.ferry.conntrack.ConntrackState;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -12,19 +11,27 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
 
 /**
- * The client side of one proxied TCP connection, in the shape of Netty's HexDumpProxy: the client
- * channel does not read (AUTO_READ off) until a backend is connected, and each chunk written to the
- * backend asks for the next read only when its write completes, so a slow side stops the other
- * from reading. Picks the backend through the {@link Router}, retries the next usable backend when
- * a connect is refused or times out, resets the client (SO_LINGER 0) when there is none or all
- * attempts fail, propagates half-close, and closes both sides on idle timeout.
+ * The client side of one proxied TCP connection. The client channel does not read (AUTO_READ off)
+ * until a backend is connected; from then on both channels read on their own and each side writes
+ * what it reads to the other, flushing once per read batch. Back-pressure follows the write
+ * buffers: when the side being written to turns unwritable (its buffer passed the high-water
+ * mark), the side being read stops reading until it drains, so a slow side holds at most one
+ * buffer's worth of the other's data. Compared with asking for each next read when a write
+ * completes, this keeps the epoll interest set untouched on the relay path.
  *
- * <p>One instance per client connection; all its methods run on that channel's event loop.
+ * <p>Picks the backend through the {@link Router}, retries the next usable backend when a connect
+ * is refused or times out, resets the client (SO_LINGER 0) when there is none or all attempts
+ * fail, propagates half-close (a FIN is passed on only after what came before it is flushed), and
+ * closes both sides when neither has sent anything for the idle timeout.
+ *
+ * <p>One instance per client connection; all its methods run on that channel's event loop (the
+ * backend channel is registered on the same loop).
  */
 final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private final Router router;
@@ -32,6 +39,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private final ProxyOptions options;
     private final Transport transport;
     private final Router.Route route = new Router.Route();
+    private final long idleNanos;
     private Channel inbound;
     private Channel outbound;
     private int attempts;
@@ -39,12 +47,17 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private boolean counted;
     private boolean inboundInputShut;
     private boolean outboundInputShut;
+    /** System.nanoTime() of the last read batch on either side. */
+    long lastActivity;
+    private ScheduledFuture<?> idleCheck;
+    private final Runnable idleCheckTask = this::checkIdle;
 
     TcpFrontendHandler(Router router, FrontendKey key, ProxyOptions options, Transport transport) {
         this.router = router;
         this.key = key;
         this.options = options;
         this.transport = transport;
+        this.idleNanos = options.idleTimeout().toNanos();
     }
 
     @Override
@@ -63,31 +76,41 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
             reset(inbound);
             return;
         }
+        lastActivity = System.nanoTime();
+        idleCheck = inbound.eventLoop().schedule(idleCheckTask, idleNanos, TimeUnit.NANOSECONDS);
         connect(first);
     }
 
     private void connect(int position) {
         ServicePortBackends b = route.backends;
-        int[] usable = route.choice.endpoints;
-        InetSocketAddress target = b.addresses[usable[position]];
+        int index = route.choice.endpoints[position];
+        InetSocketAddress target = b.addresses[index];
         long start = System.nanoTime();
-        Bootstrap bootstrap = new Bootstrap()
-                .group(inbound.eventLoop())
-                .channel(transport.socketChannel())
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) options.connectTimeout().toMillis())
-                .handler(new TcpBackendHandler(inbound, this, b.metrics));
+        // A channel of the backend's own address family (an IPv4 socket for an IPv4 backend, not a
+        // dual-stack one), registered on the client channel's loop: no Bootstrap, resolver or
+        // option map per connection. Netty turns TCP_NODELAY on for its socket channels already.
+        Channel ch = transport.newSocketChannel(b.isIpv4[index]);
+        ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        ch.config().setConnectTimeoutMillis((int) options.connectTimeout().toMillis());
+        ch.pipeline().addLast(new TcpBackendHandler(inbound, this, b.metrics));
         attempts++;
-        ChannelFuture f = bootstrap.connect(target);
-        outbound = f.channel();
-        f.addListener((ChannelFutureListener) future -> {
-            if (future.isSuccess()) {
-                connected(position, System.nanoTime() - start);
-            } else {
+        outbound = ch;
+        inbound.eventLoop().register(ch).addListener((ChannelFutureListener) registered -> {
+            if (!registered.isSuccess()) {
+                ch.unsafe().closeForcibly();
                 failed(position);
+                return;
             }
+            ch.connect(target).addListener((ChannelFutureListener) future -> {
+                if (future.isSuccess()) {
+                    connected(position, System.nanoTime() - start);
+                } else {
+                    // A refused or timed-out connect leaves the socket open and registered (Bootstrap
+                    // closes it; we must too, or it lingers and can disturb the retry's channel).
+                    ch.close();
+                    failed(position);
+                }
+            });
         });
     }
 
@@ -112,10 +135,11 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
             InetSocketAddress frontend = (InetSocketAddress) inbound.localAddress();
             ByteBuf header = outbound.alloc().buffer(ProxyProtocolV2.length(client.getAddress()));
             ProxyProtocolV2.write(header, client, frontend);
-            outbound.writeAndFlush(header);
+            outbound.writeAndFlush(header, outbound.voidPromise());
         }
-        inbound.read();
-        outbound.read();
+        // The backend channel reads by itself once active (it fires after this listener); the
+        // client's data may now flow too.
+        inbound.config().setAutoRead(true);
     }
 
     private void failed(int position) {
@@ -133,36 +157,53 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (outbound == null || !outbound.isActive()) {
+        Channel out = outbound;
+        if (out == null || !out.isActive()) {
             ReferenceCountUtil.release(msg);
             return;
         }
         if (msg instanceof ByteBuf buf) {
             route.backends.metrics.bytesFromClients.add(buf.readableBytes());
         }
-        outbound.writeAndFlush(msg).addListener(afterWriteToBackend);
+        // A failed write fires exceptionCaught on the backend channel, which closes both sides.
+        out.write(msg, out.voidPromise());
+        if (!out.isWritable()) {
+            inbound.config().setAutoRead(false);
+        }
     }
 
-    /** One listener per connection, not one per chunk: the relay path allocates no lambdas. */
-    private final ChannelFutureListener afterWriteToBackend = future -> {
-        if (future.isSuccess()) {
-            inbound.read();
-        } else {
-            future.channel().close();
-            closeOnFlush(inbound);
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        lastActivity = System.nanoTime();
+        if (outbound != null) {
+            outbound.flush();
         }
-    };
+    }
+
+    /** The client drained what the backend sent: read the backend again. */
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (inbound.isWritable() && outbound != null && !outboundInputShut) {
+            outbound.config().setAutoRead(true);
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    /** The backend drained what the client sent: read the client again. */
+    void backendWritabilityChanged() {
+        if (outbound.isWritable() && !inboundInputShut && counted) {
+            inbound.config().setAutoRead(true);
+        }
+    }
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ChannelInputShutdownEvent) {
             inboundInputShut = true;
-            if (outbound instanceof DuplexChannel d && outbound.isActive()) {
-                d.shutdownOutput();
+            if (outbound != null && outbound.isActive()) {
+                shutdownOutputAfterFlush(outbound);
             }
             closeIfBothShut();
-        } else if (evt instanceof IdleStateEvent) {
-            closeBoth();
         } else {
             ctx.fireUserEventTriggered(evt);
         }
@@ -171,11 +212,29 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     /** The backend finished sending: pass the FIN on to the client. */
     void backendInputShut() {
         outboundInputShut = true;
-        if (inbound instanceof DuplexChannel d && inbound.isActive()) {
-            d.shutdownOutput();
+        if (inbound.isActive()) {
+            shutdownOutputAfterFlush(inbound);
         }
         closeIfBothShut();
     }
+
+    /**
+     * Sends a FIN on {@code ch} once everything written to it before has left (a shutdown fails
+     * writes still queued). From then on the channel's own FIN closes it outright: with output and
+     * input both done there is nothing to half-close, and Netty would otherwise shut its input
+     * first, which fails with ENOTCONN (and an exception) on a socket the peer already closed.
+     */
+    private static void shutdownOutputAfterFlush(Channel ch) {
+        ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(SHUTDOWN_OUTPUT);
+    }
+
+    private static final ChannelFutureListener SHUTDOWN_OUTPUT = future -> {
+        Channel ch = future.channel();
+        if (future.isSuccess() && ch.isActive()) {
+            ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
+            ((DuplexChannel) ch).shutdownOutput();
+        }
+    };
 
     private void closeIfBothShut() {
         if (inboundInputShut && outboundInputShut) {
@@ -190,8 +249,23 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    private void checkIdle() {
+        if (!inbound.isActive()) {
+            return;
+        }
+        long quiet = System.nanoTime() - lastActivity;
+        if (quiet >= idleNanos) {
+            closeBoth();
+        } else {
+            idleCheck = inbound.eventLoop().schedule(idleCheckTask, idleNanos - quiet, TimeUnit.NANOSECONDS);
+        }
+    }
+
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (idleCheck != null) {
+            idleCheck.cancel(false);
+        }
         if (outbound != null) {
             closeOnFlush(outbound);
         }
@@ -209,13 +283,15 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        closeOnFlush(ctx.channel());
+        closeBoth();
     }
 
     /** Closes with an RST instead of a FIN, as kube-proxy's REJECT makes the client see a refusal. */
     static void reset(Channel ch) {
-        ch.config().setOption(ChannelOption.SO_LINGER, 0);
-        ch.close();
+        if (ch.isOpen()) {
+            ch.config().setOption(ChannelOption.SO_LINGER, 0);
+            ch.close();
+        }
     }
 
     static void closeOnFlush(Channel ch) {

@@ -11,10 +11,12 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import java.nio.channels.spi.SelectorProvider;
 
 /**
  * The Netty transport the proxy runs on: native epoll on Linux when its library loads, NIO
@@ -31,6 +33,16 @@ public record Transport(String name, Class<? extends ServerSocketChannel> server
                     EpollDatagramChannel.class);
         }
         return new Transport("nio", NioServerSocketChannel.class, NioSocketChannel.class, NioDatagramChannel.class);
+    }
+
+    /**
+     * A client socket channel of one address family: an IPv4 socket for an IPv4 peer rather than
+     * a dual-stack IPv6 one (which costs an extra IPV6_V6ONLY setsockopt and v4-mapped addresses).
+     */
+    SocketChannel newSocketChannel(boolean ipv4) {
+        SocketProtocolFamily family = ipv4 ? SocketProtocolFamily.INET : SocketProtocolFamily.INET6;
+        return isEpoll() ? new EpollSocketChannel(family)
+                : new NioSocketChannel(SelectorProvider.provider(), family);
     }
 
     public boolean isEpoll() {

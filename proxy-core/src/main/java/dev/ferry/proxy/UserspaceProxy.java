@@ -12,7 +12,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
@@ -265,7 +264,9 @@ public final class UserspaceProxy implements AutoCloseable {
     }
 
     private ServerBootstrap serverBootstrap(FrontendKey k, EventLoopGroup parent, EventLoopGroup child) {
-        long idleSeconds = Math.max(1, options.idleTimeout().toSeconds());
+        // TCP_NODELAY is not set here: Netty's socket channels turn it on when created, and setting
+        // it again would cost a setsockopt per connection. The idle timeout is kept by the frontend
+        // handler (one timer per connection, no listener per write as IdleStateHandler adds).
         return new ServerBootstrap()
                 .group(parent, child)
                 .channel(transport.serverChannel())
@@ -273,12 +274,10 @@ public final class UserspaceProxy implements AutoCloseable {
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS),
-                                new TcpFrontendHandler(router, k, options, transport));
+                        ch.pipeline().addLast(new TcpFrontendHandler(router, k, options, transport));
                     }
                 });
     }

@@ -356,4 +356,139 @@ class LoopbackProxyTest {
             assertEquals("a", greeting("127.0.13." + (i % 250 + 1), 9000 + i / 250, null), "service " + i);
         }
     }
+    /** Bytes the proxy may hold at most when one side stops reading: far below what is sent. */
+    private static final long BULK = 256L << 20;
+
+    /** Waits until {@code counter} has not moved for a second (at most 20 s) and returns it. */
+    private static long whenStalled(java.util.concurrent.atomic.AtomicLong counter) throws InterruptedException {
+        long last = -1;
+        int still = 0;
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (still < 4 && System.nanoTime() < deadline) {
+            Thread.sleep(250);
+            long now = counter.get();
+            still = now == last ? still + 1 : 0;
+            last = now;
+        }
+        return last;
+    }
+
+    /** A one-connection TCP server on loopback whose behaviour the test drives. */
+    private static java.net.ServerSocket quietServer() throws IOException {
+        java.net.ServerSocket srv = new java.net.ServerSocket();
+        srv.bind(new InetSocketAddress(ip("127.0.0.1"), 0));
+        srv.setSoTimeout(5000);
+        return srv;
+    }
+
+    @Test
+    void aBackendThatDoesNotReadStopsTheProxyReadingFromTheClient() throws Exception {
+        try (java.net.ServerSocket srv = quietServer()) {
+            start(ProxyOptions.defaults(), Services.clusterIp("bp-up", "127.0.10.30", 8080, Protocol.TCP,
+                    List.of(Services.ready("127.0.0.1", srv.getLocalPort()))));
+            java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
+            try (Socket client = open("127.0.10.30", 8080, null); Socket backendSide = srv.accept()) {
+                Thread writer = new Thread(() -> {
+                    byte[] chunk = new byte[1 << 16];
+                    try {
+                        OutputStream out = client.getOutputStream();
+                        while (written.get() < BULK) {
+                            out.write(chunk);
+                            written.addAndGet(chunk.length);
+                        }
+                        client.shutdownOutput();
+                    } catch (IOException ignored) {
+                        // the byte count below reports it
+                    }
+                }, "bp-writer");
+                writer.start();
+                long stalled = whenStalled(written);
+                assertTrue(stalled < BULK / 2, "the client could write " + stalled + " of " + BULK
+                        + " bytes to a backend that reads nothing: the proxy did not stop reading");
+                long received = backendSide.getInputStream().transferTo(OutputStream.nullOutputStream());
+                writer.join(10_000);
+                assertEquals(BULK, received, "once the backend reads, everything arrives, then the client's FIN");
+            }
+        }
+    }
+
+    @Test
+    void aClientThatDoesNotReadStopsTheProxyReadingFromTheBackend() throws Exception {
+        try (java.net.ServerSocket srv = quietServer()) {
+            start(ProxyOptions.defaults(), Services.clusterIp("bp-down", "127.0.10.31", 8080, Protocol.TCP,
+                    List.of(Services.ready("127.0.0.1", srv.getLocalPort()))));
+            java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
+            try (Socket client = open("127.0.10.31", 8080, null); Socket backendSide = srv.accept()) {
+                Thread writer = new Thread(() -> {
+                    byte[] chunk = new byte[1 << 16];
+                    try (backendSide) {
+                        OutputStream out = backendSide.getOutputStream();
+                        while (written.get() < BULK) {
+                            out.write(chunk);
+                            written.addAndGet(chunk.length);
+                        }
+                    } catch (IOException ignored) {
+                        // the byte count below reports it
+                    }
+                }, "bp-backend");
+                writer.start();
+                long stalled = whenStalled(written);
+                assertTrue(stalled < BULK / 2, "the backend could write " + stalled + " of " + BULK
+                        + " bytes to a client that reads nothing: the proxy did not stop reading");
+                // The backend closes right after its last write, while the proxy still holds data for
+                // the client: the FIN must follow that data, not cut it off.
+                long received = client.getInputStream().transferTo(OutputStream.nullOutputStream());
+                writer.join(10_000);
+                assertEquals(BULK, received, "everything the backend sent arrives before the EOF");
+            }
+        }
+    }
+
+    @Test
+    void aConnectionQuietForTheIdleTimeoutIsClosedWhileTrafficKeepsItOpen() throws Exception {
+        EchoBackend a = backend("a");
+        start(ProxyOptions.defaults().withIdleTimeout(Duration.ofMillis(600)), Services.clusterIp("idle",
+                "127.0.10.32", 8080, Protocol.TCP, Services.loopback(a)));
+        try (Socket s = open("127.0.10.32", 8080, null)) {
+            BufferedReader r = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+            assertEquals("a", r.readLine());
+            OutputStream out = s.getOutputStream();
+            for (int i = 0; i < 8; i++) { // 2 s of traffic every 250 ms, over three idle timeouts
+                Thread.sleep(250);
+                out.write(("ping" + i + "\n").getBytes(StandardCharsets.UTF_8));
+                assertEquals("ping" + i, r.readLine(), "traffic every 250 ms keeps the connection open");
+            }
+            assertNull(r.readLine(), "after 600 ms without traffic the proxy closes the connection (EOF, "
+                    + "not the 5 s read timeout)");
+        }
+    }
+    @Test
+    void aBackendThatClosesRightAfterItsLastWriteReachesASlowClientWholeThenEof() throws Exception {
+        int size = 4 << 20;
+        try (java.net.ServerSocket srv = quietServer()) {
+            start(ProxyOptions.defaults(), Services.clusterIp("fin", "127.0.10.33", 8080, Protocol.TCP,
+                    List.of(Services.ready("127.0.0.1", srv.getLocalPort()))));
+            try (Socket client = open("127.0.10.33", 8080, null); Socket backendSide = srv.accept()) {
+                Thread backend = new Thread(() -> {
+                    try (backendSide) {
+                        backendSide.getOutputStream().write(new byte[size]);
+                    } catch (IOException ignored) {
+                        // the byte count below reports it
+                    }
+                }, "fin-backend");
+                backend.start();
+                // A slow reader keeps the proxy's queue towards the client full, so the backend's FIN
+                // reaches the proxy while data is still queued: passing the FIN on at once would cut it.
+                var in = client.getInputStream();
+                byte[] buf = new byte[8192];
+                long received = 0;
+                for (int n; (n = in.read(buf)) > 0; ) {
+                    received += n;
+                    Thread.sleep(0, 500_000);
+                }
+                backend.join(10_000);
+                assertEquals(size, received, "all the backend sent, then EOF");
+            }
+        }
+    }
 }
