@@ -81,7 +81,7 @@ final class RunCommand implements Callable<Integer> {
     ProxyMode mode;
 
     @Option(names = "--iptables-backend", paramLabel = "BACKEND", defaultValue = "auto", converter = IptablesBackendFlag.class,
-            description = "iptables mode: auto (detect the backend kubelet uses, as kube-proxy's image does)|legacy|nft|system (the unsuffixed iptables-restore). Default: auto.")
+            description = "Which iptables binaries iptables mode runs: auto|legacy|nft|system. auto (default) uses the backend kubelet uses, found as kube-proxy's image finds it; system = the unsuffixed iptables-restore.")
     dev.ferry.rules.iptables.IptablesBackend iptablesBackend;
 
     @Option(names = "--healthz-bind-address", paramLabel = "IP:PORT", converter = HealthzAddressFlag.class,
