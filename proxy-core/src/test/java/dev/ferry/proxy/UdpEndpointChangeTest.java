@@ -64,6 +64,13 @@ class UdpEndpointChangeTest {
         return Services.clusterIp("dns", SERVICE_IP, PORT, Protocol.UDP, Services.loopback(eps));
     }
 
+    private void start(ServicePort sp, Duration udpIdleTimeout) throws IOException {
+        table.replaceAll(List.of(sp));
+        proxy = new UserspaceProxy(table.reader(), ProxyOptions.defaults().withConntrack(conntrack)
+                .withUdpIdleTimeout(udpIdleTimeout));
+        proxy.start();
+    }
+
     private void serve(ServicePort sp) {
         table.replaceAll(List.of(sp));
         proxy.onTableChanged();
@@ -81,10 +88,7 @@ class UdpEndpointChangeTest {
     void aFlowWhoseEndpointIsRemovedMovesToACurrentEndpointOnItsNextDatagram() throws Exception {
         EchoBackend a = backend("a");
         EchoBackend b = backend("b");
-        table.replaceAll(List.of(dns(a)));
-        proxy = new UserspaceProxy(table.reader(), ProxyOptions.defaults().withConntrack(conntrack)
-                .withUdpIdleTimeout(Duration.ofSeconds(60)));
-        proxy.start();
+        start(dns(a), Duration.ofSeconds(60));
         try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(ip("127.0.0.1"), 0))) {
             s.setSoTimeout(3000);
             assertEquals("a:1", ask(s, "1"));
@@ -101,10 +105,7 @@ class UdpEndpointChangeTest {
         EchoBackend a = backend("a");
         EchoBackend b = backend("b");
         EchoBackend c = backend("c");
-        table.replaceAll(List.of(dns(a, b)));
-        proxy = new UserspaceProxy(table.reader(), ProxyOptions.defaults().withConntrack(conntrack)
-                .withUdpIdleTimeout(Duration.ofSeconds(60)));
-        proxy.start();
+        start(dns(a, b), Duration.ofSeconds(60));
         try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(ip("127.0.0.1"), 0))) {
             s.setSoTimeout(3000);
             String first = ask(s, "1").substring(0, 1);
@@ -121,10 +122,7 @@ class UdpEndpointChangeTest {
     void anIdleFlowToARemovedEndpointIsClosedWithoutWaitingForItsIdleTimeout() throws Exception {
         EchoBackend a = backend("a");
         EchoBackend b = backend("b");
-        table.replaceAll(List.of(dns(a)));
-        proxy = new UserspaceProxy(table.reader(), ProxyOptions.defaults().withConntrack(conntrack)
-                .withUdpIdleTimeout(Duration.ofSeconds(4)));
-        proxy.start();
+        start(dns(a), Duration.ofSeconds(4));
         try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(ip("127.0.0.1"), 0))) {
             s.setSoTimeout(3000);
             assertEquals("a:1", ask(s, "1"));

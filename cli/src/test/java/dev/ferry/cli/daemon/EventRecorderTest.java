@@ -9,15 +9,10 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
-import java.util.HashMap;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -27,24 +22,18 @@ import org.junit.jupiter.api.Test;
 
 /** Events reach the API server in events.k8s.io/v1 form, throttled per object, never blocking the caller. */
 class EventRecorderTest {
-    KubernetesMockServer server;
+    MockApi api;
     KubernetesClient client;
 
     @BeforeEach
     void startApi() {
-        server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), new KubernetesCrudDispatcher(), false);
-        server.init(InetAddress.getLoopbackAddress(), 0);
-        client = server.createClient();
+        api = MockApi.start();
+        client = api.client();
     }
 
     @AfterEach
     void stopApi() {
-        client.close();
-        try {
-            server.destroy();
-        } catch (IllegalStateException slowClose) {
-            System.err.println("mock server close was slow: " + slowClose);
-        }
+        api.close();
     }
 
     List<Event> events(String namespace, int atLeast) throws InterruptedException {

@@ -8,11 +8,7 @@ import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -28,7 +24,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -50,15 +45,14 @@ class RunKubeconfigTest {
     @TempDir
     Path dir;
 
-    KubernetesMockServer server;
+    MockApi api;
     KubernetesClient client;
     Path kubeconfig;
 
     @BeforeEach
     void startApi() throws IOException {
-        server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), new KubernetesCrudDispatcher(), false);
-        server.init(InetAddress.getLoopbackAddress(), 0);
-        client = server.createClient();
+        api = MockApi.start();
+        client = api.client();
         kubeconfig = dir.resolve("kubeconfig");
         Files.writeString(kubeconfig, """
                 apiVersion: v1
@@ -78,12 +72,7 @@ class RunKubeconfigTest {
 
     @AfterEach
     void stopApi() {
-        client.close();
-        try {
-            server.destroy();
-        } catch (IllegalStateException slowClose) {
-            System.err.println("mock server close was slow: " + slowClose); // its 10 s wait ran out under load
-        }
+        api.close();
     }
 
     static int freePort() throws IOException {
