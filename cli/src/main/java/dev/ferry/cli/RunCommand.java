@@ -9,6 +9,7 @@ import dev.ferry.cli.config.ProxyConfig;
 import dev.ferry.cli.config.ProxyMode;
 import dev.ferry.cli.daemon.ClusterSource;
 import dev.ferry.cli.plane.DataPlane;
+import dev.ferry.cli.plane.PrimaryNodeIps;
 import dev.ferry.model.Cidr;
 import dev.ferry.cli.http.ProxierHealth;
 import dev.ferry.cli.http.ProxyMetrics;
@@ -47,6 +48,8 @@ import picocli.CommandLine.Option;
         description = "Run the Ferry daemon: watch a source of Services and EndpointSlices into the service table.")
 final class RunCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
+    /** How long `nodePortAddresses: [primary]` waits for this node's Node object at start-up. */
+    private static final java.time.Duration PRIMARY_IP_WAIT = java.time.Duration.ofSeconds(30);
 
     static final class Source {
         @Option(names = "--source", paramLabel = "FILE",
@@ -151,6 +154,20 @@ final class RunCommand implements Callable<Integer> {
         // The demo cluster's endpoints live on "demo-node", so the demo plays that node unless told otherwise.
         String node = demoRun && nodeName == null ? "demo-node" : NodeName.resolve(nodeName, System::getenv, config);
         NodeInfo nodeInfo = new NodeInfo(node, "");
+        List<Cidr> primaryCidrs = List.of();
+        if (config.nodePortAddresses().equals(List.of("primary")) && !demoRun) {
+            List<java.net.InetAddress> primary = fromFile ? PrimaryNodeIps.of(config.bindAddress(), null)
+                    : ClusterSource.primaryNodeIps(api, node, config.bindAddress(), PRIMARY_IP_WAIT);
+            if (primary.isEmpty()) {
+                LOG.warn("nodePortAddresses [primary]: this node's IP is unknown (no specific bindAddress{}): NodePorts on"
+                        + " 127.0.0.1 only, as kube-proxy assumes loopback", fromFile ? "" : ", Node " + node
+                        + " has no InternalIP or ExternalIP after " + PRIMARY_IP_WAIT.toSeconds() + " s");
+            } else {
+                LOG.info("nodePortAddresses [primary]: NodePorts on the node's primary IPs {}", primary.stream()
+                        .map(dev.ferry.model.IpAddresses::format).toList());
+            }
+            primaryCidrs = PrimaryNodeIps.cidrs(primary);
+        }
 
         Path dir = StateDirs.resolve(stateDir);
         Path file = null;
@@ -170,7 +187,7 @@ final class RunCommand implements Callable<Integer> {
         }
         TableSync sync = new TableSync(table, listeners, metrics, health);
         boolean demo = fromFile && source.demo;
-        DataPlane.Settings settings = planeSettings(config, dir, node, demo);
+        DataPlane.Settings settings = planeSettings(config, dir, node, demo, primaryCidrs);
         if (demo && settings.dnsBind() != null) {
             backends.exclude(settings.dnsBind());
         }
@@ -264,7 +281,8 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /** The data plane from the config, the flags and whether this is the no-root demo. */
-    private DataPlane.Settings planeSettings(ProxyConfig config, Path dir, String node, boolean demo) {
+    private DataPlane.Settings planeSettings(ProxyConfig config, Path dir, String node, boolean demo,
+                                             List<Cidr> primaryCidrs) {
         DataPlane.Kind kind = switch (config.mode()) {
             case DEFAULT -> demo ? DataPlane.Kind.USERSPACE : DataPlane.Kind.IPTABLES; // kube-proxy's default on Linux
             case USERSPACE -> DataPlane.Kind.USERSPACE;
@@ -275,7 +293,9 @@ final class RunCommand implements Callable<Integer> {
         };
         List<Cidr> nodePorts = new ArrayList<>();
         for (String a : config.nodePortAddresses()) {
-            if (!a.equals("primary")) {
+            if (a.equals("primary")) {
+                nodePorts.addAll(primaryCidrs);
+            } else {
                 nodePorts.add(Cidr.parse(a));
             }
         }

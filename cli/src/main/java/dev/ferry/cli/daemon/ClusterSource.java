@@ -13,9 +13,13 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import dev.ferry.cli.plane.PrimaryNodeIps;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -73,6 +77,33 @@ public final class ClusterSource implements AutoCloseable {
         // In-cluster only: never fall back to a ~/.kube/config that happens to be on the node.
         System.setProperty(Config.KUBERNETES_AUTH_TRYKUBECONFIG_SYSTEM_PROPERTY, "false");
         return Config.autoConfigure(null);
+    }
+
+    /**
+     * kube-proxy's primary node IPs ({@link PrimaryNodeIps}) for {@code nodePortAddresses: [primary]}:
+     * reads this node's Node object, waiting at most {@code wait} for it to exist (a node's proxy may
+     * start before its Node is registered); empty when neither it nor bindAddress names an IP.
+     */
+    public static List<InetAddress> primaryNodeIps(Config api, String nodeName, InetAddress bindAddress, Duration wait)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        try (KubernetesClient client = new KubernetesClientBuilder().withConfig(api).build()) {
+            while (true) {
+                try {
+                    Node node = client.nodes().withName(nodeName).get();
+                    List<InetAddress> ips = PrimaryNodeIps.of(bindAddress, node);
+                    if (node != null && ips.size() > (bindAddress == null || bindAddress.isAnyLocalAddress() ? 0 : 1)) {
+                        return ips;
+                    }
+                } catch (KubernetesClientException e) {
+                    LOG.warn("reading Node {} for its primary IPs: {}", nodeName, e.getMessage());
+                }
+                if (System.nanoTime() >= deadline) {
+                    return PrimaryNodeIps.of(bindAddress, null);
+                }
+                Thread.sleep(1000);
+            }
+        }
     }
 
     /** Builds the client and the watcher (nothing is contacted yet). */

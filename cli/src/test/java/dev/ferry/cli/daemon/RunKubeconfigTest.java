@@ -318,6 +318,30 @@ class RunKubeconfigTest {
     }
 
     @Test
+    void nodePortAddressesPrimaryServesNodePortsOnTheNodeObjectsInternalIps() throws Exception {
+        int healthz = freePort();
+        Path config = dir.resolve("proxy.yaml");
+        Files.writeString(config, """
+                apiVersion: kubeproxy.config.k8s.io/v1alpha1
+                kind: KubeProxyConfiguration
+                healthzBindAddress: 127.0.0.1:%d
+                metricsBindAddress: 127.0.0.1:%d
+                nodePortAddresses: [primary]
+                """.formatted(healthz, freePort()));
+        client.nodes().resource(new NodeBuilder().withNewMetadata().withName("node-a").endMetadata()
+                .withNewStatus().addNewAddress().withType("Hostname").withAddress("node-a").endAddress()
+                .addNewAddress().withType("InternalIP").withAddress("10.0.7.9").endAddress()
+                .addNewAddress().withType("InternalIP").withAddress("fd00::7:9").endAddress().endStatus().build()).create();
+        try (Daemon d = Daemon.start(dir.resolve("ferry.log"), "run", "--kubeconfig", kubeconfig.toString(),
+                "--config", config.toString(), "--node-name", "node-a", "--mode", "table-only",
+                "--state-dir", dir.resolve("state").toString())) {
+            d.await("/healthz", healthz, "/healthz", r -> r.statusCode() == 200);
+            assertTrue(d.output().contains("nodePortAddresses [primary]: NodePorts on the node's primary IPs [10.0.7.9, fd00::7:9]"),
+                    d.output());
+        }
+    }
+
+    @Test
     void aBadConfigFileIsExitCode2NamingFileLineAndField() throws Exception {
         Path config = dir.resolve("proxy.yaml");
         Files.writeString(config, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\niptables:\n  syncPeriod: 30\n");
