@@ -30,7 +30,7 @@ final class TcpBackendHandler extends ChannelInboundHandlerAdapter {
         }
         // A failed write fires exceptionCaught on the client channel, which closes both sides.
         inbound.write(msg, inbound.voidPromise());
-        if (!inbound.isWritable()) {
+        if (!inbound.isWritable() && !TcpFrontendHandler.relieved(inbound)) {
             ctx.channel().config().setAutoRead(false);
         }
     }
