@@ -155,12 +155,12 @@ final class RunCommand implements Callable<Integer> {
         String node = demoRun && nodeName == null ? "demo-node" : NodeName.resolve(nodeName, System::getenv, config);
         NodeInfo nodeInfo = new NodeInfo(node, "");
         List<Cidr> primaryCidrs = List.of();
-        if (config.nodePortAddresses().equals(List.of("primary")) && !demoRun) {
+        if (PrimaryNodeIps.apply(config.nodePortAddresses(), config.mode() == ProxyMode.NFTABLES) && !demoRun) {
             List<java.net.InetAddress> primary = fromFile ? PrimaryNodeIps.of(config.bindAddress(), null)
                     : ClusterSource.primaryNodeIps(api, node, config.bindAddress(), PRIMARY_IP_WAIT);
             if (primary.isEmpty()) {
                 LOG.warn("nodePortAddresses [primary]: this node's IP is unknown (no specific bindAddress{}): NodePorts on"
-                        + " 127.0.0.1 only, as kube-proxy assumes loopback", fromFile ? "" : ", Node " + node
+                        + " loopback only, as kube-proxy assumes loopback", fromFile ? "" : ", Node " + node
                         + " has no InternalIP or ExternalIP after " + PRIMARY_IP_WAIT.toSeconds() + " s");
             } else {
                 LOG.info("nodePortAddresses [primary]: NodePorts on the node's primary IPs {}", primary.stream()
@@ -292,10 +292,9 @@ final class RunCommand implements Callable<Integer> {
             case TABLE_ONLY -> DataPlane.Kind.NONE;
         };
         List<Cidr> nodePorts = new ArrayList<>();
+        nodePorts.addAll(primaryCidrs); // empty unless nodePortAddresses is (or defaults to) primary
         for (String a : config.nodePortAddresses()) {
-            if (a.equals("primary")) {
-                nodePorts.addAll(primaryCidrs);
-            } else {
+            if (!a.equals("primary")) {
                 nodePorts.add(Cidr.parse(a));
             }
         }

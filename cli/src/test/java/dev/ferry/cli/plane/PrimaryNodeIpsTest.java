@@ -1,6 +1,8 @@
 package dev.ferry.cli.plane;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.model.Cidr;
 import dev.ferry.model.IpAddresses;
@@ -27,6 +29,14 @@ class PrimaryNodeIpsTest {
     }
 
     @Test
+    void primaryIsAskedForOrIsTheNftablesModeDefault() {
+        assertTrue(PrimaryNodeIps.apply(List.of("primary"), false));
+        assertTrue(PrimaryNodeIps.apply(List.of(), true), "kube-proxy's nftables mode defaults to the primary IPs");
+        assertFalse(PrimaryNodeIps.apply(List.of(), false), "its other modes to every address");
+        assertFalse(PrimaryNodeIps.apply(List.of("10.0.0.0/8"), true));
+    }
+
+    @Test
     void theFirstInternalIpOfEachFamilyInTheNodesOrder() {
         Node n = node("Hostname", "node-a", "ExternalIP", "203.0.113.7", "InternalIP", "10.0.0.5",
                 "InternalIP", "10.0.0.6", "InternalIP", "fd00::5");
@@ -49,8 +59,14 @@ class PrimaryNodeIpsTest {
     void nothingKnownMeansLoopbackOnly() {
         assertEquals(List.of(), PrimaryNodeIps.of(ip("0.0.0.0"), null));
         assertEquals(List.of(), PrimaryNodeIps.of(null, node("Hostname", "node-a")));
-        assertEquals(List.of(Cidr.parse("127.0.0.1/32")), PrimaryNodeIps.cidrs(List.of()));
+        assertEquals(List.of(Cidr.parse("127.0.0.1/32"), Cidr.parse("::1/128")), PrimaryNodeIps.cidrs(List.of()));
+    }
+
+    @Test
+    void aFamilyWithoutAPrimaryIpIsServedOnItsLoopbackOnlyNotOnEveryAddress() {
         assertEquals(List.of(Cidr.parse("10.0.0.5/32"), Cidr.parse("fd00::5/128")),
                 PrimaryNodeIps.cidrs(List.of(ip("10.0.0.5"), ip("fd00::5"))));
+        assertEquals(List.of(Cidr.parse("10.0.0.5/32"), Cidr.parse("::1/128")), PrimaryNodeIps.cidrs(List.of(ip("10.0.0.5"))));
+        assertEquals(List.of(Cidr.parse("fd00::5/128"), Cidr.parse("127.0.0.1/32")), PrimaryNodeIps.cidrs(List.of(ip("fd00::5"))));
     }
 }
