@@ -91,6 +91,39 @@ class IptablesLegacyBackendTest {
     }
 
     @Test
+    void firstSyncIntoAnEmptyKernelInstallsEachJumpOnceInItsOwnTransaction() throws Exception {
+        for (IptablesBackend backend : List.of(IptablesBackend.LEGACY, IptablesBackend.NFT)) {
+            String ns = "fijmp" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x100000, 0xffffff));
+            KernelTool host = new KernelTool(List.of(), Duration.ofSeconds(20));
+            host.runChecked(List.of("ip", "netns", "add", ns), null);
+            try {
+                KernelTool in = KernelTool.inNamespace(ns, Duration.ofSeconds(20));
+                List<ServicePort> ports = EndpointSelector.selectAll(List.of(web(1, 2)), NODE);
+                IptablesSyncer.ipv4(in, OPTS, backend).sync(ports, true);
+                assertEquals(JumpRules.ALL.size(), jumpsInBuiltinChains(in, backend), backend + ": after the first sync");
+                for (JumpRules.Jump j : JumpRules.ALL) {
+                    // -C finds each one: the jumps written inside the restore payload are the rules -C/-I would make
+                    List<String> check = new java.util.ArrayList<>(List.of(backend.iptables(false), "-w", "5", "-t", j.table(),
+                            "-C", j.from()));
+                    check.addAll(j.ruleArgs());
+                    assertTrue(in.run(check).ok(), backend + ": missing " + j);
+                }
+                IptablesSyncer restarted = IptablesSyncer.ipv4(in, OPTS, backend);
+                restarted.sync(ports, true);
+                restarted.sync(ports, true);
+                assertEquals(JumpRules.ALL.size(), jumpsInBuiltinChains(in, backend), backend + ": after a restart and a resync");
+            } finally {
+                host.run(List.of("ip", "netns", "del", ns));
+            }
+        }
+    }
+
+    static long jumpsInBuiltinChains(KernelTool in, IptablesBackend backend) throws IOException {
+        String save = in.runChecked(List.of(backend.save(false)), null).stdout();
+        return save.lines().filter(l -> l.matches("-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) .*-j KUBE-.*")).count();
+    }
+
+    @Test
     void detectionFollowsKubeletsCanaryIntoEitherBackend() throws Exception {
         String ns = "fidet" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x100000, 0xffffff));
         KernelTool host = new KernelTool(List.of(), Duration.ofSeconds(20));
