@@ -58,11 +58,20 @@ class CleanupCommandTest {
         assertTrue(sh("ip", "netns", "exec", ns, "iptables-save", "-t", "nat").contains(":KUBE-SERVICES"));
         assertTrue(sh("ip", "netns", "exec", ns, "nft", "list", "tables").contains("table ip ferry"));
 
+        // A half-migrated node: kube-proxy left KUBE-* chains in the legacy backend too.
+        shIn("*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-LEGACYLEFTOVER - [0:0]\n-A KUBE-SERVICES -d 10.96.99.9/32 -m comment"
+                + " --comment \"default/web:http cluster IP\" -j KUBE-SVC-LEGACYLEFTOVER\nCOMMIT\n",
+                "ip", "netns", "exec", ns, "iptables-legacy-restore", "--noflush");
+
         Cli rules = Cli.run("dump", "rules", "default/web", "--netns", ns);
         assertEquals(0, rules.exit(), rules.toString());
-        assertTrue(rules.out().contains("# iptables-save -t nat") && rules.out().contains("\"default/web:http")
+        assertTrue(rules.out().contains("# iptables-nft-save -t nat") && rules.out().contains("\"default/web:http")
                 && rules.out().contains("# nft list table ip ferry")
                 && rules.out().contains("default/web/tcp/http") && !rules.out().contains("kube-dns"), rules.out());
+        String legacy = rules.out().substring(rules.out().indexOf("# iptables-legacy-save -t nat"));
+        assertTrue(legacy.contains("KUBE-SVC-LEGACYLEFTOVER"), "the legacy backend's chains are dumped too:\n" + rules.out());
+        assertFalse(sh("ip", "netns", "exec", ns, "iptables-legacy-save").contains("*mangle"),
+                "dumping did not create legacy tables");
 
         Cli r = Cli.run("cleanup", "--kube-proxy", "--netns", ns);
         assertEquals(0, r.exit(), r.toString());
@@ -71,6 +80,8 @@ class CleanupCommandTest {
             String save = sh("ip", "netns", "exec", ns, "iptables-save", "-t", table);
             assertFalse(save.contains("KUBE-"), table + " still has KUBE- chains:\n" + save);
         }
+        String legacyAfter = sh("ip", "netns", "exec", ns, "iptables-legacy-save");
+        assertFalse(legacyAfter.contains("KUBE-"), "legacy still has KUBE- chains:\n" + legacyAfter);
         String tables = sh("ip", "netns", "exec", ns, "nft", "list", "tables");
         // iptables-nft keeps its (now empty of KUBE-*) base tables; Ferry's and kube-proxy's are gone.
         assertFalse(tables.contains("ferry") || tables.contains("kube-proxy"), tables);

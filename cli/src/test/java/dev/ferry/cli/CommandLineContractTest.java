@@ -53,6 +53,13 @@ class CommandLineContractTest {
     }
 
     @Test
+    void anUnknownIptablesBackendIsBadUsageNamingTheFlagAndTheValue() {
+        Cli r = Cli.run("run", "--demo", "--iptables-backend", "xtables");
+        assertEquals(2, r.exit(), r.toString());
+        assertTrue(r.err().contains("--iptables-backend") && r.err().contains("xtables"), r.toString());
+    }
+
+    @Test
     void aBadTableSizeNamesTheFlag() {
         Cli r = Cli.run("run", "--demo", "--table-size", "lots");
         assertEquals(2, r.exit(), r.toString());
