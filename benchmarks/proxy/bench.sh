@@ -12,6 +12,9 @@
 #   BENCH_PATHS="haproxy ferry"   paths to measure (default: direct dnat haproxy ferry; haproxy always runs)
 #   BENCH_CELLS="conns latency"   cells to measure (default: iperf1 iperf4 conns latency); others print nan
 #   FERRY_JAVA_OPTS="..."         extra JVM options for Ferry (e.g. -XX:StartFlightRecording=...)
+#   FERRY_TRANSPORT=io_uring      Ferry's Netty transport: auto (default), io_uring, epoll, nio (the log shows the one used)
+#   FERRY_TARGET=target-uring     build folder of the modules (default target-proxy), FERRY_CP_FILE its
+#                                 dependency classpath file (default /tmp/proxy-cp.txt)
 set -euo pipefail
 SECS=${1:-5}
 ROUNDS=${2:-2}
@@ -120,12 +123,14 @@ endpoints:
 - addresses: [10.211.1.2]
   conditions: {ready: true}
 YML
-CP="$ROOT/proxy-core/target-proxy/test-classes:$ROOT/proxy-core/target-proxy/classes:$ROOT/lb-algorithms/target-proxy/classes:$ROOT/conntrack/target-proxy/classes:$(cat /tmp/proxy-cp.txt)"
+T=${FERRY_TARGET:-target-proxy}
+CP="$ROOT/proxy-core/$T/test-classes:$ROOT/proxy-core/$T/classes:$ROOT/lb-algorithms/$T/classes:$ROOT/conntrack/$T/classes:$(cat "${FERRY_CP_FILE:-/tmp/proxy-cp.txt}")"
 FLAGS=$(grep -o '<ferry.jvm.flags>[^<]*' "$ROOT/pom.xml" | sed 's/<ferry.jvm.flags>//')
 ip netns exec $N java $FLAGS -Xmx512m ${FERRY_JAVA_OPTS:-} -cp "$CP" dev.ferry.proxy.ProxyNodeMain "$WORK/services.yaml" "$WORK/state" \
-  node-1 10.210.1.1 2 > "$WORK/ferry.log" 2>&1 & PIDS+=($!)
+  node-1 10.210.1.1 2 "${FERRY_TRANSPORT:-auto}" > "$WORK/ferry.log" 2>&1 & PIDS+=($!)
 for i in $(seq 1 240); do grep -q '^synced .* [1-9]' "$WORK/ferry.log" 2>/dev/null && break; sleep 0.5; done
 grep -q '^synced .* [1-9]' "$WORK/ferry.log" || { echo "Ferry did not start:"; cat "$WORK/ferry.log"; exit 1; }
+echo "ferry: $(grep -m1 '^interface' "$WORK/ferry.log")" >&2
 sleep 1
 ip netns exec $N ss -ltn | grep -q '10.97.1.1:80 ' || { echo "HAProxy is not listening:"; cat "$WORK/haproxy.log"; exit 1; }
 ip netns exec $B ss -ltn | grep -q '10.211.1.2:80 ' || { echo "nginx is not listening:"; cat "$WORK/nginx/error.log"; exit 1; }

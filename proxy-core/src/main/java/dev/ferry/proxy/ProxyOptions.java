@@ -20,12 +20,13 @@ import java.util.Objects;
  * @param udpIdleTimeout a UDP flow with no datagram either way for this long is closed
  * @param serviceInterface the interface that holds service addresses (e.g. {@code ferry0}); null
  *     holds none (then only addresses already local, such as 127.0.0.0/8, can be served)
- * @param preferNative use epoll on Linux
+ * @param transport "auto" (the best native transport on Linux, else NIO), "io_uring", "epoll" or
+ *     "nio"; a native transport the kernel or platform does not offer falls back (see {@link Transport#pick(String)})
  * @param ioThreads event loop threads (0: Netty's default, 2 × cores)
  */
 public record ProxyOptions(List<InetAddress> nodePortAddresses, String defaultAlgorithm, Duration connectTimeout,
                            Duration idleTimeout, int maxConnectAttempts, ConntrackState conntrack,
-                           Duration udpIdleTimeout, String serviceInterface, boolean preferNative, int ioThreads) {
+                           Duration udpIdleTimeout, String serviceInterface, String transport, int ioThreads) {
 
     public ProxyOptions {
         nodePortAddresses = List.copyOf(nodePortAddresses == null ? List.of() : nodePortAddresses);
@@ -43,6 +44,9 @@ public record ProxyOptions(List<InetAddress> nodePortAddresses, String defaultAl
         if (maxConnectAttempts < 1) {
             throw new IllegalArgumentException("maxConnectAttempts must be at least 1, got " + maxConnectAttempts);
         }
+        if (!Transport.CHOICES.contains(transport)) {
+            throw new IllegalArgumentException("transport must be one of " + Transport.CHOICES + ", got " + transport);
+        }
         if (ioThreads < 0) {
             throw new IllegalArgumentException("ioThreads must be 0 (default) or more, got " + ioThreads);
         }
@@ -51,56 +55,62 @@ public record ProxyOptions(List<InetAddress> nodePortAddresses, String defaultAl
     /** Defaults: NodePort on loopback only, rr, 1 s connect, 1 h idle, 3 attempts, no conntrack, UDP 30 s, no interface. */
     public static ProxyOptions defaults() {
         return new ProxyOptions(List.of(InetAddress.getLoopbackAddress()), "rr", Duration.ofSeconds(1),
-                Duration.ofHours(1), 3, null, Duration.ofSeconds(30), null, true, 0);
+                Duration.ofHours(1), 3, null, Duration.ofSeconds(30), null, "auto", 0);
     }
 
     public ProxyOptions withNodePortAddresses(List<InetAddress> a) {
         return new ProxyOptions(a, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts, conntrack,
-                udpIdleTimeout, serviceInterface, preferNative, ioThreads);
+                udpIdleTimeout, serviceInterface, transport, ioThreads);
     }
 
     public ProxyOptions withDefaultAlgorithm(String a) {
         return new ProxyOptions(nodePortAddresses, a, connectTimeout, idleTimeout, maxConnectAttempts, conntrack,
-                udpIdleTimeout, serviceInterface, preferNative, ioThreads);
+                udpIdleTimeout, serviceInterface, transport, ioThreads);
     }
 
     public ProxyOptions withConnectTimeout(Duration d) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, d, idleTimeout, maxConnectAttempts, conntrack,
-                udpIdleTimeout, serviceInterface, preferNative, ioThreads);
+                udpIdleTimeout, serviceInterface, transport, ioThreads);
     }
 
     public ProxyOptions withIdleTimeout(Duration d) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, d, maxConnectAttempts, conntrack,
-                udpIdleTimeout, serviceInterface, preferNative, ioThreads);
+                udpIdleTimeout, serviceInterface, transport, ioThreads);
     }
 
     public ProxyOptions withMaxConnectAttempts(int n) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, n, conntrack,
-                udpIdleTimeout, serviceInterface, preferNative, ioThreads);
+                udpIdleTimeout, serviceInterface, transport, ioThreads);
     }
 
     public ProxyOptions withConntrack(ConntrackState c) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts, c,
-                udpIdleTimeout, serviceInterface, preferNative, ioThreads);
+                udpIdleTimeout, serviceInterface, transport, ioThreads);
     }
 
     public ProxyOptions withUdpIdleTimeout(Duration d) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts,
-                conntrack, d, serviceInterface, preferNative, ioThreads);
+                conntrack, d, serviceInterface, transport, ioThreads);
     }
 
     public ProxyOptions withServiceInterface(String name) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts,
-                conntrack, udpIdleTimeout, name, preferNative, ioThreads);
+                conntrack, udpIdleTimeout, name, transport, ioThreads);
     }
 
+    /** False: NIO; true: "auto". */
     public ProxyOptions withPreferNative(boolean b) {
+        return withTransport(b ? "auto" : "nio");
+    }
+
+    /** One of {@link Transport#CHOICES}. */
+    public ProxyOptions withTransport(String t) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts,
-                conntrack, udpIdleTimeout, serviceInterface, b, ioThreads);
+                conntrack, udpIdleTimeout, serviceInterface, t, ioThreads);
     }
 
     public ProxyOptions withIoThreads(int n) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts,
-                conntrack, udpIdleTimeout, serviceInterface, preferNative, n);
+                conntrack, udpIdleTimeout, serviceInterface, transport, n);
     }
 }

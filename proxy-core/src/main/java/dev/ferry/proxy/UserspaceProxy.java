@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Ferry's userspace L4 proxy ({@code ferry run --mode userspace}): serves every frontend of every
  * service port in the table — ClusterIPs, externalIPs and LoadBalancer IPs on their address, NodePorts
- * on the configured node addresses — over TCP and UDP with Netty (epoll on Linux, NIO elsewhere).
+ * on the configured node addresses — over TCP and UDP with Netty (io_uring or epoll on Linux, NIO elsewhere).
  *
  * <p>Usage:
  * <pre>{@code
@@ -56,7 +56,7 @@ public final class UserspaceProxy implements AutoCloseable {
     private final ProxyOptions options;
     private final Transport transport;
     private final Router router;
-    /** The listening sockets of each frontend: one per event loop with SO_REUSEPORT on epoll, else one. */
+    /** The listening sockets of each frontend: one per event loop with SO_REUSEPORT on a native transport, else one. */
     private final Map<FrontendKey, List<Channel>> listeners = new HashMap<>();
     private final Set<FrontendKey> failedBinds = new HashSet<>();
     private volatile int listening;
@@ -69,7 +69,7 @@ public final class UserspaceProxy implements AutoCloseable {
     public UserspaceProxy(ServiceTableReader reader, ProxyOptions options) {
         this.reader = reader;
         this.options = options;
-        this.transport = Transport.pick(options.preferNative());
+        this.transport = Transport.pick(options.transport());
         this.router = new Router(reader, options.defaultAlgorithm(), options.conntrack());
     }
 
@@ -82,18 +82,18 @@ public final class UserspaceProxy implements AutoCloseable {
             throw new IllegalStateException("already started");
         }
         started = true;
-        LOG.info("userspace proxy on {} transport", transport.name());
+        LOG.info("userspace proxy on {} transport ({})", transport.name(), transport.why());
         if (options.serviceInterface() != null) {
             serviceInterface = ServiceInterface.create(options.serviceInterface());
         }
-        if (!transport.isEpoll()) {
+        if (!transport.isNative()) {
             bossGroup = transport.newGroup(1, "ferry-accept");
         }
         workerGroup = transport.newGroup(options.ioThreads(), "ferry-io");
         onTableChanged();
     }
 
-    /** The transport in use ("epoll" or "nio"). */
+    /** The transport in use ("io_uring", "epoll" or "nio"). */
     public String transport() {
         return transport.name();
     }
@@ -249,7 +249,7 @@ public final class UserspaceProxy implements AutoCloseable {
                     .handler(new UdpFrontendHandler(router, k, options, transport))
                     .bind(k.socketAddress));
         }
-        if (!transport.isEpoll()) {
+        if (!transport.isNative()) {
             return List.of(serverBootstrap(k, bossGroup, workerGroup).bind(k.socketAddress));
         }
         // One listener per event loop on the same address (SO_REUSEPORT): the kernel spreads new
@@ -257,7 +257,7 @@ public final class UserspaceProxy implements AutoCloseable {
         List<ChannelFuture> out = new ArrayList<>();
         for (io.netty.util.concurrent.EventExecutor e : workerGroup) {
             io.netty.channel.EventLoop loop = (io.netty.channel.EventLoop) e;
-            out.add(serverBootstrap(k, loop, loop).option(io.netty.channel.epoll.EpollChannelOption.SO_REUSEPORT, true)
+            out.add(serverBootstrap(k, loop, loop).option(io.netty.channel.unix.UnixChannelOption.SO_REUSEPORT, true)
                     .bind(k.socketAddress));
         }
         return out;
@@ -316,8 +316,17 @@ public final class UserspaceProxy implements AutoCloseable {
      */
     @Override
     public void close() {
+        // Wait for the listeners to be closed before the loops stop: io_uring closes a listening
+        // socket only once its pending accept is cancelled on the loop, and a loop that terminated
+        // first leaves the socket open, still taking SO_REUSEPORT connections nobody accepts.
+        List<ChannelFuture> closing = new ArrayList<>();
         for (List<Channel> cs : listeners.values()) {
-            cs.forEach(Channel::close);
+            for (Channel c : cs) {
+                closing.add(c.close());
+            }
+        }
+        for (ChannelFuture f : closing) {
+            f.awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
         listeners.clear();
         listening = 0;

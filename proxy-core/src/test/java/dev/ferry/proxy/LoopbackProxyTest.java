@@ -44,7 +44,7 @@ class LoopbackProxyTest {
     Path dir;
 
     private ServiceTable table;
-    private UserspaceProxy proxy;
+    UserspaceProxy proxy;
     private ConntrackState conntrack;
     private final List<EchoBackend> backends = new ArrayList<>();
 
@@ -67,13 +67,25 @@ class LoopbackProxyTest {
         table.close();
     }
 
-    private EchoBackend backend(String name) throws IOException {
+    /**
+     * The transport every case runs on unless it asks for another: epoll here (the fallback when
+     * io_uring is unavailable), io_uring in LoopbackProxyIoUringTest, the default in the netns tests.
+     */
+    String transport() {
+        return "epoll";
+    }
+
+    private ProxyOptions defaults() {
+        return ProxyOptions.defaults().withTransport(transport());
+    }
+
+    EchoBackend backend(String name) throws IOException {
         EchoBackend b = EchoBackend.loopback(name);
         backends.add(b);
         return b;
     }
 
-    private void start(ProxyOptions options, ServicePort... ports) throws IOException {
+    void start(ProxyOptions options, ServicePort... ports) throws IOException {
         table.replaceAll(List.of(ports));
         proxy = new UserspaceProxy(table.reader(), options.withConntrack(conntrack));
         proxy.start();
@@ -106,7 +118,7 @@ class LoopbackProxyTest {
         EchoBackend a = backend("a");
         EchoBackend b = backend("b");
         EchoBackend c = backend("c");
-        start(ProxyOptions.defaults(), Services.clusterIp("web", "127.0.10.1", 8080, Protocol.TCP,
+        start(defaults(), Services.clusterIp("web", "127.0.10.1", 8080, Protocol.TCP,
                 Services.loopback(a, b, c)));
         Map<String, Integer> seen = new HashMap<>();
         for (int i = 0; i < 30; i++) {
@@ -135,7 +147,7 @@ class LoopbackProxyTest {
     @Test
     void bytesAreRelayedBothWaysAndHalfCloseReachesTheBackend() throws IOException {
         EchoBackend a = backend("a");
-        start(ProxyOptions.defaults(), Services.clusterIp("echo", "127.0.10.2", 7000, Protocol.TCP,
+        start(defaults(), Services.clusterIp("echo", "127.0.10.2", 7000, Protocol.TCP,
                 Services.loopback(a)));
         byte[] payload = new byte[1 << 20];
         new java.util.Random(7).nextBytes(payload);
@@ -162,7 +174,7 @@ class LoopbackProxyTest {
 
     @Test
     void serviceWithoutEndpointsRefusesConnections() throws IOException {
-        start(ProxyOptions.defaults(), Services.clusterIp("empty", "127.0.10.3", 8080, Protocol.TCP, List.of()));
+        start(defaults(), Services.clusterIp("empty", "127.0.10.3", 8080, Protocol.TCP, List.of()));
         assertThrows(ConnectException.class, () -> greeting("127.0.10.3", 8080, null),
                 "no listener for a frontend without endpoints: the kernel refuses");
         assertEquals(0, proxy.listenerCount());
@@ -176,7 +188,7 @@ class LoopbackProxyTest {
             dead = s.getLocalPort(); // closed again at once: connecting there is refused
         }
         List<Endpoint> eps = List.of(Services.ready("127.0.0.1", dead), Services.ready("127.0.0.1", a.port()));
-        start(ProxyOptions.defaults(), Services.clusterIp("retry", "127.0.10.4", 8080, Protocol.TCP, eps));
+        start(defaults(), Services.clusterIp("retry", "127.0.10.4", 8080, Protocol.TCP, eps));
         for (int i = 0; i < 10; i++) {
             assertEquals("a", greeting("127.0.10.4", 8080, null), "connection " + i);
         }
@@ -192,7 +204,7 @@ class LoopbackProxyTest {
         try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
             dead = s.getLocalPort();
         }
-        start(ProxyOptions.defaults(), Services.clusterIp("dead", "127.0.10.5", 8080, Protocol.TCP,
+        start(defaults(), Services.clusterIp("dead", "127.0.10.5", 8080, Protocol.TCP,
                 List.of(Services.ready("127.0.0.1", dead))));
         assertThrows(SocketException.class, () -> {
             try (Socket s = open("127.0.10.5", 8080, null)) {
@@ -207,7 +219,7 @@ class LoopbackProxyTest {
         EchoBackend a = backend("a");
         EchoBackend b = backend("b");
         ServicePort both = Services.clusterIp("roll", "127.0.10.6", 8080, Protocol.TCP, Services.loopback(a, b));
-        start(ProxyOptions.defaults(), both);
+        start(defaults(), both);
         Socket longLived = open("127.0.10.6", 8080, null);
         BufferedReader r = new BufferedReader(new InputStreamReader(longLived.getInputStream(), StandardCharsets.UTF_8));
         String first = r.readLine();
@@ -226,7 +238,7 @@ class LoopbackProxyTest {
     void proxyProtocolHeaderTellsTheBackendTheClientAddress() throws IOException {
         EchoBackend pp = new EchoBackend("pp", ip("127.0.0.1"), 0, true);
         backends.add(pp);
-        start(ProxyOptions.defaults(), Services.build("pp", ServiceType.CLUSTER_IP, List.of("127.0.10.7"), 8080, 0,
+        start(defaults(), Services.build("pp", ServiceType.CLUSTER_IP, List.of("127.0.10.7"), 8080, 0,
                 List.of(), List.of(), List.of(), SessionAffinity.NONE, "", true, Protocol.TCP, Services.loopback(pp)));
         try (Socket s = open("127.0.10.7", 8080, "127.0.0.77")) {
             String line = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)).readLine();
@@ -237,7 +249,7 @@ class LoopbackProxyTest {
     @Test
     void loadBalancerSourceRangesAdmitOnlyListedClients() throws IOException {
         EchoBackend a = backend("a");
-        start(ProxyOptions.defaults(), Services.build("lb", ServiceType.LOAD_BALANCER, List.of("127.0.10.8"), 8080, 0,
+        start(defaults(), Services.build("lb", ServiceType.LOAD_BALANCER, List.of("127.0.10.8"), 8080, 0,
                 List.of(), List.of("127.0.11.8"), List.of("127.0.0.8/32"), SessionAffinity.NONE, "", false,
                 Protocol.TCP, Services.loopback(a)));
         assertEquals("a", greeting("127.0.11.8", 8080, "127.0.0.8"), "listed client");
@@ -255,7 +267,7 @@ class LoopbackProxyTest {
         EchoBackend a = backend("a");
         EchoBackend b = backend("b");
         EchoBackend c = backend("c");
-        start(ProxyOptions.defaults(), Services.build("sticky", ServiceType.CLUSTER_IP, List.of("127.0.10.9"), 8080, 0,
+        start(defaults(), Services.build("sticky", ServiceType.CLUSTER_IP, List.of("127.0.10.9"), 8080, 0,
                 List.of(), List.of(), List.of(), SessionAffinity.CLIENT_IP, "", false, Protocol.TCP,
                 Services.loopback(a, b, c)));
         Set<String> clientOne = new HashSet<>();
@@ -273,7 +285,7 @@ class LoopbackProxyTest {
     @Test
     void nodePortIsServedOnTheNodeAddresses() throws IOException {
         EchoBackend a = backend("a");
-        start(ProxyOptions.defaults().withNodePortAddresses(List.of(ip("127.0.0.1"), ip("127.0.12.1"))),
+        start(defaults().withNodePortAddresses(List.of(ip("127.0.0.1"), ip("127.0.12.1"))),
                 Services.build("np", ServiceType.NODE_PORT, List.of("127.0.10.10"), 8080, 30080, List.of(),
                         List.of(), List.of(), SessionAffinity.NONE, "", false, Protocol.TCP, Services.loopback(a)));
         assertEquals("a", greeting("127.0.0.1", 30080, null));
@@ -284,7 +296,7 @@ class LoopbackProxyTest {
     @Test
     void udpDatagramsReachABackendAndRepliesComeFromTheServiceAddress() throws IOException {
         EchoBackend a = backend("a");
-        start(ProxyOptions.defaults().withUdpIdleTimeout(Duration.ofSeconds(30)),
+        start(defaults().withUdpIdleTimeout(Duration.ofSeconds(30)),
                 Services.clusterIp("dns", "127.0.10.11", 5353, Protocol.UDP, Services.loopback(a)));
         try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(ip("127.0.0.1"), 0))) {
             s.setSoTimeout(3000);
@@ -306,7 +318,7 @@ class LoopbackProxyTest {
     @Test
     void idleUdpFlowsAgeOut() throws Exception {
         EchoBackend a = backend("a");
-        start(ProxyOptions.defaults().withUdpIdleTimeout(Duration.ofMillis(200)),
+        start(defaults().withUdpIdleTimeout(Duration.ofMillis(200)),
                 Services.clusterIp("dns", "127.0.10.12", 5353, Protocol.UDP, Services.loopback(a)));
         try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(ip("127.0.0.1"), 0))) {
             s.setSoTimeout(3000);
@@ -327,7 +339,7 @@ class LoopbackProxyTest {
         EchoBackend a = backend("a");
         ServicePort one = Services.clusterIp("one", "127.0.10.13", 8080, Protocol.TCP, Services.loopback(a));
         ServicePort two = Services.clusterIp("two", "127.0.10.14", 8080, Protocol.TCP, Services.loopback(a));
-        start(ProxyOptions.defaults(), one, two);
+        start(defaults(), one, two);
         assertEquals(2, proxy.listenerCount());
         Socket toOne = open("127.0.10.13", 8080, null);
         BufferedReader r = new BufferedReader(new InputStreamReader(toOne.getInputStream(), StandardCharsets.UTF_8));
@@ -350,7 +362,7 @@ class LoopbackProxyTest {
             ports.add(Services.clusterIp("svc" + i, "127.0.13." + (i % 250 + 1), 9000 + i / 250, Protocol.TCP,
                     Services.loopback(a)));
         }
-        start(ProxyOptions.defaults(), ports.toArray(ServicePort[]::new));
+        start(defaults(), ports.toArray(ServicePort[]::new));
         assertEquals(1000, proxy.listenerCount());
         for (int i = 0; i < 1000; i += 97) {
             assertEquals("a", greeting("127.0.13." + (i % 250 + 1), 9000 + i / 250, null), "service " + i);
@@ -384,7 +396,7 @@ class LoopbackProxyTest {
     @Test
     void aBackendThatDoesNotReadStopsTheProxyReadingFromTheClient() throws Exception {
         try (java.net.ServerSocket srv = quietServer()) {
-            start(ProxyOptions.defaults(), Services.clusterIp("bp-up", "127.0.10.30", 8080, Protocol.TCP,
+            start(defaults(), Services.clusterIp("bp-up", "127.0.10.30", 8080, Protocol.TCP,
                     List.of(Services.ready("127.0.0.1", srv.getLocalPort()))));
             java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
             try (Socket client = open("127.0.10.30", 8080, null); Socket backendSide = srv.accept()) {
@@ -415,7 +427,7 @@ class LoopbackProxyTest {
     @Test
     void aClientThatDoesNotReadStopsTheProxyReadingFromTheBackend() throws Exception {
         try (java.net.ServerSocket srv = quietServer()) {
-            start(ProxyOptions.defaults(), Services.clusterIp("bp-down", "127.0.10.31", 8080, Protocol.TCP,
+            start(defaults(), Services.clusterIp("bp-down", "127.0.10.31", 8080, Protocol.TCP,
                     List.of(Services.ready("127.0.0.1", srv.getLocalPort()))));
             java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
             try (Socket client = open("127.0.10.31", 8080, null); Socket backendSide = srv.accept()) {
@@ -447,7 +459,7 @@ class LoopbackProxyTest {
     @Test
     void aConnectionQuietForTheIdleTimeoutIsClosedWhileTrafficKeepsItOpen() throws Exception {
         EchoBackend a = backend("a");
-        start(ProxyOptions.defaults().withIdleTimeout(Duration.ofMillis(600)), Services.clusterIp("idle",
+        start(defaults().withIdleTimeout(Duration.ofMillis(600)), Services.clusterIp("idle",
                 "127.0.10.32", 8080, Protocol.TCP, Services.loopback(a)));
         try (Socket s = open("127.0.10.32", 8080, null)) {
             BufferedReader r = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
@@ -466,7 +478,7 @@ class LoopbackProxyTest {
     void aBackendThatClosesRightAfterItsLastWriteReachesASlowClientWholeThenEof() throws Exception {
         int size = 4 << 20;
         try (java.net.ServerSocket srv = quietServer()) {
-            start(ProxyOptions.defaults(), Services.clusterIp("fin", "127.0.10.33", 8080, Protocol.TCP,
+            start(defaults(), Services.clusterIp("fin", "127.0.10.33", 8080, Protocol.TCP,
                     List.of(Services.ready("127.0.0.1", srv.getLocalPort()))));
             try (Socket client = open("127.0.10.33", 8080, null); Socket backendSide = srv.accept()) {
                 Thread backend = new Thread(() -> {

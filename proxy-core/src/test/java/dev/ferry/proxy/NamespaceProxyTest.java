@@ -69,7 +69,9 @@ class NamespaceProxyTest {
             b.await("ready", 60_000);
         }
         client.await("ready", 60_000);
-        node.await("interface", 240_000);
+        // The node runs the default transport (io_uring where the kernel offers it), as `ferry run` does.
+        String started = node.await("interface", 240_000);
+        assertTrue(started.endsWith(" transport " + Transport.pick("auto").name()), started);
         generation = Long.parseLong(node.await("synced", 240_000).split(" ")[1]);
     }
 

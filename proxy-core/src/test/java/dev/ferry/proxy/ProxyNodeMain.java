@@ -16,7 +16,8 @@ import java.util.List;
  * The node side of the namespace tests and the benchmark, run as a child JVM inside the node
  * namespace: watches a YAML file, runs endpoint selection, writes the table and runs the proxy
  * with the {@code ferry0} interface. Prints "synced GENERATION LISTENERS" after every applied
- * change. Arguments: YAML STATE_DIR NODE_NAME NODE_PORT_ADDRESSES(comma-separated) [IO_THREADS [nio]].
+ * change. Arguments: YAML STATE_DIR NODE_NAME NODE_PORT_ADDRESSES(comma-separated) [IO_THREADS [TRANSPORT]],
+ * TRANSPORT one of auto (the default), io_uring, epoll, nio.
  */
 public final class ProxyNodeMain {
     private ProxyNodeMain() {}
@@ -30,13 +31,13 @@ public final class ProxyNodeMain {
             nodeAddresses.add(InetAddress.getByName(a));
         }
         int ioThreads = args.length > 4 ? Integer.parseInt(args[4]) : 0;
-        boolean nio = args.length > 5 && args[5].equals("nio");
+        String transport = args.length > 5 ? args[5] : "auto";
         ServiceTable table = ServiceTable.create(state.resolve("table"), 256L << 20, 500, System::currentTimeMillis);
         ConntrackState conntrack = ConntrackState.open(state.resolve("conntrack"), ConntrackConfig.DEFAULTS
                 .withMaxFlows(65536).withMaxAffinities(65536));
         UserspaceProxy proxy = new UserspaceProxy(table.reader(), ProxyOptions.defaults()
                 .withNodePortAddresses(nodeAddresses).withConntrack(conntrack).withServiceInterface("ferry0")
-                .withConnectTimeout(Duration.ofMillis(500)).withIoThreads(ioThreads).withPreferNative(!nio));
+                .withConnectTimeout(Duration.ofMillis(500)).withIoThreads(ioThreads).withTransport(transport));
         Object lock = new Object();
         boolean[] started = {false};
         FileSource source = new FileSource(yaml, Duration.ofMillis(100), snapshot -> {
