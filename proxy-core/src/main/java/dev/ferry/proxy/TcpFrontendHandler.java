@@ -38,6 +38,8 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private final FrontendKey key;
     private final ProxyOptions options;
     private final Transport transport;
+    /** Counts this connection on its loop. */
+    private final LoopBalance balance;
     private final Router.Route route = new Router.Route();
     private final long idleNanos;
     private Channel inbound;
@@ -52,11 +54,12 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private ScheduledFuture<?> idleCheck;
     private final Runnable idleCheckTask = this::checkIdle;
 
-    TcpFrontendHandler(Router router, FrontendKey key, ProxyOptions options, Transport transport) {
+    TcpFrontendHandler(Router router, FrontendKey key, ProxyOptions options, Transport transport, LoopBalance balance) {
         this.router = router;
         this.key = key;
         this.options = options;
         this.transport = transport;
+        this.balance = balance;
         this.idleNanos = options.idleTimeout().toNanos();
     }
 
@@ -274,6 +277,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        balance.closed(ctx.channel().eventLoop());
         if (idleCheck != null) {
             idleCheck.cancel(false);
         }

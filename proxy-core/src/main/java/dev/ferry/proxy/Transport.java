@@ -109,12 +109,21 @@ public record Transport(String name, Class<? extends ServerSocketChannel> server
     }
 
     EventLoopGroup newGroup(int threads, String prefix) {
-        DefaultThreadFactory tf = new DefaultThreadFactory(prefix, true);
-        IoHandlerFactory io = switch (name) {
+        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(prefix, true), ioHandlerFactory());
+    }
+
+    /** A group whose loops for new registrations are chosen by {@code chooser}. */
+    EventLoopGroup newGroup(int threads, String prefix, io.netty.util.concurrent.EventExecutorChooserFactory chooser) {
+        return new MultiThreadIoEventLoopGroup(threads,
+                new io.netty.util.concurrent.ThreadPerTaskExecutor(new DefaultThreadFactory(prefix, true)), chooser,
+                ioHandlerFactory());
+    }
+
+    private IoHandlerFactory ioHandlerFactory() {
+        return switch (name) {
             case "epoll" -> EpollIoHandler.newFactory();
             case "io_uring" -> IoUringIoHandler.newFactory();
             default -> NioIoHandler.newFactory();
         };
-        return new MultiThreadIoEventLoopGroup(threads, tf, io);
     }
 }

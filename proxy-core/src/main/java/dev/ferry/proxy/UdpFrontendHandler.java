@@ -35,6 +35,8 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
     private final FrontendKey key;
     private final ProxyOptions options;
     private final Transport transport;
+    /** Where this listener is counted among the event loops' channels. */
+    private final LoopBalance balance;
     private final Map<InetSocketAddress, UdpFlow> flows = new HashMap<>();
     private final FlowKey flowKey = new FlowKey();
     private final Flow flowScratch = new Flow();
@@ -69,7 +71,8 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    UdpFrontendHandler(Router router, FrontendKey key, ProxyOptions options, Transport transport) {
+    UdpFrontendHandler(Router router, FrontendKey key, ProxyOptions options, Transport transport, LoopBalance balance) {
+        this.balance = balance;
         this.router = router;
         this.key = key;
         this.options = options;
@@ -250,6 +253,7 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        balance.closed(ctx.channel().eventLoop());
         if (sweeper != null) {
             sweeper.cancel(false);
         }

@@ -62,6 +62,7 @@ public final class UserspaceProxy implements AutoCloseable {
     private volatile int listening;
     private EventLoopGroup bossGroup;
     private EventLoopGroup workerGroup;
+    private final LoopBalance balance = new LoopBalance();
     private ServiceInterface serviceInterface;
     private long seenGeneration = -1;
     private boolean started;
@@ -89,7 +90,7 @@ public final class UserspaceProxy implements AutoCloseable {
         if (!transport.isNative()) {
             bossGroup = transport.newGroup(1, "ferry-accept");
         }
-        workerGroup = transport.newGroup(options.ioThreads(), "ferry-io");
+        workerGroup = transport.newGroup(options.ioThreads(), "ferry-io", balance);
         onTableChanged();
     }
 
@@ -246,18 +247,19 @@ public final class UserspaceProxy implements AutoCloseable {
                     .group(workerGroup)
                     .channel(transport.datagramChannel())
                     .option(ChannelOption.SO_REUSEADDR, true)
-                    .handler(new UdpFrontendHandler(router, k, options, transport))
+                    .handler(new UdpFrontendHandler(router, k, options, transport, balance))
                     .bind(k.socketAddress));
         }
         if (!transport.isNative()) {
             return List.of(serverBootstrap(k, bossGroup, workerGroup).bind(k.socketAddress));
         }
         // One listener per event loop on the same address (SO_REUSEPORT): the kernel spreads new
-        // connections and each loop accepts and relays its own, with no hand-off between threads.
+        // connections and each loop accepts and relays its own, handing one off only when it is
+        // clearly busier than another (LoopBalance).
         List<ChannelFuture> out = new ArrayList<>();
         for (io.netty.util.concurrent.EventExecutor e : workerGroup) {
             io.netty.channel.EventLoop loop = (io.netty.channel.EventLoop) e;
-            out.add(serverBootstrap(k, loop, loop).option(io.netty.channel.unix.UnixChannelOption.SO_REUSEPORT, true)
+            out.add(serverBootstrap(k, loop, workerGroup).option(io.netty.channel.unix.UnixChannelOption.SO_REUSEPORT, true)
                     .bind(k.socketAddress));
         }
         return out;
@@ -277,7 +279,7 @@ public final class UserspaceProxy implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(new TcpFrontendHandler(router, k, options, transport));
+                        ch.pipeline().addLast(new TcpFrontendHandler(router, k, options, transport, balance));
                     }
                 });
     }
