@@ -87,6 +87,11 @@ final class RunCommand implements Callable<Integer> {
             description = "Which iptables binaries iptables mode runs: auto|legacy|nft|system. auto (default) uses the backend kubelet uses, found as kube-proxy's image finds it; system = the unsuffixed iptables-restore.")
     dev.ferry.rules.iptables.IptablesBackend iptablesBackend;
 
+    @Option(names = "--proxy-transport", paramLabel = "TRANSPORT", defaultValue = "auto", converter = ProxyTransportFlag.class,
+            description = "The userspace proxy's I/O: auto|io_uring|epoll|nio. auto (default) = io_uring where the kernel and"
+                    + " seccomp allow it, else epoll (logged with the cause); epoll opts out of io_uring.")
+    String proxyTransport;
+
     @Option(names = "--healthz-bind-address", paramLabel = "IP:PORT", converter = HealthzAddressFlag.class,
             description = "Serve /healthz and /livez here (default 0.0.0.0:10256; overrides healthzBindAddress).")
     BindAddress healthzBindAddress;
@@ -322,7 +327,8 @@ final class RunCommand implements Callable<Integer> {
         }
         String algorithm = config.scheduler() == null ? "rr" : config.scheduler().schedulerName();
         return new DataPlane.Settings(kind, dir, node, config.clusterCIDRs(), config.masqueradeAll(), nodePorts,
-                config.syncPeriod(), algorithm, serviceInterface, dns, upstreams, clusterDomain, iptablesBackend);
+                config.syncPeriod(), algorithm, serviceInterface, dns, upstreams, clusterDomain, iptablesBackend,
+                proxyTransport);
     }
 
     /** Copies the embedded demo cluster into the state dir, where the user may edit it while it runs. */
@@ -338,6 +344,19 @@ final class RunCommand implements Callable<Integer> {
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         }
         return file;
+    }
+
+    /** --proxy-transport: one of the proxy's transports. */
+    static final class ProxyTransportFlag implements CommandLine.ITypeConverter<String> {
+        @Override
+        public String convert(String value) {
+            String v = value.strip().toLowerCase(java.util.Locale.ROOT);
+            if (!dev.ferry.proxy.Transport.CHOICES.contains(v)) {
+                throw new CommandLine.TypeConversionException("\"" + value + "\": must be one of "
+                        + String.join(", ", dev.ferry.proxy.Transport.CHOICES));
+            }
+            return v;
+        }
     }
 
     /** --iptables-backend: a backend name, or auto (null: detect at start). */

@@ -60,6 +60,14 @@ class CommandLineContractTest {
     }
 
     @Test
+    void anUnknownProxyTransportIsBadUsageListingTheChoices() {
+        Cli r = Cli.run("run", "--demo", "--proxy-transport", "dpdk");
+        assertEquals(2, r.exit(), r.toString());
+        assertTrue(r.err().contains("--proxy-transport") && r.err().contains("dpdk") && r.err().contains("io_uring, epoll, nio"),
+                r.toString());
+    }
+
+    @Test
     void aBadTableSizeNamesTheFlag() {
         Cli r = Cli.run("run", "--demo", "--table-size", "lots");
         assertEquals(2, r.exit(), r.toString());

@@ -75,6 +75,27 @@ class RunDaemonTest {
     }
 
     @Test
+    void proxyTransportOptsOutOfIoUringAndTrafficStillFlows() throws Exception {
+        Path state = dir.resolve("state");
+        try (DaemonProcess d = DaemonProcess.start(dir.resolve("nio.log"), "run", "--demo", "--proxy-transport", "nio",
+                "--state-dir", state.toString())) {
+            d.await("the demo backends", 60_000, () -> d.output().contains("demo backend listening on 127.0.10.2:18080"));
+            d.await("the proxy on NIO", 30_000, () -> d.output().contains("userspace proxy on nio transport (asked for nio)"));
+            String body = null;
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (System.nanoTime() < deadline) {
+                try {
+                    body = httpFrom("127.0.0.1", "127.0.20.1", 8080);
+                    break;
+                } catch (java.io.IOException notListeningYet) {
+                    Thread.sleep(200);
+                }
+            }
+            assertTrue(body != null && body.contains("default/web"), body + "\n" + d.output());
+        }
+    }
+
+    @Test
     void aBrokenEditKeepsTheLastGoodTableAndAFixedOneIsPickedUp() throws Exception {
         Path state = dir.resolve("state");
         Path src = dir.resolve("cluster.yaml");

@@ -50,11 +50,14 @@ public final class DataPlane implements AutoCloseable {
     /** The data plane kinds, by their kube-proxy mode names. */
     public enum Kind { NONE, USERSPACE, IPTABLES, NFTABLES, IPVS }
 
-    /** Everything a data plane needs from the configuration; iptablesBackend null means detect it at start. */
+    /**
+     * Everything a data plane needs from the configuration; iptablesBackend null means detect it at
+     * start; proxyTransport is one of the userspace proxy's transports (auto: io_uring, else epoll, else NIO).
+     */
     public record Settings(Kind kind, Path stateDir, String nodeName, List<Cidr> clusterCidrs, boolean masqueradeAll,
                            List<Cidr> nodePortAddresses, Duration syncPeriod, String defaultAlgorithm,
                            String serviceInterface, InetSocketAddress dnsBind, List<InetSocketAddress> dnsUpstreams,
-                           String clusterDomain, IptablesBackend iptablesBackend) {}
+                           String clusterDomain, IptablesBackend iptablesBackend, String proxyTransport) {}
 
     private final ServiceTableReader reader;
     private final Settings settings;
@@ -93,7 +96,8 @@ public final class DataPlane implements AutoCloseable {
                 ConntrackState ct = ConntrackState.open(settings.stateDir(), ConntrackConfig.DEFAULTS);
                 closeables.add(ct);
                 ProxyOptions o = ProxyOptions.defaults().withConntrack(ct).withNodePortAddresses(nodeIps)
-                        .withDefaultAlgorithm(settings.defaultAlgorithm()).withServiceInterface(settings.serviceInterface());
+                        .withDefaultAlgorithm(settings.defaultAlgorithm()).withServiceInterface(settings.serviceInterface())
+                        .withTransport(settings.proxyTransport());
                 proxy = new UserspaceProxy(reader, o);
                 closeables.add(0, proxy);
                 proxy.start();
