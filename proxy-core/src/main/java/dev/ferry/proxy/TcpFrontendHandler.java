@@ -94,6 +94,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
         // option map per connection. Netty turns TCP_NODELAY on for its socket channels already.
         Channel ch = transport.newSocketChannel(b.isIpv4[index]);
         ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        ch.config().setRecvByteBufAllocator(RelayBuffers.reads());
         ch.config().setConnectTimeoutMillis((int) options.connectTimeout().toMillis());
         ch.pipeline().addLast(new TcpBackendHandler(inbound, this, b.metrics));
         attempts++;
