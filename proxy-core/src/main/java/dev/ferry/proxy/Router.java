@@ -134,17 +134,23 @@ final class Router {
             if (!find(key, view)) {
                 return null;
             }
-            ServicePortBackends b = byStamp.get(view.stamp());
-            if (b == null) {
-                String name = ServicePortBackends.nameOf(view);
-                b = ServicePortBackends.build(view, defaultAlgorithm,
-                        metrics.computeIfAbsent(name, n -> new ServicePortMetrics(n, connectLatency)), null);
-            }
+            ServicePortBackends b = stateOf(view);
             if (view.isValid()) {
                 return b;
             }
         }
         return null;
+    }
+
+    /** The cached state of the record under {@code view}, or, when refresh() has not seen it yet, one built uncached. */
+    private ServicePortBackends stateOf(ServicePortView view) {
+        ServicePortBackends b = byStamp.get(view.stamp());
+        if (b != null) {
+            return b;
+        }
+        String name = ServicePortBackends.nameOf(view);
+        return ServicePortBackends.build(view, defaultAlgorithm,
+                metrics.computeIfAbsent(name, n -> new ServicePortMetrics(n, connectLatency)), null);
     }
 
     private boolean find(FrontendKey key, ServicePortView view) {
@@ -169,14 +175,7 @@ final class Router {
             int kind = view.frontendKind(fi).ordinal();
             boolean allowed = kind != FrontendKind.LOAD_BALANCER.ordinal()
                     || view.sourceAllowed(route.client.family, route.client.hi, route.client.lo);
-            long stamp = view.stamp();
-            ServicePortBackends b = byStamp.get(stamp);
-            if (b == null) {
-                // The table changed and refresh() has not run yet: build this record's state once, uncached.
-                String name = ServicePortBackends.nameOf(view);
-                b = ServicePortBackends.build(view, defaultAlgorithm,
-                        metrics.computeIfAbsent(name, n -> new ServicePortMetrics(n, connectLatency)), null);
-            }
+            ServicePortBackends b = stateOf(view);
             if (!view.isValid()) {
                 continue;
             }

@@ -165,6 +165,11 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private void drop(UdpFlow flow) {
         flows.remove(flow.client);
+        release(flow);
+    }
+
+    /** Closes a flow's backend socket and forgets it in conntrack (the caller has unlisted it). */
+    private void release(UdpFlow flow) {
         flow.backend.close();
         ConntrackState ct = router.conntrack();
         if (ct != null) {
@@ -236,17 +241,13 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
     private void expire() {
         long now = System.currentTimeMillis();
         long idle = options.udpIdleTimeout().toMillis();
-        ConntrackState ct = router.conntrack();
         long refresh = router.refreshes();
         for (Iterator<UdpFlow> it = flows.values().iterator(); it.hasNext(); ) {
             UdpFlow f = it.next();
             // An idle flow to a removed endpoint goes at once too, not only when the client speaks again.
             if (now - f.lastSeen >= idle || !f.backend.isOpen() || (f.checkedAt != refresh && !stillServed(f))) {
                 it.remove();
-                f.backend.close();
-                if (ct != null) {
-                    ct.flows().remove(setKey(f.client));
-                }
+                release(f);
             }
         }
     }
