@@ -165,7 +165,7 @@ final class ClusterZone {
     private void endpointAddresses(ServiceIndex.Service s, String owner, boolean wantA, boolean wantAaaa,
                                    String label, ResponseWriter w) {
         ServicePortView v = views.get();
-        Set<AddressKey> seen = s.portNames().length > 1 ? new HashSet<>() : null;
+        Set<ServiceIndex.AddressKey> seen = s.portNames().length > 1 ? new HashSet<>() : null;
         for (int p = 0; p < s.portNames().length; p++) {
             if (!reader.lookup(s.namespace(), s.name(), s.portNames()[p], s.protocols()[p], v)) continue;
             boolean publishNotReady = v.publishNotReadyAddresses();
@@ -175,7 +175,7 @@ final class ClusterZone {
                 if (!(family == 4 ? wantA : wantAaaa)) continue;
                 long hi = v.endpointHi(e), lo = v.endpointLo(e);
                 if (label != null && !label.equals(endpointLabel(v, e))) continue;
-                if (seen != null && !seen.add(new AddressKey(hi, lo))) continue;
+                if (seen != null && !seen.add(new ServiceIndex.AddressKey(family, hi, lo))) continue;
                 w.address(Section.ANSWER, owner, ttl, family, hi, lo);
             }
         }
@@ -385,6 +385,4 @@ final class ClusterZone {
         w.soa(section, apex, ttl, "ns.dns." + apex, "hostmaster." + apex, reader.generation() & 0xFFFFFFFFL, 7200,
                 1800, 86400, ttl);
     }
-
-    private record AddressKey(long hi, long lo) { }
 }
