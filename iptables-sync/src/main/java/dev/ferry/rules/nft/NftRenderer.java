@@ -18,7 +18,9 @@ import java.util.TreeMap;
  * Turns service ports into nftables transactions for Ferry's {@code ip} / {@code ip6} table, laid
  * out as kube-proxy's nftables mode: base chains hook into netfilter and dispatch through the
  * {@code service-ips} / {@code service-nodeports} verdict maps, {@code no-endpoint-*} maps reject,
- * {@code firewall-ips} enforces source ranges, {@code cluster-ips} rejects unknown ClusterIP ports.
+ * {@code firewall-ips} enforces source ranges, {@code cluster-ips} rejects unknown ClusterIP ports;
+ * most services then reach their endpoints through the shared {@link PickChains} and the endpoint
+ * maps rather than chains of their own.
  * A full payload rewrites every chain and map in one transaction (never deleting the table, so
  * affinity sets and running connections are untouched); a partial payload carries only the changed
  * services' chains and map elements.
@@ -160,6 +162,18 @@ public final class NftRenderer {
             }
         }
         writeSkeletonRules(w, f, t);
+        Set<String> picks = picks(v.services().values());
+        for (String p : picks) {
+            w.line(null, "add chain ", t, " ", p);
+            if (existingChains.contains(p)) {
+                w.line(null, "flush chain ", t, " ", p);
+            }
+        }
+        for (String p : picks) {
+            for (String rule : PickChains.rules(p, f, options)) {
+                rule(w, t, p, rule);
+            }
+        }
 
         for (ServiceRules r : v.services().values()) {
             for (String chain : r.chains().keySet()) {
@@ -179,7 +193,7 @@ public final class NftRenderer {
             writeElement(w, "add", t, c);
         }
         if (!existingChains.isEmpty() || !existingSets.isEmpty()) {
-            Set<String> wantedChains = new HashSet<>();
+            Set<String> wantedChains = new HashSet<>(picks);
             Set<String> wantedSets = new HashSet<>(statics.keySet());
             for (ServiceRules r : v.services().values()) {
                 wantedChains.addAll(r.chains().keySet());
@@ -212,11 +226,16 @@ public final class NftRenderer {
      */
     NftPayload partial(NftFamily f, Validated before, Validated after) {
         NftPayload.Writer w = new NftPayload.Writer(false, 64);
-        partial(w, f, before, after);
+        partial(w, f, before, after, picks(before.services().values()));
         return w.build();
     }
 
-    void partial(NftPayload.Writer w, NftFamily f, Validated before, Validated after) {
+    /**
+     * As {@link #partial(NftFamily, Validated, Validated)}, where knownPicks are the pick chains the
+     * kernel has (a partial sync never deletes one; the next full sync removes unused ones). Returns
+     * the pick chains this payload creates.
+     */
+    Set<String> partial(NftPayload.Writer w, NftFamily f, Validated before, Validated after, Set<String> knownPicks) {
         String t = f.table + " " + options.table();
         List<ServiceRules[]> changed = new ArrayList<>();
         for (Map.Entry<ServicePortName, ServiceRules> e : after.services().entrySet()) {
@@ -249,6 +268,25 @@ public final class NftRenderer {
                 if (old == null || !s.getValue().equals(old.sets().get(s.getKey()))) {
                     w.line(now.name(), "add set ", t, " ", s.getKey(), " ", s.getValue());
                 }
+            }
+        }
+        // pick chains the changed services need and the kernel may lack: created (or refilled) before
+        // any map entry jumps to them
+        Set<String> created = new java.util.TreeSet<>();
+        for (ServiceRules[] c : changed) {
+            if (c[1] != null) {
+                for (String p : c[1].picks()) {
+                    if (!knownPicks.contains(p)) {
+                        created.add(p);
+                    }
+                }
+            }
+        }
+        for (String p : created) {
+            w.line(null, "add chain ", t, " ", p);
+            w.line(null, "flush chain ", t, " ", p);
+            for (String rule : PickChains.rules(p, f, options)) {
+                rule(w, t, p, rule);
             }
         }
         // 2. rules of those chains
@@ -323,6 +361,16 @@ public final class NftRenderer {
                 }
             }
         }
+        return created;
+    }
+
+    /** The pick chains the given services jump to, in name order. */
+    static Set<String> picks(Collection<ServiceRules> services) {
+        Set<String> out = new java.util.TreeSet<>();
+        for (ServiceRules r : services) {
+            out.addAll(r.picks());
+        }
+        return out;
     }
 
     private static void writeRules(NftPayload.Writer w, String t, ServiceRules r) {
@@ -363,6 +411,9 @@ public final class NftRenderer {
         m.put(ServiceChainRenderer.FIREWALL_IPS, new StaticSet("map", addrKey));
         m.put(ServiceChainRenderer.SERVICE_IPS, new StaticSet("map", addrKey));
         m.put(ServiceChainRenderer.SERVICE_NODEPORTS, new StaticSet("map", portKey));
+        m.put(PickChains.SERVICE_ENDPOINTS, new StaticSet("map", PickChains.serviceEndpointsDeclaration(f)));
+        m.put(PickChains.NODEPORT_ENDPOINTS, new StaticSet("map", PickChains.nodePortEndpointsDeclaration(f)));
+        m.put(PickChains.SERVICE_HAIRPIN, new StaticSet("set", PickChains.hairpinDeclaration(f)));
         return m;
     }
 
@@ -391,6 +442,9 @@ public final class NftRenderer {
         rule(w, t, "cluster-ips-check", h + " daddr @cluster-ips reject");
         rule(w, t, ServiceChainRenderer.REJECT_CHAIN, "reject");
         rule(w, t, ServiceChainRenderer.MARK_MASQ, "meta mark set meta mark | " + mark);
+        for (String hairpin : PickChains.hairpinRules(f)) {
+            rule(w, t, "masquerading", hairpin);
+        }
         rule(w, t, "masquerading", "meta mark & " + mark + " == 0 return");
         rule(w, t, "masquerading", "meta mark set meta mark ^ " + mark);
         rule(w, t, "masquerading", "masquerade fully-random");

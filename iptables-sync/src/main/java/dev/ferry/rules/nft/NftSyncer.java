@@ -57,6 +57,8 @@ public final class NftSyncer implements RuleSyncer {
     private final Map<NftFamily, Map<ServicePortName, ServiceRules>> rendered = new EnumMap<>(NftFamily.class);
     /** What the kernel holds, per family; empty until a full sync succeeds and after any failure. */
     private final Map<NftFamily, Validated> applied = new EnumMap<>(NftFamily.class);
+    /** Pick chains the kernel holds, per family; valid while {@link #applied} is. */
+    private final Map<NftFamily, Set<String>> appliedPicks = new EnumMap<>(NftFamily.class);
     /** Service versions whose rules the kernel refused; held back until they change. */
     private final Map<ServicePortName, Quarantine> quarantined = new HashMap<>();
     private NftPayload lastPayload;
@@ -156,6 +158,7 @@ public final class NftSyncer implements RuleSyncer {
         }
         NftPayload payload;
         long listNanos = 0;
+        Map<NftFamily, Set<String>> picksAfter = new EnumMap<>(NftFamily.class);
         if (full) {
             long l0 = System.nanoTime();
             Map<String, Set<String>> chains = listNames("chains");
@@ -166,12 +169,15 @@ public final class NftSyncer implements RuleSyncer {
             for (NftFamily f : NftFamily.values()) {
                 String key = f.table + " " + renderer.options().table();
                 renderer.full(w, f, next.get(f), chains.getOrDefault(key, Set.of()), sets.getOrDefault(key, Set.of()));
+                picksAfter.put(f, NftRenderer.picks(next.get(f).services().values()));
             }
             payload = w.build();
         } else {
             NftPayload.Writer w = new NftPayload.Writer(false, 64);
             for (NftFamily f : NftFamily.values()) {
-                renderer.partial(w, f, applied.get(f), next.get(f));
+                Set<String> picks = new HashSet<>(appliedPicks.get(f));
+                picks.addAll(renderer.partial(w, f, applied.get(f), next.get(f), appliedPicks.get(f)));
+                picksAfter.put(f, picks);
             }
             payload = w.build();
         }
@@ -181,11 +187,13 @@ public final class NftSyncer implements RuleSyncer {
         if (payload.isEmpty()) {
             return new Attempt(true, payload, rejected, null, null, false, renderNanos, listNanos);
         }
+        // (an empty payload changes nothing: applied and appliedPicks stay as they are)
         long a0 = System.nanoTime();
         ToolResult res = tool.run(List.of("nft", "-f", "-"), payload.text());
         long toolNanos = listNanos + System.nanoTime() - a0;
         if (res.ok()) {
             applied.putAll(next);
+            appliedPicks.putAll(picksAfter);
             return new Attempt(true, payload, rejected, null, null, false, renderNanos, toolNanos);
         }
         applied.clear(); // unknown what the kernel holds now relative to our model: the next sync is full
@@ -283,10 +291,20 @@ public final class NftSyncer implements RuleSyncer {
     private static Set<String> claims(ServiceRules r) {
         Set<String> out = new HashSet<>();
         for (ServiceRules.Element e : r.elements()) {
-            out.add((e.value() == null ? "s " : "m ") + e.slot());
+            if (!OWN_ENTRIES.contains(e.map())) {
+                out.add((e.value() == null ? "s " : "m ") + e.slot());
+            }
         }
         return out;
     }
+
+    /**
+     * Maps and sets whose keys start with one of the service's own frontends (address or NodePort,
+     * protocol, port): with its frontend entries unchanged, nobody else can own such an entry, so
+     * the endpoint entries may come and go without a cross-service check.
+     */
+    private static final Set<String> OWN_ENTRIES = Set.of(PickChains.SERVICE_ENDPOINTS, PickChains.NODEPORT_ENDPOINTS,
+            PickChains.SERVICE_HAIRPIN);
 
     /**
      * Applies only the changed service ports: a partial payload from their old and new renderings and
@@ -296,6 +314,8 @@ public final class NftSyncer implements RuleSyncer {
     private SyncReport incremental(Map<ServicePortName, Changed> changed, long t0) throws IOException {
         NftPayload.Writer w = new NftPayload.Writer(false, 64);
         Map<NftFamily, Validated> afterByFamily = new EnumMap<>(NftFamily.class);
+        Map<NftFamily, List<String>> goneByFamily = new EnumMap<>(NftFamily.class);
+        Map<NftFamily, Set<String>> newPicks = new EnumMap<>(NftFamily.class);
         for (NftFamily f : NftFamily.values()) {
             Validated cur = applied.get(f);
             Map<ServicePortName, ServiceRules> beforeServices = new TreeMap<>();
@@ -316,13 +336,17 @@ public final class NftSyncer implements RuleSyncer {
                 for (ServiceRules.Element e : now.elements()) {
                     NftRenderer.Claim owner = cur.slots().get(e.slot());
                     // Same claims as before: the slot's owner is unchanged; a set element owned by an
-                    // earlier service is shared and equal, an entry owned by this service takes its new value.
-                    afterSlots.put(e.slot(), owner.owner().equals(c.getKey()) ? new NftRenderer.Claim(e, c.getKey()) : owner);
+                    // earlier service is shared and equal, an entry owned by this service takes its new
+                    // value, and a new endpoint entry (OWN_ENTRIES) is this service's.
+                    afterSlots.put(e.slot(), owner == null || owner.owner().equals(c.getKey())
+                            ? new NftRenderer.Claim(e, c.getKey()) : owner);
                 }
             }
             Validated after = new Validated(afterServices, afterSlots, List.of());
             afterByFamily.put(f, after);
-            renderer.partial(w, f, new Validated(beforeServices, beforeSlots, List.of()), after);
+            goneByFamily.put(f, beforeSlots.keySet().stream().filter(k -> !afterSlots.containsKey(k)).toList());
+            newPicks.put(f, renderer.partial(w, f, new Validated(beforeServices, beforeSlots, List.of()), after,
+                    appliedPicks.get(f)));
         }
         NftPayload payload = w.build();
         lastPayload = payload;
@@ -342,7 +366,9 @@ public final class NftSyncer implements RuleSyncer {
             Validated cur = applied.get(f);
             Validated after = afterByFamily.get(f);
             cur.services().putAll(after.services());
+            cur.slots().keySet().removeAll(goneByFamily.get(f));
             cur.slots().putAll(after.slots());
+            appliedPicks.get(f).addAll(newPicks.get(f));
         }
         for (Map.Entry<ServicePortName, Changed> c : changed.entrySet()) {
             ServicePort sp = c.getValue().after();

@@ -16,14 +16,18 @@ import java.util.Map;
 
 /**
  * Renders one service port into {@link ServiceRules} for one family, following kube-proxy's
- * nftables mode for the shared maps: {@code service-*} dispatches ClusterIP traffic over the cluster
- * endpoints, {@code external-*} handles NodePort / externalIP / LB traffic (masquerade,
- * externalTrafficPolicy Local short-circuits), {@code local-*} dispatches over the external endpoint
- * set when it differs, {@code firewall-*} enforces loadBalancerSourceRanges. Unlike kube-proxy there
- * are no per-endpoint chains and no anonymous vmaps: the dispatch chains DNAT directly, choosing the
- * endpoint by a per-connection hash (see {@link #dispatch}), with hairpin masquerade and affinity-set
- * updates inline. Endpoint selection is taken from the endpoints' clusterTraffic / externalTraffic
- * flags only. Stateless; thread-safe.
+ * nftables mode for the shared maps ({@code service-ips}, {@code service-nodeports},
+ * {@code no-endpoint-*}, {@code firewall-ips}). Most services get no chain of their own: their map
+ * entries jump to the shared {@link PickChains}, which DNAT through the service's entries in the
+ * endpoint maps, so an endpoint change is only element updates. Services with ClientIP affinity, or
+ * whose external traffic goes to other endpoints than their cluster traffic (externalTrafficPolicy
+ * or internalTrafficPolicy Local), keep kube-proxy's chain shapes: {@code service-*} dispatches
+ * ClusterIP traffic, {@code external-*} handles NodePort / externalIP / LB traffic (masquerade,
+ * Local short-circuits), {@code local-*} dispatches over the external endpoint set; there the
+ * endpoint is chosen by a per-connection hash (see {@link #dispatch}), with hairpin masquerade and
+ * affinity-set updates inline. {@code firewall-*} enforces loadBalancerSourceRanges for both.
+ * Endpoint selection is taken from the endpoints' clusterTraffic / externalTraffic flags only.
+ * Stateless; thread-safe.
  */
 final class ServiceChainRenderer {
     static final String SERVICE_IPS = "service-ips";
@@ -71,6 +75,40 @@ final class ServiceChainRenderer {
         Map<String, List<String>> chains = new LinkedHashMap<>();
         Map<String, String> sets = new LinkedHashMap<>();
         List<ServiceRules.Element> elements = new ArrayList<>();
+        List<String> picks = new ArrayList<>();
+
+        // Most services need no chain of their own: their traffic goes through the shared pick chains.
+        // Affinity (per-endpoint sets), and external traffic kept on other endpoints than cluster
+        // traffic (externalTrafficPolicy Local, or internalTrafficPolicy Local), keep service chains.
+        boolean mapped = !affinity && !clusterEps.isEmpty() && (!hasExternalFrontends
+                || (sp.externalTrafficPolicy() == TrafficPolicy.CLUSTER && externalEps.equals(clusterEps)));
+        if (mapped) {
+            int n = clusterEps.size();
+            List<InetAddress> extIps = new ArrayList<>(externalIps);
+            extIps.addAll(lbIps);
+            for (InetAddress ip : clusterIps) {
+                String key = addr(ip) + " . " + proto + " . " + sp.port();
+                elements.add(new ServiceRules.Element(CLUSTER_IPS, addr(ip), null));
+                elements.add(new ServiceRules.Element(SERVICE_IPS, key, "goto " + pick(picks, PickChains.Kind.CLUSTER, n)));
+                endpointElements(elements, PickChains.SERVICE_ENDPOINTS, key, clusterEps);
+                for (String epIp : clusterEps.stream().map(e -> addr(e.address())).distinct().toList()) {
+                    elements.add(new ServiceRules.Element(PickChains.SERVICE_HAIRPIN,
+                            epIp + " . " + epIp + " . " + key, null));
+                }
+            }
+            for (InetAddress ip : extIps) {
+                String key = addr(ip) + " . " + proto + " . " + sp.port();
+                elements.add(new ServiceRules.Element(SERVICE_IPS, key, "goto " + pick(picks, PickChains.Kind.EXTERNAL, n)));
+                endpointElements(elements, PickChains.SERVICE_ENDPOINTS, key, clusterEps);
+            }
+            if (nodePort) {
+                String key = proto + " . " + sp.nodePort();
+                elements.add(new ServiceRules.Element(SERVICE_NODEPORTS, key, "goto " + pick(picks, PickChains.Kind.NODEPORT, n)));
+                endpointElements(elements, PickChains.NODEPORT_ENDPOINTS, key, clusterEps);
+            }
+            firewall(sp, f, lbIps, proto, fwChain, chains, elements);
+            return new ServiceRules(sp.name(), chains, sets, elements, picks);
+        }
 
         // Cluster traffic.
         if (!clusterEps.isEmpty()) {
@@ -139,19 +177,42 @@ final class ServiceChainRenderer {
                         ? new ServiceRules.Element(NO_ENDPOINT_NODEPORTS, key, none)
                         : new ServiceRules.Element(SERVICE_NODEPORTS, key, "goto " + extChain));
             }
-            if (!lbIps.isEmpty() && !sp.loadBalancerSourceRanges().isEmpty()) {
-                List<Cidr> ranges = sp.loadBalancerSourceRanges().stream()
-                        .filter(c -> c.isIpv6() == (f == NftFamily.IPV6)).toList();
-                // Ranges only of the other family allow nobody of this one.
-                chains.put(fwChain, List.of(ranges.isEmpty() ? "drop" : h + " saddr != " + cidrSet(ranges) + " drop"));
-                for (InetAddress ip : lbIps) {
-                    elements.add(new ServiceRules.Element(FIREWALL_IPS,
-                            addr(ip) + " . " + proto + " . " + sp.port(), "goto " + fwChain));
-                }
-            }
+            firewall(sp, f, lbIps, proto, fwChain, chains, elements);
         }
 
-        return new ServiceRules(sp.name(), chains, sets, elements);
+        return new ServiceRules(sp.name(), chains, sets, elements, picks);
+    }
+
+    /** loadBalancerSourceRanges: the firewall chain and its firewall-ips entries. */
+    private static void firewall(ServicePort sp, NftFamily f, List<InetAddress> lbIps, String proto, String fwChain,
+                                 Map<String, List<String>> chains, List<ServiceRules.Element> elements) {
+        if (lbIps.isEmpty() || sp.loadBalancerSourceRanges().isEmpty()) {
+            return;
+        }
+        List<Cidr> ranges = sp.loadBalancerSourceRanges().stream()
+                .filter(c -> c.isIpv6() == (f == NftFamily.IPV6)).toList();
+        // Ranges only of the other family allow nobody of this one.
+        chains.put(fwChain, List.of(ranges.isEmpty() ? "drop" : f.header + " saddr != " + cidrSet(ranges) + " drop"));
+        for (InetAddress ip : lbIps) {
+            elements.add(new ServiceRules.Element(FIREWALL_IPS,
+                    addr(ip) + " . " + proto + " . " + sp.port(), "goto " + fwChain));
+        }
+    }
+
+    private static String pick(List<String> picks, PickChains.Kind kind, int n) {
+        String name = PickChains.name(kind, n);
+        if (!picks.contains(name)) {
+            picks.add(name);
+        }
+        return name;
+    }
+
+    /** Entry i of the frontend key → endpoint i, the index pick chains draw with numgen. */
+    private static void endpointElements(List<ServiceRules.Element> elements, String map, String key, List<Endpoint> eps) {
+        for (int i = 0; i < eps.size(); i++) {
+            Endpoint e = eps.get(i);
+            elements.add(new ServiceRules.Element(map, key + " . " + i, addr(e.address()) + " . " + e.port()));
+        }
     }
 
     /**

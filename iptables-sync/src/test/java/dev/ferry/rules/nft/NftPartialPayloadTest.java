@@ -35,7 +35,7 @@ class NftPartialPayloadTest {
     }
 
     @Test
-    void oneEndpointChangeTouchesOnlyThatServicesChainsAndNoMapEntry() {
+    void oneEndpointChangeIsElementUpdatesOfThatServiceOnly() {
         List<ServicePort> before = many(1000);
         List<ServicePort> after = new ArrayList<>(before);
         ServicePort changed = before.get(500);
@@ -49,13 +49,36 @@ class NftPartialPayloadTest {
         for (int line = 1; line <= p.lineCount(); line++) {
             assertEquals(changed.name(), p.ownerOfLine(line), "line " + line + " belongs to another service: " + p.line(line));
         }
-        // the service chain flushed and rewritten (1 masquerade rule + 2 per endpoint): 12 lines whatever
-        // the number of services; no other chain, set or map entry is touched.
-        assertEquals(12, p.lineCount(), text);
-        assertTrue(text.startsWith("flush chain ip ferry service-"), text);
-        assertTrue(text.contains("dnat to 10.244.99.99:8080"), text);
-        assertFalse(text.contains("10.244.100.12"), "the replaced endpoint is gone:\n" + text);
-        assertFalse(text.contains(" element "), "no map entry changes for an endpoint change:\n" + text);
+        // endpoint 2's entries (ClusterIP, NodePort) and its hairpin entry replaced: 6 lines whatever the
+        // number of services; no chain, rule or other service's entry is touched.
+        String vip = changed.clusterIPs().get(0).getHostAddress() + " . tcp . " + changed.port();
+        String nodePort = "tcp . " + changed.nodePort();
+        assertEquals(List.of(
+                "delete element ip ferry nodeport-endpoints { " + nodePort + " . 2 }",
+                "delete element ip ferry service-endpoints { " + vip + " . 2 }",
+                "delete element ip ferry service-hairpin { 10.244.100.12 . 10.244.100.12 . " + vip + " }",
+                "add element ip ferry nodeport-endpoints { " + nodePort + " . 2 : 10.244.99.99 . 8080 }",
+                "add element ip ferry service-endpoints { " + vip + " . 2 : 10.244.99.99 . 8080 }",
+                "add element ip ferry service-hairpin { 10.244.99.99 . 10.244.99.99 . " + vip + " }"),
+                List.of(text.split("\n")), text);
+    }
+
+    @Test
+    void anEndpointCountNotSeenBeforeCreatesItsPickChainBeforeTheEntriesJumpingToIt() {
+        ServicePort two = svc("a", "web", "10.96.0.5", 80).ep("10.244.1.2", 80).ep("10.244.1.3", 80).build();
+        ServicePort seven = two.withEndpoints(svc("a", "web", "10.96.0.5", 80).ep("10.244.1.2", 80).ep("10.244.1.3", 80)
+                .ep("10.244.1.4", 80).ep("10.244.1.5", 80).ep("10.244.1.6", 80).ep("10.244.1.7", 80).ep("10.244.1.8", 80)
+                .build().endpoints());
+
+        String text = renderer.partial(NftFamily.IPV4, state(List.of(two)), state(List.of(seven))).text();
+
+        assertTrue(text.startsWith("add chain ip ferry pick-cluster-7\nflush chain ip ferry pick-cluster-7\n"), text);
+        assertTrue(text.contains("add rule ip ferry pick-cluster-7 dnat ip to ip daddr . meta l4proto . th dport"
+                + " . numgen random mod 7 map @service-endpoints"), text);
+        assertTrue(text.indexOf("pick-cluster-7 dnat") < text.indexOf("add element ip ferry service-ips { 10.96.0.5 . tcp . 80 : goto pick-cluster-7 }"),
+                text);
+        assertTrue(text.contains("add element ip ferry service-endpoints { 10.96.0.5 . tcp . 80 . 6 : 10.244.1.8 . 80 }"), text);
+        assertFalse(text.contains("delete chain"), "pick chains are shared and left to the next full sync:\n" + text);
     }
 
     @Test
@@ -72,7 +95,12 @@ class NftPartialPayloadTest {
         String text = renderer.partial(NftFamily.IPV4, state(List.of(withEp)), state(List.of(without))).text();
 
         assertTrue(text.contains("delete element ip ferry service-ips { 10.96.0.5 . tcp . 80 }"), text);
+        assertTrue(text.contains("delete element ip ferry service-endpoints { 10.96.0.5 . tcp . 80 . 0 }"), text);
+        assertTrue(text.contains("delete element ip ferry service-hairpin { 10.244.1.2 . 10.244.1.2 . 10.96.0.5 . tcp . 80 }"), text);
         assertTrue(text.contains("add element ip ferry no-endpoint-services { 10.96.0.5 . tcp . 80 : goto reject-chain }"), text);
+
+        ServicePort sticky = svc("a", "sticky", "10.96.0.6", 80).affinity(60).ep("10.244.1.2", 80).build();
+        text = renderer.partial(NftFamily.IPV4, state(List.of(sticky)), state(List.of(sticky.withEndpoints(List.of())))).text();
         assertTrue(text.indexOf("delete element") < text.indexOf("delete chain"), "map entries go before the chains they point to:\n" + text);
     }
 
@@ -107,12 +135,16 @@ class NftPartialPayloadTest {
 
     @Test
     void fullPayloadFlushesExistingChainsAndDeletesStaleOnesWithoutTouchingTheTable() {
-        ServicePort web = svc("a", "web", "10.96.0.5", 80).ep("10.244.1.2", 80).build();
-        Validated v = state(List.of(web));
+        ServicePort web = svc("a", "web", "10.96.0.5", 80).affinity(60).ep("10.244.1.2", 80).build();
+        ServicePort api = svc("a", "api", "10.96.0.6", 80).ep("10.244.1.2", 80).build();
+        Validated v = state(List.of(web, api));
         String svcChain = v.services().get(web.name()).chains().keySet().iterator().next();
 
-        String text = renderer.full(NftFamily.IPV4, v, Set.of("services", svcChain, "service-OLD-a/gone/tcp/"),
-                Set.of("affinity-OLD-a/web/tcp/__10.244.9.9/80", "cluster-ips", "service-ips")).text();
+        String text = renderer.full(NftFamily.IPV4, v, Set.of("services", svcChain, "service-OLD-a/gone/tcp/",
+                "pick-cluster-1", "pick-cluster-4"), Set.of("affinity-OLD-a/web/tcp/__10.244.9.9/80", "cluster-ips", "service-ips")).text();
+
+        assertTrue(text.contains("flush chain ip ferry pick-cluster-1\n"), text);
+        assertTrue(text.contains("delete chain ip ferry pick-cluster-4\n"), "an unused pick chain is removed:\n" + text);
 
         assertTrue(text.contains("flush chain ip ferry " + svcChain + "\n"), text);
         assertTrue(text.contains("flush chain ip ferry services\n"), text);

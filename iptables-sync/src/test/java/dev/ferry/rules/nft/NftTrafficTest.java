@@ -174,18 +174,43 @@ class NftTrafficTest {
         SyncReport first = syncer.sync(ports, false);
         assertTrue(first.full(), "the first sync of a syncer is full");
 
+        // pod3's entry now points at pod2 (listed twice): the same number of endpoints
         ServicePort web = ports.get(0);
-        ports.set(0, web.withEndpoints(web.endpoints().subList(0, 2)));
+        List<dev.ferry.model.Endpoint> eps = new ArrayList<>(web.endpoints());
+        eps.set(2, svc("x", "y", "10.0.0.1", 1).ep("10.244.2.2", 8080).build().endpoints().get(0));
+        ports.set(0, web.withEndpoints(eps));
         SyncReport second = syncer.sync(ports, false);
 
         assertFalse(second.full());
         NftPayload p = syncer.lastPayload();
-        assertTrue(p.lineCount() <= 8, "one endpoint removed should be a handful of lines, got:\n" + p.text());
-        assertTrue(p.text().startsWith("flush chain ip ferry service-"), p.text());
+        assertTrue(p.lineCount() <= 10, "one endpoint replaced should be a handful of lines, got:\n" + p.text());
+        assertFalse(p.text().contains(" rule ") || p.text().contains(" chain "), "an endpoint change is element updates only:\n" + p.text());
         for (int i = 1; i <= p.lineCount(); i++) {
             assertEquals(web.name(), p.ownerOfLine(i), "line " + i + " is not the web service's: " + p.line(i));
         }
         assertEquals(Set.of("pod1", "pod2"), podsAnswering(null, "10.96.0.10", 80, 24));
+
+        // one endpoint fewer: the service moves to the two-endpoint pick chains (created on the way)
+        ports.set(0, web.withEndpoints(web.endpoints().subList(0, 2)));
+        SyncReport third = syncer.sync(ports, false);
+        assertFalse(third.full());
+        assertEquals(Set.of("pod1", "pod2"), podsAnswering(null, "10.96.0.10", 80, 24));
+        assertEquals(Set.of("pod1", "pod2"), podsAnswering(null, NODE_IP, 30080, 24), "the NodePort follows too");
+    }
+
+    @Test
+    @Order(8)
+    void aPodReachingItselfThroughItsServiceIsMasqueradedAndOtherPodsKeepTheirAddress() throws Exception {
+        fullSync(new NftSyncer(options, nft), services());
+        // pod1 is test/one's only endpoint: without the hairpin masquerade the reply would come from
+        // pod1's own address and pod1 would drop it as a martian.
+        NodeTopology.Reply self = topo.requestFromPod(1, "10.96.0.14", 80);
+        assertEquals("pod1 10.244.1.1", self.body(), "hairpin: " + self.error());
+        assertEquals("pod1 10.244.2.2", topo.requestFromPod(2, "10.96.0.14", 80).body(),
+                "another pod of the cluster CIDR is not masqueraded");
+        // The same through a service that keeps its own chain (affinity).
+        NodeTopology.Reply sticky = topo.requestFromPod(1, "10.96.0.12", 80);
+        assertTrue(sticky.ok(), "hairpin through an affinity service: " + sticky.error());
     }
 
     @Test
@@ -193,7 +218,7 @@ class NftTrafficTest {
     void refusedServiceIsHeldBackAndTheOthersAreApplied() throws Exception {
         Path control = Files.createTempFile("nft-refuse", ".txt");
         try {
-            Files.writeString(control, "broken/");
+            Files.writeString(control, "10.96.0.20");
             NftSyncer syncer = new NftSyncer(options, refusingNft(control));
             List<ServicePort> ports = services();
             ports.add(svc("broken", "api", "10.96.0.20", 80).ep("10.244.2.2", 8080).build());
