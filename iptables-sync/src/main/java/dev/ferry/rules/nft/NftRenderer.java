@@ -467,9 +467,14 @@ public final class NftRenderer {
     }
 
     private static List<Claim> sortedClaims(Map<String, Claim> slots) {
-        List<Claim> l = new ArrayList<>(slots.values());
-        l.sort(Comparator.comparing((Claim c) -> c.owner()).thenComparing(c -> c.element().slot()));
-        return l;
+        // by owner, then by slot: the map's key, so the slot string is not rebuilt at every comparison
+        List<Map.Entry<String, Claim>> l = new ArrayList<>(slots.entrySet());
+        l.sort(Comparator.comparing((Map.Entry<String, Claim> e) -> e.getValue().owner()).thenComparing(Map.Entry::getKey));
+        List<Claim> out = new ArrayList<>(l.size());
+        for (Map.Entry<String, Claim> e : l) {
+            out.add(e.getValue());
+        }
+        return out;
     }
 
     private static List<String> sorted(Set<String> s) {
