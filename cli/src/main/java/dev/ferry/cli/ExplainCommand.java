@@ -290,6 +290,11 @@ final class ExplainCommand implements Callable<Integer> {
             nft = "firewall-ips" + element + " -> the service's firewall chain -> drop";
         } else if (candidates.isEmpty()) {
             nft = (nodePort ? "no-endpoint-nodeports" : "no-endpoint-services") + element + " -> reject";
+        } else if (sharedPickChain(v)) {
+            String pickKind = nodePort ? "nodeport" : kind == FrontendKind.CLUSTER_IP ? "cluster" : "external";
+            String key = element.substring(0, element.length() - 1);
+            nft = (nodePort ? "service-nodeports" : "service-ips") + element + " -> pick-" + pickKind + "-" + candidates.size()
+                    + " -> " + (nodePort ? "nodeport-endpoints" : "service-endpoints") + key + " . 0.." + (candidates.size() - 1) + "]";
         } else {
             nft = (nodePort ? "service-nodeports" : "service-ips") + element + " -> the service's chain";
         }
@@ -299,6 +304,33 @@ final class ExplainCommand implements Callable<Integer> {
         return out;
     }
 
+
+    /**
+     * Whether nftables mode sends this service through the shared pick chains rather than chains of
+     * its own (the renderer's rule: no ClientIP affinity, and external traffic, if the service has
+     * any frontend for it, on the same endpoints as cluster traffic).
+     */
+    static boolean sharedPickChain(ServicePortView v) {
+        if (v.clientIpAffinity()) {
+            return false;
+        }
+        boolean external = v.nodePort() != 0;
+        for (int i = 0; i < v.frontendCount(); i++) {
+            external |= v.frontendKind(i) != FrontendKind.CLUSTER_IP;
+        }
+        if (!external) {
+            return true;
+        }
+        if (v.externalTrafficPolicy() != dev.ferry.model.TrafficPolicy.CLUSTER) {
+            return false;
+        }
+        for (int i = 0; i < v.endpointCount(); i++) {
+            if (v.endpointForClusterTraffic(i) != v.endpointForExternalTraffic(i)) {
+                return false;
+            }
+        }
+        return true;
+    }
 
     @SuppressWarnings("unchecked")
     private static void printText(PrintWriter out, Map<String, Object> r) {

@@ -63,10 +63,14 @@ final class RulesDump {
                     continue; // no such table: Ferry runs in another mode
                 }
                 out.println("# nft list table " + family + " " + NftOptions.DEFAULT_TABLE);
-                // nft names a service's chains "<kind>-<hash>-ns/name/proto/port": with a filter, print
-                // those chains whole and the map elements that point at them.
+                // nft names a service's chains "<kind>-<hash>-ns/name/proto/port" and Ferry comments
+                // every map entry "ns/name/proto/port": with a filter, print those chains whole and
+                // the entries, each under the header of its map or set.
                 String chainPart = ns == null ? null : name == null ? "-" + ns + "/" : "-" + ns + "/" + name + "/";
+                String commentPart = ns == null ? null : "comment \"" + ns + "/" + (name == null ? "" : name + "/");
                 boolean inChain = false;
+                String setHeader = null;
+                boolean headerShown = false;
                 for (String line : r.stdout().split("\n")) {
                     String t = line.trim();
                     if (chainPart == null) {
@@ -75,12 +79,32 @@ final class RulesDump {
                     }
                     if (t.startsWith("chain ")) {
                         inChain = t.contains(chainPart);
+                    } else if (t.startsWith("map ") || t.startsWith("set ")) {
+                        setHeader = line;
+                        headerShown = t.contains(chainPart); // the service's own (affinity) set: all of it
+                        if (headerShown) {
+                            out.println(line);
+                        }
+                        continue;
                     }
-                    if (inChain || t.contains(chainPart)) {
+                    if (setHeader != null && (t.contains(commentPart) || t.contains(chainPart))) {
+                        if (!headerShown) {
+                            out.println(setHeader);
+                            headerShown = true;
+                        }
+                        out.println(line);
+                    } else if (inChain || t.contains(chainPart)) {
                         out.println(line);
                     }
-                    if (inChain && t.equals("}")) {
-                        inChain = false;
+                    if (t.equals("}")) {
+                        if (inChain) {
+                            inChain = false;
+                        } else if (setHeader != null) {
+                            if (headerShown) {
+                                out.println(line);
+                            }
+                            setHeader = null;
+                        }
                     }
                 }
                 any = true;

@@ -117,8 +117,11 @@ class ExplainCommandTest {
                 "", List.of(IpAddresses.parse("10.96.9.1")), 80, "80", 0, List.of(), List.of(), null, 0, null, null,
                 List.of(), 0, "", false, "", false, List.of(ep("10.244.9.9", true, false, "me", "a", List.of())
                         .withSelection(true, false))));
-        String path = ((Map<?, ?>) explain("10.1.1.1", "10.96.9.1:80/TCP").get("rules")).get("iptables").toString();
+        Map<?, ?> paths = (Map<?, ?>) explain("10.1.1.1", "10.96.9.1:80/TCP").get("rules");
+        String path = paths.get("iptables").toString();
         assertTrue(path.startsWith("KUBE-SERVICES -> KUBE-SVC-XPGD46QRK7WJZT7O -> one of KUBE-SEP-"), path);
+        assertTrue(paths.get("nftables").toString().startsWith("table ferry: service-ips[10.96.9.1 . tcp . 80] -> pick-cluster-1"
+                + " -> service-endpoints[10.96.9.1 . tcp . 80 . 0..0]"), paths.toString());
     }
 
     @Test
@@ -127,6 +130,8 @@ class ExplainCommandTest {
         assertTrue(r.get("frontend").toString().startsWith("NodePort 30080"), r.toString());
         assertEquals(true, endpoint(r, "10.244.1.1:8080").get("candidate"));
         assertEquals("other node (other) under externalTrafficPolicy: Local", endpoint(r, "10.244.1.2:8080").get("reason"));
+        assertTrue(((Map<?, ?>) r.get("rules")).get("nftables").toString().contains("service-nodeports[tcp . 30080] -> the service's chain"),
+                r.toString());
         assertEquals("mh (annotation)", r.get("algorithm"));
         assertEquals("10.244.1.1:8080", r.get("backend"), "mh over one candidate is exact: " + r);
         assertTrue(r.get("why").toString().startsWith("mh (Maglev"), r.toString());

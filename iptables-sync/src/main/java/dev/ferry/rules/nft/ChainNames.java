@@ -26,6 +26,13 @@ final class ChainNames {
         return n.namespace() + "/" + n.name() + "/" + n.protocol().name().toLowerCase(Locale.ROOT) + "/" + n.portName();
     }
 
+    /** A map entry's comment: the readable base, which nft allows in a quoted string as it is. */
+    static String comment(ServicePortName n) {
+        String c = sanitize(base(n));
+        // nft's NFT_USERDATA_MAXLEN is 256 bytes for the whole element user data
+        return c.length() > 200 ? c.substring(0, 200) : c;
+    }
+
     static String service(String base) {
         return named("service-", base);
     }

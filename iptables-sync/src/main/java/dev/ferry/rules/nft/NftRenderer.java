@@ -381,12 +381,21 @@ public final class NftRenderer {
         }
     }
 
+    /**
+     * An added entry carries its owner's name as a comment, as kube-proxy's do: with no chain of its
+     * own, a service is found in {@code nft list} (and {@code ferry dump rules NS/NAME}) by it.
+     */
     private static void writeElement(NftPayload.Writer w, String op, String t, Claim c) {
         Element e = c.element();
-        if (e.value() == null || "delete".equals(op)) {
+        if ("delete".equals(op)) {
             w.line(c.owner(), op, " element ", t, " ", e.map(), " { ", e.key(), " }");
+            return;
+        }
+        String comment = " comment \"" + ChainNames.comment(c.owner()) + "\"";
+        if (e.value() == null) {
+            w.line(c.owner(), op, " element ", t, " ", e.map(), " { ", e.key(), comment, " }");
         } else {
-            w.line(c.owner(), op, " element ", t, " ", e.map(), " { ", e.key(), " : ", e.value(), " }");
+            w.line(c.owner(), op, " element ", t, " ", e.map(), " { ", e.key(), comment, " : ", e.value(), " }");
         }
     }
 
