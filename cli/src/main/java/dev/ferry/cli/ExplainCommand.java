@@ -294,7 +294,7 @@ final class ExplainCommand implements Callable<Integer> {
             String pickKind = nodePort ? "nodeport" : kind == FrontendKind.CLUSTER_IP ? "cluster" : "external";
             String key = element.substring(0, element.length() - 1);
             nft = (nodePort ? "service-nodeports" : "service-ips") + element + " -> pick-" + pickKind + "-" + candidates.size()
-                    + " -> " + (nodePort ? "nodeport-endpoints" : "service-endpoints") + key + " . 0.." + (candidates.size() - 1) + "]";
+                    + " -> " + (nodePort ? "nodeport-endpoints-" : "service-endpoints-") + proto + key + " . 0.." + (candidates.size() - 1) + "]";
         } else {
             nft = (nodePort ? "service-nodeports" : "service-ips") + element + " -> the service's chain";
         }

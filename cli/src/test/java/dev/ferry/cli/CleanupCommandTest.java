@@ -69,7 +69,7 @@ class CleanupCommandTest {
                 && rules.out().contains("# nft list table ip ferry")
                 && rules.out().contains("default/web/tcp/http") && !rules.out().contains("kube-dns"), rules.out());
         // nftables: the service's map entries, found by their comment, each under its map's header
-        assertTrue(rules.out().contains("map service-ips {") && rules.out().contains("map service-endpoints {"), rules.out());
+        assertTrue(rules.out().contains("map service-ips {") && rules.out().contains("map service-endpoints-tcp {"), rules.out());
         String legacy = rules.out().substring(rules.out().indexOf("# iptables-legacy-save -t nat"));
         assertTrue(legacy.contains("KUBE-SVC-LEGACYLEFTOVER"), "the legacy backend's chains are dumped too:\n" + rules.out());
         assertFalse(sh("ip", "netns", "exec", ns, "iptables-legacy-save").contains("*mangle"),

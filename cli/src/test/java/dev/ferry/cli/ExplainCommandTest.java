@@ -121,7 +121,7 @@ class ExplainCommandTest {
         String path = paths.get("iptables").toString();
         assertTrue(path.startsWith("KUBE-SERVICES -> KUBE-SVC-XPGD46QRK7WJZT7O -> one of KUBE-SEP-"), path);
         assertTrue(paths.get("nftables").toString().startsWith("table ferry: service-ips[10.96.9.1 . tcp . 80] -> pick-cluster-1"
-                + " -> service-endpoints[10.96.9.1 . tcp . 80 . 0..0]"), paths.toString());
+                + " -> service-endpoints-tcp[10.96.9.1 . tcp . 80 . 0..0]"), paths.toString());
     }
 
     @Test

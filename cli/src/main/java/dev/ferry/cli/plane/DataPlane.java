@@ -119,7 +119,7 @@ public final class DataPlane implements AutoCloseable {
             }
             case NFTABLES -> startLoop("nftables", new NftSyncer(NftOptions.defaults().withClusterCidrs(settings.clusterCidrs())
                     .withMasqueradeAll(settings.masqueradeAll()).withNodePortAddresses(settings.nodePortAddresses()),
-                    new KernelTool()));
+                    new KernelTool(), new dev.ferry.conntrack.KernelConntrackCleaner()));
             case IPVS -> {
                 try {
                     startLoop("ipvs", IpvsSyncer.start(new KernelTool(), new IpvsOptions(settings.defaultAlgorithm(), nodeIps,

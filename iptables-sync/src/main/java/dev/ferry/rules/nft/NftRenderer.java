@@ -420,8 +420,10 @@ public final class NftRenderer {
         m.put(ServiceChainRenderer.FIREWALL_IPS, new StaticSet("map", addrKey));
         m.put(ServiceChainRenderer.SERVICE_IPS, new StaticSet("map", addrKey));
         m.put(ServiceChainRenderer.SERVICE_NODEPORTS, new StaticSet("map", portKey));
-        m.put(PickChains.SERVICE_ENDPOINTS, new StaticSet("map", PickChains.serviceEndpointsDeclaration(f)));
-        m.put(PickChains.NODEPORT_ENDPOINTS, new StaticSet("map", PickChains.nodePortEndpointsDeclaration(f)));
+        for (String p : PickChains.PROTOCOLS) {
+            m.put(PickChains.serviceEndpoints(p), new StaticSet("map", PickChains.serviceEndpointsDeclaration(f, p)));
+            m.put(PickChains.nodePortEndpoints(p), new StaticSet("map", PickChains.nodePortEndpointsDeclaration(f, p)));
+        }
         m.put(PickChains.SERVICE_HAIRPIN, new StaticSet("set", PickChains.hairpinDeclaration(f)));
         return m;
     }

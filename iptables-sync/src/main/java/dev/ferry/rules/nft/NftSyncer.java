@@ -1,5 +1,6 @@
 package dev.ferry.rules.nft;
 
+import dev.ferry.conntrack.KernelConntrackCleaner;
 import dev.ferry.convert.Rejection;
 import dev.ferry.convert.RejectionReason;
 import dev.ferry.model.ServicePort;
@@ -8,6 +9,7 @@ import dev.ferry.rules.ApplyException;
 import dev.ferry.rules.KernelTool;
 import dev.ferry.rules.RuleSyncer;
 import dev.ferry.rules.ServicePortValidator;
+import dev.ferry.rules.StaleUdpFlows;
 import dev.ferry.rules.SyncReport;
 import dev.ferry.rules.ToolResult;
 import dev.ferry.rules.nft.NftRenderer.Validated;
@@ -44,6 +46,8 @@ import org.slf4j.LoggerFactory;
  * transaction still fails, {@link ApplyException} names the line and its service; the kernel kept
  * its previous rules (nft -f is atomic) and the sync loop retries with back-off.
  *
+ * <p>After each successful apply, stale UDP conntrack entries are removed ({@link StaleUdpFlows}).
+ *
  * <p>Input endpoints must already carry the node's selection flags
  * ({@code dev.ferry.select.EndpointSelector}). Not thread-safe: one sync loop owns an instance.
  */
@@ -52,6 +56,7 @@ public final class NftSyncer implements RuleSyncer {
 
     private final NftRenderer renderer;
     private final KernelTool tool;
+    private final StaleUdpFlows staleUdp;
 
     private final Map<ServicePortName, ServicePort> lastInput = new HashMap<>();
     private final Map<NftFamily, Map<ServicePortName, ServiceRules>> rendered = new EnumMap<>(NftFamily.class);
@@ -79,10 +84,19 @@ public final class NftSyncer implements RuleSyncer {
 
     private record Quarantine(ServicePort version, String reason) {}
 
-    /** A syncer for the given options running {@code nft} through tool (a netns prefix in tests). */
+    /** A syncer for the given options running {@code nft} through tool (a netns prefix in tests), without conntrack cleanup. */
     public NftSyncer(NftOptions options, KernelTool tool) {
+        this(options, tool, null);
+    }
+
+    /**
+     * As {@link #NftSyncer(NftOptions, KernelTool)}, removing stale UDP conntrack entries through
+     * conntrack after every successful apply ({@link StaleUdpFlows}); null to skip.
+     */
+    public NftSyncer(NftOptions options, KernelTool tool, KernelConntrackCleaner conntrack) {
         this.renderer = new NftRenderer(options);
         this.tool = tool;
+        this.staleUdp = new StaleUdpFlows(conntrack, true, true, LOG);
         for (NftFamily f : NftFamily.values()) {
             rendered.put(f, new TreeMap<>());
         }
@@ -97,6 +111,7 @@ public final class NftSyncer implements RuleSyncer {
             if (changed != null) {
                 SyncReport r = incremental(changed, t0);
                 if (r != null) {
+                    staleUdp.applied(ports);
                     return r;
                 }
                 // the kernel refused the incremental payload: applied is cleared, the full path below retries
@@ -130,6 +145,7 @@ public final class NftSyncer implements RuleSyncer {
         }
         lastAllInput = duplicates ? null : all;
         lastRejected = List.copyOf(rejected);
+        staleUdp.applied(ports);
         return new SyncReport(wasFull, a.payload().lineCount(), renderNanos + a.renderNanos(), a.applyNanos(), rejected);
     }
 
@@ -303,8 +319,13 @@ public final class NftSyncer implements RuleSyncer {
      * protocol, port): with its frontend entries unchanged, nobody else can own such an entry, so
      * the endpoint entries may come and go without a cross-service check.
      */
-    private static final Set<String> OWN_ENTRIES = Set.of(PickChains.SERVICE_ENDPOINTS, PickChains.NODEPORT_ENDPOINTS,
-            PickChains.SERVICE_HAIRPIN);
+    private static final Set<String> OWN_ENTRIES = ownEntries();
+
+    private static Set<String> ownEntries() {
+        Set<String> s = new HashSet<>(PickChains.endpointMaps());
+        s.add(PickChains.SERVICE_HAIRPIN);
+        return Set.copyOf(s);
+    }
 
     /**
      * Applies only the changed service ports: a partial payload from their old and new renderings and

@@ -7,8 +7,10 @@ import java.util.List;
 /**
  * The shared chains through which most services reach their endpoints without a chain of their own:
  * {@code pick-cluster-N}, {@code pick-external-N} and {@code pick-nodeport-N} DNAT to entry
- * {@code numgen random mod N} of the service's frontend in the {@code service-endpoints} (keyed by
- * destination address, protocol and port) or {@code nodeport-endpoints} (protocol and NodePort) map.
+ * {@code numgen random mod N} of the service's frontend in the {@code service-endpoints-PROTO} (keyed
+ * by destination address, protocol and port) or {@code nodeport-endpoints-PROTO} (protocol and
+ * NodePort) map. There is one map per protocol because nft 1.0.6 makes a DNAT through a map match
+ * only the protocol that the map's port type names (see {@link #serviceEndpointsDeclaration}).
  * One chain per kind and endpoint count serves every service, so the number of chains no longer
  * grows with the number of services: nft 1.0.6 dumps every chain of the ruleset before any
  * {@code add element} or {@code add rule}, which cost 26 ms per transaction at 10 000 services
@@ -20,9 +22,9 @@ import java.util.List;
  * Stateless; thread-safe.
  */
 final class PickChains {
-    static final String SERVICE_ENDPOINTS = "service-endpoints";
-    static final String NODEPORT_ENDPOINTS = "nodeport-endpoints";
     static final String SERVICE_HAIRPIN = "service-hairpin";
+    /** The protocols a service port can have, as nft spells them. */
+    static final List<String> PROTOCOLS = List.of("tcp", "udp", "sctp");
     private static final String PREFIX = "pick-";
 
     /** Which traffic a pick chain handles: it decides the masquerading and the map it looks in. */
@@ -46,6 +48,26 @@ final class PickChains {
         return chain.startsWith(PREFIX);
     }
 
+    /** The map of ClusterIP / external IP / LB IP entries of a protocol ("tcp", "udp", "sctp"). */
+    static String serviceEndpoints(String proto) {
+        return "service-endpoints-" + proto;
+    }
+
+    /** The map of NodePort entries of a protocol. */
+    static String nodePortEndpoints(String proto) {
+        return "nodeport-endpoints-" + proto;
+    }
+
+    /** Every endpoint map of the table. */
+    static List<String> endpointMaps() {
+        List<String> out = new ArrayList<>(6);
+        for (String p : PROTOCOLS) {
+            out.add(serviceEndpoints(p));
+            out.add(nodePortEndpoints(p));
+        }
+        return out;
+    }
+
     /** The rules of the pick chain called name (as made by {@link #name}) in family f. */
     static List<String> rules(String name, NftFamily f, NftOptions o) {
         int dash = name.lastIndexOf('-');
@@ -53,10 +75,12 @@ final class PickChains {
         int n = Integer.parseInt(name.substring(dash + 1));
         String h = f.header;
         String numgen = "numgen random mod " + n;
-        List<String> rules = new ArrayList<>(2);
+        List<String> rules = new ArrayList<>(4);
         if (label.equals(Kind.NODEPORT.label)) {
             rules.add("jump " + ServiceChainRenderer.MARK_MASQ);
-            rules.add("dnat " + h + " to meta l4proto . th dport . " + numgen + " map @" + NODEPORT_ENDPOINTS);
+            for (String p : PROTOCOLS) {
+                rules.add("dnat " + h + " to meta l4proto . th dport . " + numgen + " map @" + nodePortEndpoints(p));
+            }
             return rules;
         }
         if (label.equals(Kind.EXTERNAL.label)) {
@@ -69,22 +93,25 @@ final class PickChains {
                 rules.add(h + " saddr != " + ServiceChainRenderer.cidrMatch(cidrs) + " jump " + ServiceChainRenderer.MARK_MASQ);
             }
         }
-        rules.add("dnat " + h + " to " + h + " daddr . meta l4proto . th dport . " + numgen + " map @" + SERVICE_ENDPOINTS);
+        for (String p : PROTOCOLS) {
+            rules.add("dnat " + h + " to " + h + " daddr . meta l4proto . th dport . " + numgen + " map @" + serviceEndpoints(p));
+        }
         return rules;
     }
 
     /**
-     * Map declarations. The data side says {@code tcp dport} for every protocol (it is only the
-     * port's type): nft 1.0.6 cannot re-read a {@code th dport} there from the kernel and then
-     * refuses any later rule that uses the map.
+     * Map declarations. The data side names the protocol's port ({@code udp dport}), and nft 1.0.6
+     * then adds a match on that protocol to every DNAT through the map, hence a map per protocol.
+     * The protocol-neutral {@code th dport} cannot be used there: nft 1.0.6 cannot re-read it from
+     * the kernel and then refuses any later rule that uses the map.
      */
-    static String serviceEndpointsDeclaration(NftFamily f) {
+    static String serviceEndpointsDeclaration(NftFamily f, String proto) {
         String h = f.header;
-        return "{ typeof " + h + " daddr . meta l4proto . th dport . numgen random mod 1 : " + h + " daddr . tcp dport ; }";
+        return "{ typeof " + h + " daddr . meta l4proto . th dport . numgen random mod 1 : " + h + " daddr . " + proto + " dport ; }";
     }
 
-    static String nodePortEndpointsDeclaration(NftFamily f) {
-        return "{ typeof meta l4proto . th dport . numgen random mod 1 : " + f.header + " daddr . tcp dport ; }";
+    static String nodePortEndpointsDeclaration(NftFamily f, String proto) {
+        return "{ typeof meta l4proto . th dport . numgen random mod 1 : " + f.header + " daddr . " + proto + " dport ; }";
     }
 
     static String hairpinDeclaration(NftFamily f) {

@@ -90,7 +90,7 @@ final class ServiceChainRenderer {
                 String key = addr(ip) + " . " + proto + " . " + sp.port();
                 elements.add(new ServiceRules.Element(CLUSTER_IPS, addr(ip), null));
                 elements.add(new ServiceRules.Element(SERVICE_IPS, key, "goto " + pick(picks, PickChains.Kind.CLUSTER, n)));
-                endpointElements(elements, PickChains.SERVICE_ENDPOINTS, key, clusterEps);
+                endpointElements(elements, PickChains.serviceEndpoints(proto), key, clusterEps);
                 for (String epIp : clusterEps.stream().map(e -> addr(e.address())).distinct().toList()) {
                     elements.add(new ServiceRules.Element(PickChains.SERVICE_HAIRPIN,
                             epIp + " . " + epIp + " . " + key, null));
@@ -99,12 +99,12 @@ final class ServiceChainRenderer {
             for (InetAddress ip : extIps) {
                 String key = addr(ip) + " . " + proto + " . " + sp.port();
                 elements.add(new ServiceRules.Element(SERVICE_IPS, key, "goto " + pick(picks, PickChains.Kind.EXTERNAL, n)));
-                endpointElements(elements, PickChains.SERVICE_ENDPOINTS, key, clusterEps);
+                endpointElements(elements, PickChains.serviceEndpoints(proto), key, clusterEps);
             }
             if (nodePort) {
                 String key = proto + " . " + sp.nodePort();
                 elements.add(new ServiceRules.Element(SERVICE_NODEPORTS, key, "goto " + pick(picks, PickChains.Kind.NODEPORT, n)));
-                endpointElements(elements, PickChains.NODEPORT_ENDPOINTS, key, clusterEps);
+                endpointElements(elements, PickChains.nodePortEndpoints(proto), key, clusterEps);
             }
             firewall(sp, f, lbIps, proto, fwChain, chains, elements);
             return new ServiceRules(sp.name(), chains, sets, elements, picks);

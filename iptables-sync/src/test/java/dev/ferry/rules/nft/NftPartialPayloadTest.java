@@ -55,11 +55,11 @@ class NftPartialPayloadTest {
         String nodePort = "tcp . " + changed.nodePort();
         String comment = " comment \"ns0/svc500/tcp/\"";
         assertEquals(List.of(
-                "delete element ip ferry nodeport-endpoints { " + nodePort + " . 2 }",
-                "delete element ip ferry service-endpoints { " + vip + " . 2 }",
+                "delete element ip ferry nodeport-endpoints-tcp { " + nodePort + " . 2 }",
+                "delete element ip ferry service-endpoints-tcp { " + vip + " . 2 }",
                 "delete element ip ferry service-hairpin { 10.244.100.12 . 10.244.100.12 . " + vip + " }",
-                "add element ip ferry nodeport-endpoints { " + nodePort + " . 2" + comment + " : 10.244.99.99 . 8080 }",
-                "add element ip ferry service-endpoints { " + vip + " . 2" + comment + " : 10.244.99.99 . 8080 }",
+                "add element ip ferry nodeport-endpoints-tcp { " + nodePort + " . 2" + comment + " : 10.244.99.99 . 8080 }",
+                "add element ip ferry service-endpoints-tcp { " + vip + " . 2" + comment + " : 10.244.99.99 . 8080 }",
                 "add element ip ferry service-hairpin { 10.244.99.99 . 10.244.99.99 . " + vip + comment + " }"),
                 List.of(text.split("\n")), text);
     }
@@ -75,10 +75,10 @@ class NftPartialPayloadTest {
 
         assertTrue(text.startsWith("add chain ip ferry pick-cluster-7\nflush chain ip ferry pick-cluster-7\n"), text);
         assertTrue(text.contains("add rule ip ferry pick-cluster-7 dnat ip to ip daddr . meta l4proto . th dport"
-                + " . numgen random mod 7 map @service-endpoints"), text);
+                + " . numgen random mod 7 map @service-endpoints-tcp"), text);
         assertTrue(text.indexOf("pick-cluster-7 dnat") < text.indexOf("add element ip ferry service-ips { 10.96.0.5 . tcp . 80 comment \"a/web/tcp/\" : goto pick-cluster-7 }"),
                 text);
-        assertTrue(text.contains("add element ip ferry service-endpoints { 10.96.0.5 . tcp . 80 . 6 comment \"a/web/tcp/\" : 10.244.1.8 . 80 }"), text);
+        assertTrue(text.contains("add element ip ferry service-endpoints-tcp { 10.96.0.5 . tcp . 80 . 6 comment \"a/web/tcp/\" : 10.244.1.8 . 80 }"), text);
         assertFalse(text.contains("delete chain"), "pick chains are shared and left to the next full sync:\n" + text);
     }
 
@@ -96,7 +96,7 @@ class NftPartialPayloadTest {
         String text = renderer.partial(NftFamily.IPV4, state(List.of(withEp)), state(List.of(without))).text();
 
         assertTrue(text.contains("delete element ip ferry service-ips { 10.96.0.5 . tcp . 80 }"), text);
-        assertTrue(text.contains("delete element ip ferry service-endpoints { 10.96.0.5 . tcp . 80 . 0 }"), text);
+        assertTrue(text.contains("delete element ip ferry service-endpoints-tcp { 10.96.0.5 . tcp . 80 . 0 }"), text);
         assertTrue(text.contains("delete element ip ferry service-hairpin { 10.244.1.2 . 10.244.1.2 . 10.96.0.5 . tcp . 80 }"), text);
         assertTrue(text.contains("add element ip ferry no-endpoint-services { 10.96.0.5 . tcp . 80 comment \"a/web/tcp/\" : goto reject-chain }"), text);
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.conntrack.KernelConntrackCleaner;
 import dev.ferry.model.Cidr;
 import dev.ferry.model.ServicePort;
 import dev.ferry.rules.ApplyException;
@@ -23,6 +24,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -47,7 +49,7 @@ class NftTrafficTest {
 
     @BeforeAll
     static void createNode() throws IOException {
-        NeedsRoot.require("NftTrafficTest", "ip", "nft", "socat", "ss");
+        NeedsRoot.require("NftTrafficTest", "ip", "nft", "socat", "ss", "conntrack");
         topo = new NodeTopology();
         try {
             topo.start();
@@ -199,7 +201,38 @@ class NftTrafficTest {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
+    void udpServiceKeepsWorkingWhileItsBackendIsReplaced() throws Exception {
+        Process old = topo.udpEcho(1, 5353);
+        topo.udpEcho(2, 5353);
+        NftSyncer syncer = new NftSyncer(options, nft,
+                new KernelConntrackCleaner(List.of("ip", "netns", "exec", topo.node, "conntrack")));
+        List<ServicePort> ports = services();
+        ports.add(svc("test", "dns", "10.96.0.53", 53).portName("dns", dev.ferry.model.Protocol.UDP).ep("10.244.1.2", 5353).build());
+        syncer.sync(ports, true);
+        String first = topo.udp("10.96.0.53", 53, 40053);
+        assertEquals("pod1", first, () -> "UDP through the ClusterIP; " + udpState());
+
+        old.destroy();
+        old.waitFor(5, TimeUnit.SECONDS);
+        ports.set(ports.size() - 1, svc("test", "dns", "10.96.0.53", 53).portName("dns", dev.ferry.model.Protocol.UDP).ep("10.244.2.2", 5353).build());
+        assertFalse(syncer.sync(ports, false).full());
+        // the same 5-tuple: without the conntrack cleanup it would follow the stale entry to the dead pod1
+        String second = topo.udp("10.96.0.53", 53, 40053);
+        assertEquals("pod2", second, () -> "after the backend was replaced; " + udpState());
+    }
+
+    private static String udpState() {
+        try {
+            return "conntrack:\n" + topo.inNode("conntrack", "-L", "-p", "udp") + "\nendpoint map:\n"
+                    + topo.inNode("nft", "list", "map", "ip", "ferry", "service-endpoints-udp");
+        } catch (IOException e) {
+            return "(state not readable: " + e.getMessage() + ")";
+        }
+    }
+
+    @Test
+    @Order(10)
     void aPodReachingItselfThroughItsServiceIsMasqueradedAndOtherPodsKeepTheirAddress() throws Exception {
         fullSync(new NftSyncer(options, nft), services());
         // pod1 is test/one's only endpoint: without the hairpin masquerade the reply would come from
@@ -214,7 +247,7 @@ class NftTrafficTest {
     }
 
     @Test
-    @Order(9)
+    @Order(11)
     void refusedServiceIsHeldBackAndTheOthersAreApplied() throws Exception {
         Path control = Files.createTempFile("nft-refuse", ".txt");
         try {
@@ -236,7 +269,7 @@ class NftTrafficTest {
     }
 
     @Test
-    @Order(10)
+    @Order(12)
     void failedApplyKeepsTrafficFlowingOnTheOldRulesAndTheNextSyncIsFull() throws Exception {
         Path control = Files.createTempFile("nft-refuse", ".txt");
         try {
@@ -262,7 +295,7 @@ class NftTrafficTest {
     }
 
     @Test
-    @Order(11)
+    @Order(13)
     void restartedSyncerKeepsEstablishedConnectionsAndDoesNotFlush() throws Exception {
         fullSync(new NftSyncer(options, nft), services());
         String handleBefore = chainHandle("services");
@@ -290,7 +323,7 @@ class NftTrafficTest {
     }
 
     @Test
-    @Order(12)
+    @Order(14)
     void cleanupRemovesFerrysAndKubeProxysTablesAndNothingElse() throws Exception {
         fullSync(new NftSyncer(options, nft), services());
         topo.inNode("nft", "add", "table", "ip", "kube-proxy");

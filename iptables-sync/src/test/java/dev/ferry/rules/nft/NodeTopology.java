@@ -87,6 +87,42 @@ final class NodeTopology implements AutoCloseable {
         return new Reply(r.exit == 0 && !r.out.isBlank(), r.out.strip(), r.err.strip());
     }
 
+    /** A UDP server in pod k answering every datagram with "podK"; the caller may destroy it. */
+    Process udpEcho(int k, int port) throws IOException {
+        Process p = new ProcessBuilder("ip", "netns", "exec", pods.get(k - 1), "socat", "UDP-RECVFROM:" + port + ",fork,reuseaddr",
+                "SYSTEM:echo pod" + k).redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        started.add(p);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!run(5, "ip", "netns", "exec", pods.get(k - 1), "ss", "-Hlun", "sport = :" + port).out.contains(":" + port)) {
+            if (System.nanoTime() > deadline) {
+                throw new IOException("UDP server in pod" + k + " did not bind port " + port + " within 10 s");
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted");
+            }
+        }
+        return p;
+    }
+
+    /**
+     * One datagram from the client namespace's 192.168.50.2:srcPort, the answer or "" — up to three
+     * tries from the same source port, as a DNS client retransmits: a datagram lost to a busy machine
+     * is retried, while a stale conntrack entry swallows every try alike.
+     */
+    String udp(String dst, int port, int srcPort) throws IOException {
+        for (int attempt = 0; attempt < 3; attempt++) {
+            Result r = run(10, "ip", "netns", "exec", client, "sh", "-c", "echo ping | socat -t2 -T2 - UDP:" + dst + ":" + port
+                    + ",bind=192.168.50.2:" + srcPort + ",reuseaddr");
+            if (!r.out.isBlank()) {
+                return r.out.strip();
+            }
+        }
+        return "";
+    }
+
     /** A long-lived client connection whose stdin/stdout the test drives. */
     Process openConnection(String dst, int port) throws IOException {
         Process p = new ProcessBuilder("ip", "netns", "exec", client, "socat", "-", "TCP:" + dst + ":" + port + ",connect-timeout=2")
