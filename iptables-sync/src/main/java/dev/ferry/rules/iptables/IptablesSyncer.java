@@ -1,18 +1,14 @@
 package dev.ferry.rules.iptables;
 
 import dev.ferry.conntrack.KernelConntrackCleaner;
-import dev.ferry.model.Endpoint;
-import dev.ferry.model.Frontend;
-import dev.ferry.model.Protocol;
 import dev.ferry.model.ServicePort;
-import dev.ferry.model.ServicePortName;
 import dev.ferry.rules.ApplyException;
 import dev.ferry.rules.KernelTool;
 import dev.ferry.rules.RuleSyncer;
+import dev.ferry.rules.StaleUdpFlows;
 import dev.ferry.rules.SyncReport;
 import dev.ferry.rules.ToolResult;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -29,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * built-in chains; a partial sync writes only the chains whose content changed and deletes stale
  * service chains. Start-up flushes nothing: the first sync learns the existing KUBE-* chains from
  * iptables-save and replaces them in one transaction, so established connections never notice.
- * After a successful apply, stale UDP conntrack entries are removed (endpoints that left, frontends
+ * After a successful apply, stale UDP conntrack entries are removed ({@link StaleUdpFlows}: endpoints that left, frontends
  * that gained their first endpoints) through the {@link KernelConntrackCleaner}. The binaries are
  * those of one {@link IptablesBackend} (legacy, nft, or the unsuffixed names), chosen by the caller,
  * normally with {@link IptablesBackendDetector}.
@@ -45,10 +41,9 @@ public final class IptablesSyncer implements RuleSyncer {
     private final RenderOptions options;
     private final boolean ipv4;
     private final boolean ipv6;
-    private final KernelConntrackCleaner conntrack;
+    private final StaleUdpFlows staleUdp;
     private final IptablesBackend backend;
     private final Family[] families;
-    private Map<ServicePortName, ServicePort> lastUdp = Map.of();
 
     private final class Family {
         final boolean v6;
@@ -103,7 +98,7 @@ public final class IptablesSyncer implements RuleSyncer {
         this.options = options;
         this.ipv4 = ipv4;
         this.ipv6 = ipv6;
-        this.conntrack = conntrack;
+        this.staleUdp = new StaleUdpFlows(conntrack, ipv4, ipv6, log);
         List<Family> f = new ArrayList<>();
         if (ipv4) f.add(new Family(false));
         if (ipv6) f.add(new Family(true));
@@ -191,12 +186,13 @@ public final class IptablesSyncer implements RuleSyncer {
             fam.knowKernel = true;
             fam.last = r;
         }
-        cleanConntrack(ports);
+        staleUdp.applied(ports);
         return new SyncReport(full, lines, renderNanos, applyNanos, rejected);
     }
 
     private void restore(Family fam, String payload) throws ApplyException, IOException {
-        ToolResult res = tool.run(restoreArgs(fam), payload);
+        // A restore prints nothing but the -S listing of a large payload (withTableWideCache).
+        ToolResult res = tool.runDiscardingOutput(restoreArgs(fam), payload);
         if (!res.ok()) {
             fam.knowKernel = false; // the next (full) sync re-reads what the kernel really has
             ApplyException e = ApplyException.fromToolFailure(res, payload, IptablesSyncer::originOf);
@@ -390,81 +386,5 @@ public final class IptablesSyncer implements RuleSyncer {
             }
         }
         return "";
-    }
-
-    // ---- UDP conntrack ------------------------------------------------------------------------
-
-    private void cleanConntrack(List<ServicePort> ports) {
-        Map<ServicePortName, ServicePort> udp = new HashMap<>();
-        for (ServicePort sp : ports) {
-            if (sp.name().protocol() == Protocol.UDP) udp.put(sp.name(), sp);
-        }
-        Map<ServicePortName, ServicePort> before = lastUdp;
-        lastUdp = udp;
-        if (conntrack == null) {
-            return;
-        }
-        try {
-            for (ServicePort now : udp.values()) {
-                ServicePort old = before.get(now.name());
-                boolean had = old != null && hasUsable(old);
-                if (!had && hasUsable(now)) {
-                    for (Frontend f : now.frontends()) {
-                        if (!familyEnabled(f.address())) continue;
-                        if (f.address() == null) {
-                            if (ipv4) conntrack.nodePortGainedEndpoints(f.port(), false);
-                            if (ipv6) conntrack.nodePortGainedEndpoints(f.port(), true);
-                        } else {
-                            conntrack.frontendGainedEndpoints(f.address(), f.port());
-                        }
-                    }
-                }
-                if (old != null) {
-                    removed(old, usable(now));
-                }
-            }
-            for (ServicePort old : before.values()) {
-                if (!udp.containsKey(old.name())) {
-                    removed(old, Set.of());
-                }
-            }
-        } catch (IOException e) {
-            // The rules are in; stale UDP flows only delay recovery for that flow until it idles out.
-            log.warn("removing stale UDP conntrack entries failed: {}", e.getMessage());
-        }
-    }
-
-    private void removed(ServicePort old, Set<String> stillUsable) throws IOException {
-        for (Endpoint e : old.endpoints()) {
-            if (!(e.clusterTraffic() || e.externalTraffic()) || stillUsable.contains(e.hostPort())) continue;
-            for (Frontend f : old.frontends()) {
-                if (f.address() == null) {
-                    conntrack.nodePortEndpointRemoved(f.port(), e.address(), e.port());
-                } else if (familyEnabled(f.address())
-                        && f.address().getAddress().length == e.address().getAddress().length) {
-                    conntrack.endpointRemoved(f.address(), f.port(), e.address(), e.port());
-                }
-            }
-        }
-    }
-
-    private boolean familyEnabled(InetAddress a) {
-        if (a == null) return true;
-        return a.getAddress().length == 16 ? ipv6 : ipv4;
-    }
-
-    private static boolean hasUsable(ServicePort sp) {
-        for (Endpoint e : sp.endpoints()) {
-            if (e.clusterTraffic() || e.externalTraffic()) return true;
-        }
-        return false;
-    }
-
-    private static Set<String> usable(ServicePort sp) {
-        Set<String> s = new HashSet<>();
-        for (Endpoint e : sp.endpoints()) {
-            if (e.clusterTraffic() || e.externalTraffic()) s.add(e.hostPort());
-        }
-        return s;
     }
 }
