@@ -202,6 +202,31 @@ class NftTrafficTest {
 
     @Test
     @Order(9)
+    void aServiceMovesBetweenThePickChainsAndChainsOfItsOwnByPartialSyncs() throws Exception {
+        NftSyncer syncer = new NftSyncer(options, nft);
+        List<ServicePort> ports = services();
+        syncer.sync(ports, true);
+        ServicePort plain = threePods("web", "10.96.0.10").nodePort(30080).loadBalancer(LB_IP, ALLOWED + "/32").build();
+        ServicePort sticky = threePods("web", "10.96.0.10").nodePort(30080).loadBalancer(LB_IP, ALLOWED + "/32").affinity(300).build();
+
+        ports.set(0, sticky);
+        assertFalse(syncer.sync(ports, false).full());
+        String withAffinity = topo.inNode("nft", "list", "chains", "ip");
+        assertTrue(withAffinity.matches("(?s).*chain service-\\w+-test/web/.*"), "affinity needs the service's own chain:\n" + withAffinity);
+        assertEquals(1, podsAnswering(null, "10.96.0.10", 80, 12).size(), "sticky after the move");
+        assertEquals(1, podsAnswering(null, NODE_IP, 30080, 12).size(), "the NodePort is sticky too");
+
+        ports.set(0, plain);
+        assertFalse(syncer.sync(ports, false).full());
+        String chains = topo.inNode("nft", "list", "chains", "ip");
+        assertFalse(chains.matches("(?s).*chain (service|external|local)-\\w+-test/web/.*"),
+                "the service's dispatch chains are gone (its firewall chain stays):\n" + chains);
+        assertEquals(Set.of("pod1", "pod2", "pod3"), podsAnswering(null, "10.96.0.10", 80, 30), "spread again");
+        assertTrue(topo.request(ALLOWED, LB_IP, 80).ok(), "the LB IP through pick-external");
+    }
+
+    @Test
+    @Order(10)
     void udpServiceKeepsWorkingWhileItsBackendIsReplaced() throws Exception {
         Process old = topo.udpEcho(1, 5353);
         topo.udpEcho(2, 5353);
@@ -232,7 +257,7 @@ class NftTrafficTest {
     }
 
     @Test
-    @Order(10)
+    @Order(11)
     void aPodReachingItselfThroughItsServiceIsMasqueradedAndOtherPodsKeepTheirAddress() throws Exception {
         fullSync(new NftSyncer(options, nft), services());
         // pod1 is test/one's only endpoint: without the hairpin masquerade the reply would come from
@@ -247,7 +272,7 @@ class NftTrafficTest {
     }
 
     @Test
-    @Order(11)
+    @Order(12)
     void refusedServiceIsHeldBackAndTheOthersAreApplied() throws Exception {
         Path control = Files.createTempFile("nft-refuse", ".txt");
         try {
@@ -269,7 +294,7 @@ class NftTrafficTest {
     }
 
     @Test
-    @Order(12)
+    @Order(13)
     void failedApplyKeepsTrafficFlowingOnTheOldRulesAndTheNextSyncIsFull() throws Exception {
         Path control = Files.createTempFile("nft-refuse", ".txt");
         try {
@@ -295,7 +320,7 @@ class NftTrafficTest {
     }
 
     @Test
-    @Order(13)
+    @Order(14)
     void restartedSyncerKeepsEstablishedConnectionsAndDoesNotFlush() throws Exception {
         fullSync(new NftSyncer(options, nft), services());
         String handleBefore = chainHandle("services");
@@ -323,7 +348,7 @@ class NftTrafficTest {
     }
 
     @Test
-    @Order(14)
+    @Order(15)
     void cleanupRemovesFerrysAndKubeProxysTablesAndNothingElse() throws Exception {
         fullSync(new NftSyncer(options, nft), services());
         topo.inNode("nft", "add", "table", "ip", "kube-proxy");
