@@ -123,7 +123,7 @@ public final class DataPlane implements AutoCloseable {
             case IPVS -> {
                 try {
                     startLoop("ipvs", IpvsSyncer.start(new KernelTool(), new IpvsOptions(settings.defaultAlgorithm(), nodeIps,
-                            settings.clusterCidrs(), settings.masqueradeAll(), 14)));
+                            settings.clusterCidrs(), settings.masqueradeAll(), 14), new dev.ferry.conntrack.KernelConntrackCleaner()));
                 } catch (IpvsUnavailableException e) {
                     throw new IOException("--mode ipvs: " + e.getMessage(), e);
                 }

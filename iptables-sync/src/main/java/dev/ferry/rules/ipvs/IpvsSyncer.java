@@ -1,9 +1,11 @@
 package dev.ferry.rules.ipvs;
 
+import dev.ferry.conntrack.KernelConntrackCleaner;
 import dev.ferry.model.ServicePort;
 import dev.ferry.rules.ApplyException;
 import dev.ferry.rules.KernelTool;
 import dev.ferry.rules.RuleSyncer;
+import dev.ferry.rules.StaleUdpFlows;
 import dev.ferry.rules.SyncReport;
 import dev.ferry.rules.ToolResult;
 import java.io.IOException;
@@ -17,21 +19,31 @@ import java.util.List;
  * (one iptables-restore --noflush transaction), then the virtual servers: {@code ipvsadm -S -n} is
  * read and only the difference is applied with {@code ipvsadm -R} (deletions of virtual and real
  * servers that are no longer wanted, additions and edits), so established connections of unchanged
- * services never notice. Not thread-safe: one sync loop drives it.
+ * services never notice. After that, stale UDP conntrack entries are removed ({@link StaleUdpFlows}),
+ * as kube-proxy's IPVS mode does. Not thread-safe: one sync loop drives it.
  */
 public final class IpvsSyncer implements RuleSyncer {
     private final KernelTool tool;
     private final IpvsOptions options;
+    private final StaleUdpFlows staleUdp;
 
-    private IpvsSyncer(KernelTool tool, IpvsOptions options) {
+    private IpvsSyncer(KernelTool tool, IpvsOptions options, KernelConntrackCleaner conntrack) {
         this.tool = tool;
         this.options = options;
+        // IPVS mode programs IPv4 only (iptables-restore, IPv4 ipsets)
+        this.staleUdp = new StaleUdpFlows(conntrack, true, false, org.slf4j.LoggerFactory.getLogger(IpvsSyncer.class));
     }
 
-    /** The syncer, or the start-up failure naming the missing ip_vs module. */
+    /** The syncer, or the start-up failure naming the missing ip_vs module; no conntrack cleanup. */
     public static IpvsSyncer start(KernelTool tool, IpvsOptions options) throws IpvsUnavailableException {
+        return start(tool, options, null);
+    }
+
+    /** As {@link #start(KernelTool, IpvsOptions)}, removing stale UDP conntrack entries through conntrack (null: none). */
+    public static IpvsSyncer start(KernelTool tool, IpvsOptions options, KernelConntrackCleaner conntrack)
+            throws IpvsUnavailableException {
         IpvsSupport.require();
-        return new IpvsSyncer(tool, options);
+        return new IpvsSyncer(tool, options, conntrack);
     }
 
     @Override
@@ -53,6 +65,7 @@ public final class IpvsSyncer implements RuleSyncer {
         if (!diff.isEmpty()) {
             apply(List.of("ipvsadm", "-R"), diff, s -> "");
         }
+        staleUdp.applied(ports);
         int lines = (int) r.ipvsadm().chars().filter(c -> c == '\n').count();
         return new SyncReport(full, lines, t1 - t0, System.nanoTime() - t1, r.rejected());
     }
