@@ -85,6 +85,16 @@ public final class NftSyncHarness {
                 samples.add(new double[] {r.payloadLines(), r.renderNanos() / 1e6, r.applyNanos() / 1e6, (c1 - c0) / 1e6, kernel});
             }
             summarize(n, samples);
+            if (Boolean.getBoolean("heap")) {
+                // What the syncer keeps between syncs (its input and rendered state), next to the
+                // fixture's own service ports, which every variant holds alike.
+                for (int i = 0; i < 3; i++) {
+                    System.gc();
+                }
+                long used = java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+                System.out.printf(Locale.ROOT, "heap after the changes, syncer alive: %.1f MB%n", used / 1e6);
+                java.lang.ref.Reference.reachabilityFence(syncer);
+            }
         } finally {
             if (monitor != null) {
                 monitor.close();
