@@ -141,6 +141,34 @@ class IptablesNftRestoreCacheTest {
     }
 
     @Test
+    void ip6tablesTakesTheSamePathAndGetsItsJumpsAfterwards() throws Exception {
+        RootRequired.require("iptables-nft restore cache tests", "ip", "ip6tables-nft-restore", "ip6tables-nft-save");
+        List<ServicePort> ports = new ArrayList<>(300);
+        for (int i = 0; i < 300; i++) {
+            var sp = svc("v6-" + i).clusterIP("fd00:96::" + Integer.toHexString(i + 1)).port(80);
+            for (int e = 0; e < 5; e++) {
+                sp.ep("fd00:244::" + Integer.toHexString(i * 5 + e + 1), 8080);
+            }
+            ports.add(sp.build());
+        }
+        List<ServicePort> selected = EndpointSelector.selectAll(ports, NODE);
+        String[] applied = new String[1];
+        String[] save = new String[1];
+        inFreshNamespace(in -> {
+            IptablesSyncer syncer = new IptablesSyncer(in, RenderOptions.defaults(true)
+                    .withClusterCidrs(List.of(Cidr.parse("fd00:244::/64"))), false, true, null, IptablesBackend.NFT);
+            syncer.sync(selected, true);
+            applied[0] = syncer.lastPayload(true);
+            save[0] = in.runChecked(List.of(IptablesBackend.NFT.save(true)), null).stdout();
+        });
+        assertEquals(2, listCommands(applied[0]), "one -S per ip6 table:\n" + applied[0].substring(0, 80));
+        assertEquals(300, save[0].lines().filter(l -> l.startsWith(":KUBE-SVC-")).count(), "every service's chain is in the kernel");
+        assertEquals(JumpRules.ALL.size(), save[0].lines()
+                .filter(l -> l.matches("-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) .*-j KUBE-.*")).count(),
+                "the jumps followed in their own transaction:\n" + save[0].lines().filter(l -> l.startsWith("-A P")).toList());
+    }
+
+    @Test
     void theUnsuffixedBinariesGetTheListCommandOnlyWhenTheyAreTheNfTablesBackend() throws Exception {
         RootRequired.require("iptables-nft restore cache tests", "ip", "iptables-restore", "iptables-save");
         KernelTool host = new KernelTool(List.of(), Duration.ofSeconds(20));
