@@ -305,31 +305,17 @@ final class ExplainCommand implements Callable<Integer> {
     }
 
 
-    /**
-     * Whether nftables mode sends this service through the shared pick chains rather than chains of
-     * its own (the renderer's rule: no ClientIP affinity, and external traffic, if the service has
-     * any frontend for it, on the same endpoints as cluster traffic).
-     */
+    /** Whether nftables mode sends this service through the shared pick chains ({@link dev.ferry.rules.nft.PickChains#carry}). */
     static boolean sharedPickChain(ServicePortView v) {
-        if (v.clientIpAffinity()) {
-            return false;
-        }
         boolean external = v.nodePort() != 0;
         for (int i = 0; i < v.frontendCount(); i++) {
             external |= v.frontendKind(i) != FrontendKind.CLUSTER_IP;
         }
-        if (!external) {
-            return true;
-        }
-        if (v.externalTrafficPolicy() != dev.ferry.model.TrafficPolicy.CLUSTER) {
-            return false;
-        }
+        boolean sameEndpoints = true;
         for (int i = 0; i < v.endpointCount(); i++) {
-            if (v.endpointForClusterTraffic(i) != v.endpointForExternalTraffic(i)) {
-                return false;
-            }
+            sameEndpoints &= v.endpointForClusterTraffic(i) == v.endpointForExternalTraffic(i);
         }
-        return true;
+        return dev.ferry.rules.nft.PickChains.carry(v.clientIpAffinity(), external, v.externalTrafficPolicy(), sameEndpoints);
     }
 
     @SuppressWarnings("unchecked")

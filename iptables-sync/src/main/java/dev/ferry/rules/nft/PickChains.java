@@ -1,6 +1,7 @@
 package dev.ferry.rules.nft;
 
 import dev.ferry.model.Cidr;
+import dev.ferry.model.TrafficPolicy;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -21,7 +22,7 @@ import java.util.List;
  * and the original frontend, because the endpoint a pick chain chose is only known after the DNAT.
  * Stateless; thread-safe.
  */
-final class PickChains {
+public final class PickChains {
     static final String SERVICE_HAIRPIN = "service-hairpin";
     /** The protocols a service port can have, as nft spells them. */
     static final List<String> PROTOCOLS = List.of("tcp", "udp", "sctp");
@@ -44,8 +45,17 @@ final class PickChains {
         return PREFIX + kind.label + "-" + endpoints;
     }
 
-    static boolean isPick(String chain) {
-        return chain.startsWith(PREFIX);
+    /**
+     * Whether a service port with endpoints reaches them through the pick chains rather than chains
+     * of its own: not with ClientIP affinity (its per-endpoint sets need rules), and, when it has
+     * external frontends (NodePort, external or LB IPs), only with externalTrafficPolicy Cluster and
+     * external traffic going to the same endpoints as cluster traffic (one map entry set serves both).
+     * The renderer decides by it, and {@code ferry explain} describes the path by it.
+     */
+    public static boolean carry(boolean clientIpAffinity, boolean hasExternalFrontends, TrafficPolicy externalTrafficPolicy,
+                                boolean externalUsesClusterEndpoints) {
+        return !clientIpAffinity && (!hasExternalFrontends
+                || (externalTrafficPolicy == TrafficPolicy.CLUSTER && externalUsesClusterEndpoints));
     }
 
     /** The map of ClusterIP / external IP / LB IP entries of a protocol ("tcp", "udp", "sctp"). */

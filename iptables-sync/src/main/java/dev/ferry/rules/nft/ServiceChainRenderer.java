@@ -80,14 +80,13 @@ final class ServiceChainRenderer {
         // Most services need no chain of their own: their traffic goes through the shared pick chains.
         // Affinity (per-endpoint sets), and external traffic kept on other endpoints than cluster
         // traffic (externalTrafficPolicy Local, or internalTrafficPolicy Local), keep service chains.
-        boolean mapped = !affinity && !clusterEps.isEmpty() && (!hasExternalFrontends
-                || (sp.externalTrafficPolicy() == TrafficPolicy.CLUSTER && externalEps.equals(clusterEps)));
-        if (mapped) {
+        List<InetAddress> extIps = new ArrayList<>(externalIps);
+        extIps.addAll(lbIps);
+        if (!clusterEps.isEmpty() && PickChains.carry(affinity, hasExternalFrontends, sp.externalTrafficPolicy(),
+                externalEps.equals(clusterEps))) {
             int n = clusterEps.size();
-            List<InetAddress> extIps = new ArrayList<>(externalIps);
-            extIps.addAll(lbIps);
             for (InetAddress ip : clusterIps) {
-                String key = addr(ip) + " . " + proto + " . " + sp.port();
+                String key = frontendKey(ip, proto, sp.port());
                 elements.add(new ServiceRules.Element(CLUSTER_IPS, addr(ip), null));
                 elements.add(new ServiceRules.Element(SERVICE_IPS, key, "goto " + pick(picks, PickChains.Kind.CLUSTER, n)));
                 endpointElements(elements, PickChains.serviceEndpoints(proto), key, clusterEps);
@@ -97,7 +96,7 @@ final class ServiceChainRenderer {
                 }
             }
             for (InetAddress ip : extIps) {
-                String key = addr(ip) + " . " + proto + " . " + sp.port();
+                String key = frontendKey(ip, proto, sp.port());
                 elements.add(new ServiceRules.Element(SERVICE_IPS, key, "goto " + pick(picks, PickChains.Kind.EXTERNAL, n)));
                 endpointElements(elements, PickChains.serviceEndpoints(proto), key, clusterEps);
             }
@@ -126,7 +125,7 @@ final class ServiceChainRenderer {
             chains.put(svcChain, rules);
         }
         for (InetAddress ip : clusterIps) {
-            String key = addr(ip) + " . " + proto + " . " + sp.port();
+            String key = frontendKey(ip, proto, sp.port());
             elements.add(new ServiceRules.Element(CLUSTER_IPS, addr(ip), null));
             elements.add(clusterEps.isEmpty()
                     ? new ServiceRules.Element(NO_ENDPOINT_SERVICES, key, "goto " + REJECT_CHAIN)
@@ -163,10 +162,8 @@ final class ServiceChainRenderer {
             }
             // kube-proxy: no endpoints at all → reject; endpoints but none for external traffic → drop.
             String none = clusterEps.isEmpty() && externalEps.isEmpty() ? "goto " + REJECT_CHAIN : "drop";
-            List<InetAddress> extIps = new ArrayList<>(externalIps);
-            extIps.addAll(lbIps);
             for (InetAddress ip : extIps) {
-                String key = addr(ip) + " . " + proto + " . " + sp.port();
+                String key = frontendKey(ip, proto, sp.port());
                 elements.add(externalEps.isEmpty()
                         ? new ServiceRules.Element(NO_ENDPOINT_SERVICES, key, none)
                         : new ServiceRules.Element(SERVICE_IPS, key, "goto " + extChain));
@@ -195,7 +192,7 @@ final class ServiceChainRenderer {
         chains.put(fwChain, List.of(ranges.isEmpty() ? "drop" : f.header + " saddr != " + cidrSet(ranges) + " drop"));
         for (InetAddress ip : lbIps) {
             elements.add(new ServiceRules.Element(FIREWALL_IPS,
-                    addr(ip) + " . " + proto + " . " + sp.port(), "goto " + fwChain));
+                    frontendKey(ip, proto, sp.port()), "goto " + fwChain));
         }
     }
 
@@ -247,6 +244,11 @@ final class ServiceChainRenderer {
 
     private static List<InetAddress> inFamily(List<InetAddress> ips, NftFamily f) {
         return ips.stream().filter(f::contains).distinct().toList();
+    }
+
+    /** A frontend's key in the address-keyed maps: "10.96.0.10 . udp . 53". */
+    private static String frontendKey(InetAddress ip, String proto, int port) {
+        return addr(ip) + " . " + proto + " . " + port;
     }
 
     static String addr(InetAddress a) {
