@@ -3,14 +3,12 @@ package dev.ferry.proxy;
 import static dev.ferry.proxy.Services.ip;
 import static org.junit.jupiter.api.Assertions.*;
 
-import dev.ferry.conntrack.ConntrackConfig;
 import dev.ferry.conntrack.ConntrackState;
 import dev.ferry.model.Endpoint;
 import dev.ferry.model.Protocol;
 import dev.ferry.model.ServicePort;
 import dev.ferry.model.ServiceType;
 import dev.ferry.model.SessionAffinity;
-import dev.ferry.table.ServiceTable;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -43,28 +41,19 @@ class LoopbackProxyTest {
     @TempDir
     Path dir;
 
-    private ServiceTable table;
+    private LoopbackFixture fixture;
     UserspaceProxy proxy;
     private ConntrackState conntrack;
-    private final List<EchoBackend> backends = new ArrayList<>();
 
     @BeforeEach
     void setUp() throws IOException {
-        table = ServiceTable.create(dir.resolve("table"), 64L << 20, 100, System::currentTimeMillis);
-        conntrack = ConntrackState.open(dir.resolve("conntrack"), ConntrackConfig.DEFAULTS.withMaxFlows(1024)
-                .withMaxAffinities(1024));
+        fixture = new LoopbackFixture(dir, 64L << 20);
+        conntrack = fixture.conntrack;
     }
 
     @AfterEach
     void tearDown() throws IOException {
-        if (proxy != null) {
-            proxy.close();
-        }
-        for (EchoBackend b : backends) {
-            b.close();
-        }
-        conntrack.close();
-        table.close();
+        fixture.close();
     }
 
     /**
@@ -80,20 +69,15 @@ class LoopbackProxyTest {
     }
 
     EchoBackend backend(String name) throws IOException {
-        EchoBackend b = EchoBackend.loopback(name);
-        backends.add(b);
-        return b;
+        return fixture.backend(name);
     }
 
     void start(ProxyOptions options, ServicePort... ports) throws IOException {
-        table.replaceAll(List.of(ports));
-        proxy = new UserspaceProxy(table.reader(), options.withConntrack(conntrack));
-        proxy.start();
+        proxy = fixture.start(options, ports);
     }
 
     private void update(ServicePort... ports) {
-        table.replaceAll(List.of(ports));
-        proxy.onTableChanged();
+        fixture.update(ports);
     }
 
     /** Connects (from {@code source} when given) and returns the backend's greeting line. */
@@ -236,8 +220,7 @@ class LoopbackProxyTest {
 
     @Test
     void proxyProtocolHeaderTellsTheBackendTheClientAddress() throws IOException {
-        EchoBackend pp = new EchoBackend("pp", ip("127.0.0.1"), 0, true);
-        backends.add(pp);
+        EchoBackend pp = fixture.keep(new EchoBackend("pp", ip("127.0.0.1"), 0, true));
         start(defaults(), Services.build("pp", ServiceType.CLUSTER_IP, List.of("127.0.10.7"), 8080, 0,
                 List.of(), List.of(), List.of(), SessionAffinity.NONE, "", true, Protocol.TCP, Services.loopback(pp)));
         try (Socket s = open("127.0.10.7", 8080, "127.0.0.77")) {
@@ -393,6 +376,30 @@ class LoopbackProxyTest {
         return srv;
     }
 
+    /** What a bulk writer does to its socket once all BULK bytes are written. */
+    interface SocketEnd {
+        void end(Socket s) throws IOException;
+    }
+
+    /** A started thread writing BULK bytes to s, counting them in written as they are accepted, then end(s). */
+    private static Thread bulkWriter(String name, Socket s, java.util.concurrent.atomic.AtomicLong written, SocketEnd end) {
+        Thread t = new Thread(() -> {
+            byte[] chunk = new byte[1 << 16];
+            try {
+                OutputStream out = s.getOutputStream();
+                while (written.get() < BULK) {
+                    out.write(chunk);
+                    written.addAndGet(chunk.length);
+                }
+                end.end(s);
+            } catch (IOException ignored) {
+                // the byte count the test reads reports it
+            }
+        }, name);
+        t.start();
+        return t;
+    }
+
     @Test
     void aBackendThatDoesNotReadStopsTheProxyReadingFromTheClient() throws Exception {
         try (java.net.ServerSocket srv = quietServer()) {
@@ -400,20 +407,7 @@ class LoopbackProxyTest {
                     List.of(Services.ready("127.0.0.1", srv.getLocalPort()))));
             java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
             try (Socket client = open("127.0.10.30", 8080, null); Socket backendSide = srv.accept()) {
-                Thread writer = new Thread(() -> {
-                    byte[] chunk = new byte[1 << 16];
-                    try {
-                        OutputStream out = client.getOutputStream();
-                        while (written.get() < BULK) {
-                            out.write(chunk);
-                            written.addAndGet(chunk.length);
-                        }
-                        client.shutdownOutput();
-                    } catch (IOException ignored) {
-                        // the byte count below reports it
-                    }
-                }, "bp-writer");
-                writer.start();
+                Thread writer = bulkWriter("bp-writer", client, written, Socket::shutdownOutput);
                 long stalled = whenStalled(written);
                 assertTrue(stalled < BULK / 2, "the client could write " + stalled + " of " + BULK
                         + " bytes to a backend that reads nothing: the proxy did not stop reading");
@@ -431,19 +425,7 @@ class LoopbackProxyTest {
                     List.of(Services.ready("127.0.0.1", srv.getLocalPort()))));
             java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
             try (Socket client = open("127.0.10.31", 8080, null); Socket backendSide = srv.accept()) {
-                Thread writer = new Thread(() -> {
-                    byte[] chunk = new byte[1 << 16];
-                    try (backendSide) {
-                        OutputStream out = backendSide.getOutputStream();
-                        while (written.get() < BULK) {
-                            out.write(chunk);
-                            written.addAndGet(chunk.length);
-                        }
-                    } catch (IOException ignored) {
-                        // the byte count below reports it
-                    }
-                }, "bp-backend");
-                writer.start();
+                Thread writer = bulkWriter("bp-backend", backendSide, written, Socket::close);
                 long stalled = whenStalled(written);
                 assertTrue(stalled < BULK / 2, "the backend could write " + stalled + " of " + BULK
                         + " bytes to a client that reads nothing: the proxy did not stop reading");

@@ -3,11 +3,9 @@ package dev.ferry.proxy;
 import static dev.ferry.proxy.Services.ip;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.ferry.conntrack.ConntrackConfig;
 import dev.ferry.conntrack.ConntrackState;
 import dev.ferry.model.Protocol;
 import dev.ferry.model.ServicePort;
-import dev.ferry.table.ServiceTable;
 import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
@@ -15,8 +13,6 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -34,30 +30,23 @@ class UdpEndpointChangeTest {
     @TempDir
     Path dir;
 
-    private ServiceTable table;
+    private LoopbackFixture fixture;
     private ConntrackState conntrack;
     private UserspaceProxy proxy;
-    private final List<EchoBackend> backends = new ArrayList<>();
 
     @BeforeEach
     void setUp() throws IOException {
-        table = ServiceTable.create(dir.resolve("table"), 16L << 20, 100, System::currentTimeMillis);
-        conntrack = ConntrackState.open(dir.resolve("conntrack"), ConntrackConfig.DEFAULTS.withMaxFlows(1024)
-                .withMaxAffinities(1024));
+        fixture = new LoopbackFixture(dir, 16L << 20);
+        conntrack = fixture.conntrack;
     }
 
     @AfterEach
     void tearDown() throws IOException {
-        if (proxy != null) proxy.close();
-        for (EchoBackend b : backends) b.close();
-        conntrack.close();
-        table.close();
+        fixture.close();
     }
 
     private EchoBackend backend(String name) throws IOException {
-        EchoBackend b = EchoBackend.loopback(name);
-        backends.add(b);
-        return b;
+        return fixture.backend(name);
     }
 
     private static ServicePort dns(EchoBackend... eps) {
@@ -65,15 +54,11 @@ class UdpEndpointChangeTest {
     }
 
     private void start(ServicePort sp, Duration udpIdleTimeout) throws IOException {
-        table.replaceAll(List.of(sp));
-        proxy = new UserspaceProxy(table.reader(), ProxyOptions.defaults().withConntrack(conntrack)
-                .withUdpIdleTimeout(udpIdleTimeout));
-        proxy.start();
+        proxy = fixture.start(ProxyOptions.defaults().withUdpIdleTimeout(udpIdleTimeout), sp);
     }
 
     private void serve(ServicePort sp) {
-        table.replaceAll(List.of(sp));
-        proxy.onTableChanged();
+        fixture.update(sp);
     }
 
     private static String ask(DatagramSocket s, String q) throws IOException {
