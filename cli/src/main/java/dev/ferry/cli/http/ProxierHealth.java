@@ -6,6 +6,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
@@ -16,6 +19,11 @@ import java.util.function.LongSupplier;
  * twice the syncPeriod) — at start-up, when fully synced, or while a queued update is not late yet.
  * /healthz additionally requires the node to be eligible (not being deleted, not tainted
  * {@value #TO_BE_DELETED_TAINT}); /livez ignores that.
+ *
+ * <p>Beyond kube-proxy's freshness, the data plane registers {@link Condition}s ({@link #require}):
+ * what the kernel and the proxy actually serve (rules applied, listeners bound, addresses present,
+ * table readable). A failing condition makes /healthz, /livez and the service health checks fail,
+ * with its reason in the body, so health never says 200 while traffic is black-holed.
  *
  * <p>Thread-safe: the sync loop calls {@link #queuedUpdate()} and {@link #updated()}, the Node
  * watcher {@link #syncNode}, HTTP threads {@link #check}.
@@ -33,10 +41,48 @@ public final class ProxierHealth {
     private final AtomicLong oldestPendingQueued = new AtomicLong(NONE);
     private final AtomicBoolean nodeEligible = new AtomicBoolean(true);
     private volatile LongSupplier externalPending = () -> 0;
+    private final List<NamedCondition> conditions = new CopyOnWriteArrayList<>();
+
+    /**
+     * Something the data plane must hold to serve what the table says. Called on HTTP threads on
+     * every probe: must be cheap, must not block, must not throw.
+     */
+    @FunctionalInterface
+    public interface Condition {
+        /** Null while the condition holds, else a short reason (what fails, for which service or address). */
+        String failure();
+    }
+
+    private record NamedCondition(String name, Condition condition) {}
 
     public ProxierHealth(Duration healthTimeout, LongSupplier clockMillis) {
         this.healthTimeoutMillis = healthTimeout.toMillis();
         this.clockMillis = clockMillis;
+    }
+
+    /**
+     * Adds a condition every probe checks; {@code name} prefixes its reason in the body
+     * (e.g. {@code "listeners"}, {@code "rules"}, {@code "table"}).
+     */
+    public void require(String name, Condition condition) {
+        conditions.add(new NamedCondition(name, condition));
+    }
+
+    /** The reasons of the conditions failing now, each as {@code name: reason}; empty when all hold. */
+    public List<String> failures() {
+        List<String> out = new ArrayList<>(0);
+        for (NamedCondition c : conditions) {
+            String why;
+            try {
+                why = c.condition().failure();
+            } catch (RuntimeException e) {
+                why = "check failed: " + e;
+            }
+            if (why != null) {
+                out.add(c.name() + ": " + why);
+            }
+        }
+        return out;
     }
 
     /** An update arrived that is not applied yet; the oldest one counts. */
@@ -94,6 +140,8 @@ public final class ProxierHealth {
             pending = external;
         }
         boolean healthy = pending == NONE || now - pending < healthTimeoutMillis;
+        List<String> failures = failures();
+        healthy &= failures.isEmpty();
         boolean eligible = nodeEligible.get();
         if (withNode) {
             healthy &= eligible;
@@ -102,8 +150,34 @@ public final class ProxierHealth {
         // older meaning "the sync loop ran recently".
         long last = healthy ? now : lastUpdated.get();
         String body = "{\"lastUpdated\": \"" + goTime(last) + "\",\"currentTime\": \"" + goTime(now) + "\""
-                + (withNode ? ", \"nodeEligible\": " + eligible : "") + "}";
+                + (withNode ? ", \"nodeEligible\": " + eligible : "")
+                + (failures.isEmpty() ? "" : ", \"failures\": " + jsonArray(failures)) + "}";
         return new Check(healthy ? 200 : 503, body);
+    }
+
+    private static String jsonArray(List<String> items) {
+        StringBuilder b = new StringBuilder("[");
+        for (int i = 0; i < items.size(); i++) {
+            if (i > 0) {
+                b.append(", ");
+            }
+            b.append('"');
+            for (char ch : items.get(i).toCharArray()) {
+                switch (ch) {
+                    case '"' -> b.append("\\\"");
+                    case '\\' -> b.append("\\\\");
+                    default -> {
+                        if (ch < 0x20) {
+                            b.append(String.format("\\u%04x", (int) ch));
+                        } else {
+                            b.append(ch);
+                        }
+                    }
+                }
+            }
+            b.append('"');
+        }
+        return b.append(']').toString();
     }
 
     /** Go's time.Time String() form, UTC, e.g. {@code 2026-11-29 09:17:50.123 +0000 UTC}; the zero time for "never". */

@@ -73,4 +73,31 @@ class ProxierHealthTest {
         now.addAndGet(60_000);
         assertTrue(health.check(false).body().startsWith("{\"lastUpdated\": \"0001-01-01 00:00:00 +0000 UTC\""));
     }
+
+    @Test
+    void aFailingDataPlaneConditionFailsEveryProbeWithItsReason() {
+        java.util.concurrent.atomic.AtomicReference<String> listeners = new java.util.concurrent.atomic.AtomicReference<>();
+        health.require("listeners", listeners::get);
+        health.updated();
+        assertEquals(200, health.check(true).status());
+        assertTrue(health.healthy());
+
+        listeners.set("cannot bind 10.0.0.1:80/TCP (default/web): \"Cannot assign requested address\"");
+        ProxierHealth.Check c = health.check(true);
+        assertEquals(503, c.status(), "fresh syncs do not hide a data plane that cannot serve");
+        assertTrue(c.body().contains("\"failures\": [\"listeners: cannot bind 10.0.0.1:80/TCP (default/web): \\\"Cannot"), c.body());
+        assertEquals(503, health.check(false).status(), "/livez too");
+        assertFalse(health.healthy(), "service health checks too");
+
+        listeners.set(null);
+        assertEquals(200, health.check(true).status(), "recovers when the condition holds again");
+    }
+
+    @Test
+    void aThrowingConditionCountsAsFailing() {
+        health.require("table", () -> { throw new IllegalStateException("mapping gone"); });
+        ProxierHealth.Check c = health.check(false);
+        assertEquals(503, c.status());
+        assertTrue(c.body().contains("table: check failed: java.lang.IllegalStateException: mapping gone"), c.body());
+    }
 }
