@@ -198,12 +198,14 @@ final class RunCommand implements Callable<Integer> {
         }
         DataPlane serviceHealth;
         try {
-            serviceHealth = DataPlane.start(table.reader(), settings, health::healthy);
+            serviceHealth = DataPlane.start(table.reader(), settings, health, metrics);
         } catch (IOException | RuntimeException e) {
             sync.close();
             throw e;
         }
+        sync.followedBy(serviceHealth);
         sync.afterEveryWrite(serviceHealth::onTableChanged);
+        sync.everySecond(serviceHealth::tick);
         StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
         AutoCloseable running;
         try {
@@ -220,6 +222,7 @@ final class RunCommand implements Callable<Integer> {
                 if (serviceHealth.healthServers() != null) {
                     serviceHealth.healthServers().onBindFailure(cluster::healthCheckFailed);
                 }
+                serviceHealth.onServicePortSkipped(cluster::servicePortSkipped);
                 cluster.start();
                 running = cluster;
             }

@@ -23,8 +23,11 @@ import org.slf4j.LoggerFactory;
  * The table's one writer thread. Sources hand it full snapshots (or, through {@link #write}, any
  * table operation) from any thread; it applies them in order, heartbeats once a second (so readers
  * can tell a live daemon from a stale file), and hands every applied snapshot to listeners on the
- * same thread. Each write is reported to the proxier health (queued when handed over, updated when
- * written) and to the metrics (kube-proxy's sync duration and last-sync timestamp, table sizes).
+ * same thread. Each write is reported to the proxier health (queued when handed over) and to the
+ * metrics (table write duration, table sizes). When a data plane follows the table
+ * ({@link #followedBy}), it reports the sync done (kube-proxy's sync duration, last-sync timestamp,
+ * health updated) once the kernel or the proxy serves the write, and the network programming
+ * latency is recorded then; without one, the table write is the sync.
  */
 final class TableSync implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TableSync.class);
@@ -35,6 +38,8 @@ final class TableSync implements AutoCloseable {
     private final ProxyMetrics metrics;
     private final ProxierHealth health;
     private final List<Runnable> afterWrite = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<Runnable> everySecond = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile dev.ferry.cli.plane.DataPlane plane;
     private volatile long syncs;
     private long heartbeats;
 
@@ -79,6 +84,21 @@ final class TableSync implements AutoCloseable {
         afterWrite.add(hook);
     }
 
+    /** Runs {@code tick} on the writer thread once a second (e.g. checking what the kernel holds against the table). */
+    void everySecond(Runnable tick) {
+        everySecond.add(tick);
+    }
+
+    /** The data plane that serves the table, which reports syncs done from now on (see the class comment). */
+    void followedBy(dev.ferry.cli.plane.DataPlane plane) {
+        this.plane = plane;
+    }
+
+    private boolean planeReportsSyncs() {
+        dev.ferry.cli.plane.DataPlane p = plane;
+        return p != null && p.reportsSyncs();
+    }
+
     private void runHooks() {
         for (Runnable r : afterWrite) {
             try {
@@ -105,11 +125,14 @@ final class TableSync implements AutoCloseable {
             for (String e : r.errors()) {
                 LOG.warn("service port not written: {}", e);
             }
-            metrics.syncDone(nanos, full, System.currentTimeMillis());
+            metrics.tableWritten(nanos);
+            if (!planeReportsSyncs()) {
+                metrics.syncDone(nanos, full, System.currentTimeMillis());
+                health.updated();
+            }
             metrics.tableWriteErrors(r.errors().size());
             metrics.tableStats(table.reader().servicePortCount(), table.reader().endpointCount(), table.bytesInUse(),
                     table.generation());
-            health.updated();
             runHooks();
             if (full || r.changed()) {
                 LOG.info("table sync ({}): {} added, {} updated, {} removed, {} unchanged in {} µs (generation {}, {} service ports)",
@@ -134,10 +157,19 @@ final class TableSync implements AutoCloseable {
             } catch (CompletionException e) {
                 throw e.getCause() instanceof RuntimeException re ? re : e;
             }
-            long now = System.currentTimeMillis();
-            for (long changed : update.changeTimesMillis()) {
-                if (changed > 0) {
-                    metrics.networkProgrammed(TimeUnit.MILLISECONDS.toNanos(now - changed));
+            long[] changes = java.util.Arrays.stream(update.changeTimesMillis()).filter(c -> c > 0).toArray();
+            if (changes.length > 0) {
+                Runnable programmed = () -> {
+                    long now = System.currentTimeMillis();
+                    for (long changed : changes) {
+                        metrics.networkProgrammed(TimeUnit.MILLISECONDS.toNanos(now - changed));
+                    }
+                };
+                dev.ferry.cli.plane.DataPlane p = plane;
+                if (p != null) {
+                    p.whenApplied(programmed);
+                } else {
+                    programmed.run();
                 }
             }
             return r;
@@ -152,6 +184,9 @@ final class TableSync implements AutoCloseable {
         try {
             table.heartbeat();
             table.reclaim();
+            for (Runnable tick : everySecond) {
+                tick.run();
+            }
             if (++heartbeats % 5 == 0) {
                 runHooks();
             }

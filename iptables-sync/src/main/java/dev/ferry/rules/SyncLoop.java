@@ -33,6 +33,8 @@ public final class SyncLoop implements AutoCloseable {
     private boolean haveState; // loop thread only
     private boolean closed; // guarded by lock
     private volatile long generationApplied;
+    private volatile String lastError;
+    private volatile Listener listener = (generation, full, nanos) -> { };
     private long generationOffered; // guarded by lock
 
     public SyncLoop(String name, RuleSyncer syncer, Duration syncPeriod, Backoff backoff) {
@@ -41,6 +43,24 @@ public final class SyncLoop implements AutoCloseable {
         this.backoff = backoff;
         this.thread = new Thread(this::run, "ferry-sync-" + name);
         this.thread.setDaemon(true);
+    }
+
+    /** Told, on the loop thread, of every successful sync (what the sync metrics and health measure). */
+    @FunctionalInterface
+    public interface Listener {
+        /** The kernel holds the rules of {@code generation}; {@code nanos} is the whole sync, render and apply. */
+        void applied(long generation, boolean full, long nanos);
+    }
+
+    /** Sets the listener; call before {@link #start()}. */
+    public SyncLoop onApplied(Listener l) {
+        this.listener = l;
+        return this;
+    }
+
+    /** The last failure's message while syncs keep failing; null after a success. */
+    public String lastError() {
+        return lastError;
     }
 
     public SyncLoop start() {
@@ -113,8 +133,10 @@ public final class SyncLoop implements AutoCloseable {
                 lock.unlock();
             }
             boolean full = needFull || System.nanoTime() - lastFull >= syncPeriod.toNanos();
+            long started = System.nanoTime();
             try {
                 SyncReport r = syncer.sync(current, full);
+                long took = System.nanoTime() - started;
                 (full ? counters.fullSyncs : counters.partialSyncs).incrementAndGet();
                 counters.rejectedServicePorts.set(r.rejected().size());
                 counters.lastRenderNanos.set(r.renderNanos());
@@ -130,7 +152,14 @@ public final class SyncLoop implements AutoCloseable {
                 retryAt = 0;
                 backoff.reset();
                 generationApplied = gen;
+                lastError = null;
+                try {
+                    listener.applied(gen, full, took);
+                } catch (RuntimeException e) {
+                    log.warn("sync listener failed: {}", e.toString());
+                }
             } catch (ApplyException | RuntimeException | java.io.IOException e) {
+                lastError = e.getMessage() == null ? e.toString() : e.getMessage();
                 counters.failures.incrementAndGet();
                 counters.consecutiveFailures.incrementAndGet();
                 needFull = true;

@@ -36,6 +36,10 @@ final class Router {
     /** Backend connect latency of every service port, in µs (1 µs to 60 s, 3 digits). */
     private final ConcurrentHistogram connectLatency = new ConcurrentHistogram(1, 60_000_000L, 3);
     private volatile Long2ObjectHashMap<ServicePortBackends> byStamp = new Long2ObjectHashMap<>();
+    /** Records whose state could not be built: stamp → "name: reason"; replaced by each refresh (writer thread). */
+    private volatile Long2ObjectHashMap<String> skippedByStamp = new Long2ObjectHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong skips = new java.util.concurrent.atomic.AtomicLong();
+    private java.util.function.BiConsumer<String, String> skipListener = (name, why) -> { };
     /** Bumped by every {@link #refresh()}: long-lived UDP flows re-check their endpoint when it moves. */
     private volatile long refreshes;
     private final FastThreadLocal<ServicePortView> views = new FastThreadLocal<>() {
@@ -95,9 +99,11 @@ final class Router {
      */
     void refresh() {
         Long2ObjectHashMap<ServicePortBackends> old = byStamp;
+        Long2ObjectHashMap<String> oldSkipped = skippedByStamp;
         Map<String, ServicePortBackends> oldByName = new java.util.HashMap<>();
         old.values().forEach(b -> oldByName.put(b.name, b));
         Long2ObjectHashMap<ServicePortBackends> next = new Long2ObjectHashMap<>();
+        Long2ObjectHashMap<String> skipped = new Long2ObjectHashMap<>();
         java.util.Set<String> live = new java.util.HashSet<>();
         reader.forEach(new ServicePortView(), v -> {
             ServicePortBackends kept = old.get(v.stamp());
@@ -106,15 +112,33 @@ final class Router {
                 live.add(kept.name);
                 return;
             }
+            String stillSkipped = oldSkipped.get(v.stamp());
+            if (stillSkipped != null) {
+                skipped.put(v.stamp(), stillSkipped); // the same record: no second attempt, report or count
+                return;
+            }
             String name = ServicePortBackends.nameOf(v);
+            ServicePortBackends b;
+            try {
+                b = ServicePortBackends.build(v, defaultAlgorithm,
+                        metrics.computeIfAbsent(name, n -> new ServicePortMetrics(n, connectLatency)), oldByName.get(name));
+            } catch (RuntimeException e) {
+                // One service port that cannot be served must not stop the others from converging.
+                if (v.isValid()) {
+                    String why = e.getMessage() == null ? e.toString() : e.getMessage();
+                    skipped.put(v.stamp(), name + ": " + why);
+                    skips.incrementAndGet();
+                    skipListener.accept(name, why);
+                }
+                return;
+            }
             live.add(name);
-            ServicePortBackends b = ServicePortBackends.build(v, defaultAlgorithm,
-                    metrics.computeIfAbsent(name, n -> new ServicePortMetrics(n, connectLatency)), oldByName.get(name));
             if (v.isValid()) {
                 next.put(v.stamp(), b);
             }
         });
         byStamp = next;
+        skippedByStamp = skipped;
         refreshes++; // one writer thread
         // Counters of deleted service ports go (open connections keep updating their own copy).
         metrics.keySet().retainAll(live);
@@ -122,6 +146,30 @@ final class Router {
 
     long refreshes() {
         return refreshes;
+    }
+
+    /** Whether the record with this stamp was skipped at the last refresh (its state could not be built). */
+    boolean isSkipped(long stamp) {
+        return skippedByStamp.containsKey(stamp);
+    }
+
+    /** The service ports skipped at the last refresh: name → reason. */
+    Map<String, String> skipped() {
+        Map<String, String> out = new java.util.TreeMap<>();
+        for (String s : skippedByStamp.values()) {
+            int colon = s.indexOf(": ");
+            out.put(s.substring(0, colon), s.substring(colon + 2));
+        }
+        return out;
+    }
+
+    long skipCount() {
+        return skips.get();
+    }
+
+    /** Told (writer thread) of each record skipped, once per record version; logs it by default. */
+    void onSkipped(java.util.function.BiConsumer<String, String> listener) {
+        skipListener = listener;
     }
 
     /**
@@ -136,21 +184,28 @@ final class Router {
             }
             ServicePortBackends b = stateOf(view);
             if (view.isValid()) {
-                return b;
+                return b; // null when it cannot be built: as if the service port were gone
             }
         }
         return null;
     }
 
-    /** The cached state of the record under {@code view}, or, when refresh() has not seen it yet, one built uncached. */
+    /**
+     * The cached state of the record under {@code view}, or, when refresh() has not seen it yet, one
+     * built uncached; null when it cannot be built (refresh() reports that).
+     */
     private ServicePortBackends stateOf(ServicePortView view) {
         ServicePortBackends b = byStamp.get(view.stamp());
-        if (b != null) {
+        if (b != null || skippedByStamp.containsKey(view.stamp())) {
             return b;
         }
         String name = ServicePortBackends.nameOf(view);
-        return ServicePortBackends.build(view, defaultAlgorithm,
-                metrics.computeIfAbsent(name, n -> new ServicePortMetrics(n, connectLatency)), null);
+        try {
+            return ServicePortBackends.build(view, defaultAlgorithm,
+                    metrics.computeIfAbsent(name, n -> new ServicePortMetrics(n, connectLatency)), null);
+        } catch (RuntimeException e) {
+            return null;
+        }
     }
 
     private boolean find(FrontendKey key, ServicePortView view) {
@@ -178,6 +233,9 @@ final class Router {
             ServicePortBackends b = stateOf(view);
             if (!view.isValid()) {
                 continue;
+            }
+            if (b == null) {
+                return NO_SERVICE; // its state cannot be built (refresh() reported why)
             }
             route.backends = b;
             if (!allowed) {

@@ -3,9 +3,12 @@ package dev.ferry.proxy;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetAddress;
+import java.net.NetworkInterface;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -35,31 +38,40 @@ public final class ServiceInterface {
     }
 
     /**
-     * Creates the link (or adopts an existing one of that name) and sets it up.
+     * Creates the link, or adopts an existing one of that name with the addresses on it: a previous
+     * run left them serving, and flushing them here would refuse every ClusterIP until the table is
+     * synced again. {@link #sync} removes those no longer wanted.
      *
      * @throws IOException naming the command and its output when neither dummy nor bridge works
      */
     public static ServiceInterface create(String name) throws IOException {
         ServiceInterface s = new ServiceInterface(name);
-        if (run("ip", "link", "show", "dev", name).ok()) {
-            s.kind = "existing";
-            run("ip", "addr", "flush", "dev", name).check();
-        } else {
-            Result dummy = run("ip", "link", "add", name, "type", "dummy");
-            if (dummy.ok()) {
-                s.kind = "dummy";
-            } else {
-                Result bridge = run("ip", "link", "add", name, "type", "bridge");
-                if (!bridge.ok()) {
-                    throw new IOException("cannot create service interface " + name + ": dummy: " + dummy.output
-                            + "; bridge: " + bridge.output);
-                }
-                s.kind = "bridge";
-            }
-        }
+        s.kind = addLink(name);
         run("ip", "link", "set", "dev", name, "up").check();
-        LOG.info("service addresses are held on {} ({})", name, s.kind);
+        if (s.kind.equals("existing")) {
+            s.held.addAll(observe(name).own());
+            LOG.info("service addresses are held on {} (existing link, {} addresses adopted)", name, s.held.size());
+        } else {
+            LOG.info("service addresses are held on {} ({})", name, s.kind);
+        }
         return s;
+    }
+
+    /** Adds the link unless it exists; returns "existing", "dummy" or "bridge". */
+    private static String addLink(String name) throws IOException {
+        if (run("ip", "link", "show", "dev", name).ok()) {
+            return "existing";
+        }
+        Result dummy = run("ip", "link", "add", name, "type", "dummy");
+        if (dummy.ok()) {
+            return "dummy";
+        }
+        Result bridge = run("ip", "link", "add", name, "type", "bridge");
+        if (!bridge.ok()) {
+            throw new IOException("cannot create service interface " + name + ": dummy: " + dummy.output
+                    + "; bridge: " + bridge.output);
+        }
+        return "bridge";
     }
 
     public String name() {
@@ -71,46 +83,129 @@ public final class ServiceInterface {
         return kind;
     }
 
-    /** Whether Ferry added this address to the link. */
+    /** Whether the link held this wanted address at the last {@link #sync} (or adoption). */
     public boolean holds(InetAddress a) {
         return held.contains(a);
     }
 
-    /** The addresses currently added by Ferry. */
+    /** The wanted addresses the link held at the last {@link #sync} (or adoption). */
     public Set<InetAddress> held() {
         return Set.copyOf(held);
     }
 
     /**
-     * Makes the link hold exactly {@code wanted} (minus loopback addresses, which need no
-     * interface), in one {@code ip -batch} call; failures are logged (a listener on such an address
-     * then fails to bind and is retried on the next change).
+     * What the kernel has now: whether the link exists and is up, the addresses on it, and the
+     * addresses on every other interface (the node's own). One walk of the interfaces, no process.
      */
-    public void sync(Set<InetAddress> wanted) throws IOException {
-        List<String> lines = new ArrayList<>();
-        Set<InetAddress> toAdd = new HashSet<>();
-        for (InetAddress a : wanted) {
-            if (!a.isLoopbackAddress() && !held.contains(a)) {
-                toAdd.add(a);
-                lines.add("addr replace " + cidr(a) + " dev " + name + (a instanceof Inet4Address ? "" : " nodad"));
+    public record Observed(boolean present, boolean up, Set<InetAddress> own, Set<InetAddress> elsewhere) {}
+
+    /** Reads the kernel's interfaces (see {@link Observed}); link-local IPv6 addresses are left out. */
+    public Observed observe() throws IOException {
+        return observe(name);
+    }
+
+    static Observed observe(String link) throws IOException {
+        Set<InetAddress> own = new HashSet<>();
+        Set<InetAddress> elsewhere = new HashSet<>();
+        boolean present = false;
+        boolean up = false;
+        for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+            boolean mine = nic.getName().equals(link);
+            if (mine) {
+                present = true;
+                up = nic.isUp();
+            }
+            for (InetAddress a : Collections.list(nic.getInetAddresses())) {
+                if (a instanceof Inet6Address v6 && v6.isLinkLocalAddress()) {
+                    continue;
+                }
+                InetAddress plain = InetAddress.getByAddress(a.getAddress()); // no scope id, no host name
+                (mine ? own : elsewhere).add(plain);
             }
         }
-        Set<InetAddress> toRemove = new HashSet<>();
-        for (InetAddress a : held) {
-            if (!wanted.contains(a)) {
-                toRemove.add(a);
+        return new Observed(present, up, own, elsewhere);
+    }
+
+    /** What one {@link #sync} found and did. */
+    public record Synced(Set<InetAddress> restored, Set<InetAddress> removed, Set<InetAddress> missing, String error,
+                         boolean relinked) {
+        /** Nothing was wrong: no address had gone and none is missing now. */
+        public boolean clean() {
+            return restored.isEmpty() && missing.isEmpty() && !relinked;
+        }
+    }
+
+    /**
+     * Makes the link hold exactly {@code wanted}, less the addresses that need no copy here
+     * (loopback, and those another interface of the node holds), compared against the kernel, not
+     * against what this object last did: an address
+     * someone flushed is put back, one a previous run left and no longer wanted is removed, a link
+     * deleted under us is recreated. One {@code ip -batch} call when anything differs; an
+     * {@link #observe} walk otherwise.
+     *
+     * @return what was restored (wanted, known to be held before, gone from the kernel), removed,
+     *     and what is still missing after the attempt, with the error of a failed attempt
+     */
+    public Synced sync(Set<InetAddress> wanted) throws IOException {
+        Observed now = observe();
+        boolean relinked = false;
+        if (!now.present()) {
+            LOG.warn("service interface {} is gone; creating it again", name);
+            kind = addLink(name);
+            relinked = true;
+        }
+        if (!now.present() || !now.up()) {
+            run("ip", "link", "set", "dev", name, "up").check();
+        }
+        Set<InetAddress> actual = now.own();
+        List<String> lines = new ArrayList<>();
+        Set<InetAddress> target = new HashSet<>();
+        for (InetAddress a : wanted) {
+            if (!a.isLoopbackAddress() && !now.elsewhere().contains(a)) {
+                target.add(a);
+                if (!actual.contains(a)) {
+                    lines.add("addr replace " + cidr(a) + " dev " + name + (a instanceof Inet4Address ? "" : " nodad"));
+                }
+            }
+        }
+        Set<InetAddress> removed = new HashSet<>();
+        for (InetAddress a : actual) {
+            if (!target.contains(a)) {
+                removed.add(a);
                 lines.add("addr del " + cidr(a) + " dev " + name);
             }
         }
+        Set<InetAddress> gone = new HashSet<>();
+        for (InetAddress a : held) {
+            if (target.contains(a) && !actual.contains(a)) {
+                gone.add(a);
+            }
+        }
         if (lines.isEmpty()) {
-            return;
+            held.clear();
+            held.addAll(target);
+            return new Synced(Set.of(), Set.of(), Set.of(), null, relinked);
         }
         Result r = runWithInput(String.join("\n", lines) + "\n", "ip", "-force", "-batch", "-");
-        held.removeAll(toRemove);
-        held.addAll(toAdd);
-        if (!r.ok()) {
-            LOG.warn("ip -batch on {} reported: {}", name, r.output.strip());
+        String error = r.ok() ? null : "ip -batch on " + name + ": " + r.output.strip();
+        Set<InetAddress> after = r.ok() ? null : observe().own();
+        Set<InetAddress> missing = new HashSet<>();
+        held.clear();
+        for (InetAddress a : target) {
+            if (after == null || after.contains(a)) {
+                held.add(a);
+            } else {
+                missing.add(a);
+            }
         }
+        gone.removeAll(missing);
+        if (after != null) {
+            removed.removeIf(after::contains);
+        }
+        if (error != null) {
+            LOG.warn("{}", error);
+        }
+        return new Synced(gone, removed, missing, error, relinked);
     }
 
     /** Removes the link (and with it every address on it); true when it existed. */

@@ -14,8 +14,6 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.NetworkInterface;
-import java.net.SocketException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -58,7 +56,15 @@ public final class UserspaceProxy implements AutoCloseable {
     private final Router router;
     /** The listening sockets of each frontend: one per event loop with SO_REUSEPORT on a native transport, else one. */
     private final Map<FrontendKey, List<Channel>> listeners = new HashMap<>();
-    private final Set<FrontendKey> failedBinds = new HashSet<>();
+    /** Frontends whose listener could not be opened, with why; retried by {@link #reconcile()}. */
+    private final Map<FrontendKey, String> failedBinds = new HashMap<>();
+    /** The service addresses of the last table walk, for {@link #reconcile()}; writer thread only. */
+    private Set<InetAddress> serviceAddresses = Set.of();
+    /** Health: why listeners or addresses are not what the table asks for, null when they are. */
+    private volatile String listenFailure;
+    private volatile String addressFailure;
+    private final java.util.concurrent.atomic.AtomicLong addressesRestored = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong listenRetries = new java.util.concurrent.atomic.AtomicLong();
     private volatile int listening;
     private EventLoopGroup bossGroup;
     private EventLoopGroup workerGroup;
@@ -72,6 +78,11 @@ public final class UserspaceProxy implements AutoCloseable {
         this.options = options;
         this.transport = Transport.pick(options.transport());
         this.router = new Router(reader, options.defaultAlgorithm(), options.conntrack());
+        this.router.onSkipped(UserspaceProxy::logSkip);
+    }
+
+    private static void logSkip(String servicePort, String why) {
+        LOG.warn("{} skipped, its backends cannot be built (the other services are served): {}", servicePort, why);
     }
 
     /**
@@ -110,34 +121,25 @@ public final class UserspaceProxy implements AutoCloseable {
     }
 
     /**
-     * Brings listeners and routing state in line with the table. Cheap when the table's generation
-     * did not change. Call after each sync, from the writer thread.
+     * Brings listeners, service addresses and routing state in line with the table. Cheap when the
+     * table's generation did not change. Call after each sync, from the writer thread.
+     *
+     * @return whether a new generation was taken in (false: nothing changed since the last call)
      */
-    public void onTableChanged() {
+    public boolean onTableChanged() {
         long gen = reader.generation();
-        if (gen == seenGeneration && failedBinds.isEmpty()) {
-            return;
+        if (gen == seenGeneration) {
+            return false;
         }
         seenGeneration = gen;
         router.refresh();
         Set<InetAddress> frontendAddresses = new HashSet<>();
         Set<FrontendKey> wanted = wantedFrontends(frontendAddresses);
-        if (serviceInterface != null) {
-            // Every service address is held, with or without endpoints, so that the kernel answers a
-            // frontend without a listener with a RST (connection refused) instead of a routing error.
-            Set<InetAddress> addresses = new HashSet<>();
-            Set<InetAddress> nodeAddresses = new HashSet<>(options.nodePortAddresses());
-            for (InetAddress a : frontendAddresses) {
-                if (!nodeAddresses.contains(a) && (serviceInterface.holds(a) || !isLocal(a))) {
-                    addresses.add(a);
-                }
-            }
-            try {
-                serviceInterface.sync(addresses);
-            } catch (IOException e) {
-                LOG.warn("cannot sync service addresses on {}: {}", serviceInterface.name(), e.getMessage());
-            }
-        }
+        // Every service address is held, with or without endpoints, so that the kernel answers a
+        // frontend without a listener with a RST (connection refused) instead of a routing error.
+        frontendAddresses.removeAll(options.nodePortAddresses());
+        serviceAddresses = frontendAddresses;
+        syncAddresses();
         List<ChannelFuture> closing = new ArrayList<>();
         int closed = 0;
         for (var it = listeners.entrySet().iterator(); it.hasNext(); ) {
@@ -154,14 +156,82 @@ public final class UserspaceProxy implements AutoCloseable {
             // Wait, so that once this returns a removed frontend is refused by the kernel, not accepted and reset.
             f.awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
-        failedBinds.retainAll(wanted);
-        List<List<ChannelFuture>> binding = new ArrayList<>();
+        failedBinds.keySet().retainAll(wanted);
         List<FrontendKey> keys = new ArrayList<>();
         for (FrontendKey k : wanted) {
             if (!listeners.containsKey(k)) {
-                binding.add(bind(k));
                 keys.add(k);
             }
+        }
+        int opened = bindAll(keys);
+        listening = listeners.size();
+        if (opened > 0 || closed > 0) {
+            LOG.info("table generation {}: {} listeners opened, {} closed, {} listening", gen, opened, closed,
+                    listening);
+        }
+        return true;
+    }
+
+    /**
+     * Brings what the table asked for back in line with the kernel, for what can change without
+     * the table changing: puts back service addresses that went from the service interface (an
+     * {@code ip addr flush}, a deleted link) and retries listeners that could not be opened (e.g.
+     * while their address was missing). Cheap when all is in place: one walk of the node's
+     * interfaces, no process. Call periodically (every second) from the writer thread.
+     */
+    public void reconcile() {
+        if (!started || workerGroup == null || workerGroup.isShuttingDown()) {
+            return;
+        }
+        syncAddresses();
+        if (!failedBinds.isEmpty()) {
+            listenRetries.incrementAndGet();
+            int opened = bindAll(new ArrayList<>(failedBinds.keySet()));
+            listening = listeners.size();
+            if (opened > 0) {
+                LOG.info("{} listeners opened on retry, {} listening, {} still failing", opened, listening,
+                        failedBinds.size());
+            }
+        }
+    }
+
+    private void syncAddresses() {
+        if (serviceInterface == null) {
+            return;
+        }
+        try {
+            ServiceInterface.Synced r = serviceInterface.sync(serviceAddresses);
+            if (!r.restored().isEmpty() || r.relinked()) {
+                addressesRestored.addAndGet(r.restored().size());
+                LOG.warn("{} service addresses had gone from {}{}; put back: {}", r.restored().size(),
+                        serviceInterface.name(), r.relinked() ? " (the link was deleted)" : "", sample(r.restored()));
+            }
+            addressFailure = r.missing().isEmpty() ? null : r.missing().size() + " service addresses missing from "
+                    + serviceInterface.name() + " (" + sample(r.missing()) + "): " + r.error();
+        } catch (IOException | RuntimeException e) {
+            addressFailure = "cannot check or set the service addresses on " + serviceInterface.name() + ": "
+                    + e.getMessage();
+            LOG.warn("{}", addressFailure);
+        }
+    }
+
+    private static String sample(Collection<?> items) {
+        StringBuilder b = new StringBuilder();
+        int n = 0;
+        for (Object o : items) {
+            if (n == 3) {
+                return b.append(" and ").append(items.size() - n).append(" more").toString();
+            }
+            b.append(n++ == 0 ? "" : ", ").append(o instanceof InetAddress a ? a.getHostAddress() : o);
+        }
+        return b.toString();
+    }
+
+    /** Opens the listeners of {@code keys}; records each failure with its cause. Returns how many opened. */
+    private int bindAll(List<FrontendKey> keys) {
+        List<List<ChannelFuture>> binding = new ArrayList<>();
+        for (FrontendKey k : keys) {
+            binding.add(bind(k));
         }
         int opened = 0;
         for (int i = 0; i < binding.size(); i++) {
@@ -178,28 +248,66 @@ public final class UserspaceProxy implements AutoCloseable {
             }
             if (cause == null) {
                 listeners.put(k, channels);
-                failedBinds.remove(k);
+                if (failedBinds.remove(k) != null) {
+                    LOG.info("listening on {} now", k);
+                }
                 opened++;
             } else {
                 channels.forEach(Channel::close);
-                if (failedBinds.add(k)) {
-                    LOG.warn("cannot listen on {}: {}", k, cause.toString());
+                String why = cause.getMessage() == null ? cause.toString() : cause.getMessage();
+                if (failedBinds.put(k, why) == null) {
+                    LOG.warn("cannot listen on {}: {} (retried every second)", k, why);
                 }
             }
         }
-        listening = listeners.size();
-        if (opened > 0 || closed > 0) {
-            LOG.info("table generation {}: {} listeners opened, {} closed, {} listening", gen, opened, closed,
-                    listening);
-        }
+        listenFailure = failedBinds.isEmpty() ? null : describeFailedBinds();
+        return opened;
     }
 
-    private static boolean isLocal(InetAddress a) {
-        try {
-            return a.isLoopbackAddress() || NetworkInterface.getByInetAddress(a) != null;
-        } catch (SocketException e) {
-            return false;
-        }
+    private String describeFailedBinds() {
+        var first = failedBinds.entrySet().iterator().next();
+        return "cannot listen on " + failedBinds.size() + " frontends, e.g. " + first.getKey() + ": " + first.getValue();
+    }
+
+    /** Why some frontend has no listener although the table asks for one, or null when every one listens. */
+    public String listenFailure() {
+        return listenFailure;
+    }
+
+    /** Why some service address is missing from the service interface, or null when all are there. */
+    public String addressFailure() {
+        return addressFailure;
+    }
+
+    /** Service addresses put back on the service interface after they had gone from the kernel. */
+    public long addressesRestored() {
+        return addressesRestored.get();
+    }
+
+    /** Frontends without a listener now because opening it failed. */
+    public int failedListeners() {
+        return failedBinds.size();
+    }
+
+    /** Service ports skipped because their routing state could not be built, with the reason ("ns/name:port/PROTO" → why). */
+    public Map<String, String> skippedServicePorts() {
+        return router.skipped();
+    }
+
+    /** Times a service port's routing state could not be built (each bad record counts once). */
+    public long skipCount() {
+        return router.skipCount();
+    }
+
+    /**
+     * Called on the writer thread with ("ns/name:port/PROTO", reason) when a service port is
+     * skipped because its routing state cannot be built, once per version of its record.
+     */
+    public void onSkipped(java.util.function.BiConsumer<String, String> listener) {
+        router.onSkipped((servicePort, why) -> {
+            logSkip(servicePort, why);
+            listener.accept(servicePort, why);
+        });
     }
 
     /**
@@ -213,11 +321,14 @@ public final class UserspaceProxy implements AutoCloseable {
             if (p != Protocol.TCP && p != Protocol.UDP) {
                 return; // SCTP is not proxied in userspace
             }
+            // A service port whose routing state could not be built keeps its address (refused, not
+            // unreachable) but gets no listener; the others are not held up by it.
+            boolean skipped = router.isSkipped(v.stamp());
             for (int f = 0, n = v.frontendCount(); f < n; f++) {
                 if (v.frontendKind(f) != FrontendKind.NODE_PORT) {
                     addresses.add(v.frontendAddress(f));
                 }
-                if (!anyUsable(v, f)) {
+                if (skipped || !anyUsable(v, f)) {
                     continue;
                 }
                 if (v.frontendKind(f) == FrontendKind.NODE_PORT) {

@@ -170,6 +170,19 @@ public final class ClusterSource implements AutoCloseable {
                 EventRecorder.WARNING, "FailedToStartServiceHealthcheck", "Listen", message);
     }
 
+    /**
+     * Posts a Warning on the Service of {@code servicePort} ("ns/name:port/PROTOCOL") that the data
+     * plane skips because its backends cannot be built; the other services are served.
+     */
+    public void servicePortSkipped(String servicePort, String why) {
+        int slash = servicePort.indexOf('/');
+        int colon = servicePort.indexOf(':', slash);
+        String namespace = servicePort.substring(0, slash);
+        String name = servicePort.substring(slash + 1, colon < 0 ? servicePort.length() : colon);
+        events.record(EventRecorder.object("Service", namespace, name, watcher.uidOf("Service", namespace, name)),
+                EventRecorder.WARNING, "FailedToProxyServicePort", "Skip", servicePort + ": " + why);
+    }
+
     /** Stops watching; the table and any kernel rules stay as they are. */
     @Override
     public void close() {

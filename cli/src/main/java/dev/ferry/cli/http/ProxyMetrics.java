@@ -22,7 +22,12 @@ public final class ProxyMetrics {
     private final PrometheusRegistry registry = new PrometheusRegistry();
 
     private final LatencyHistogram syncDuration = register(new LatencyHistogram("kubeproxy_sync_proxy_rules_duration_seconds",
-            "SyncProxyRules latency in seconds (Ferry: writing the service table)", LatencyHistogram.exponential(0.001, 2, 15)));
+            "SyncProxyRules latency in seconds (Ferry: rendering and applying the rules to the kernel, or bringing the"
+                    + " userspace proxy in line with the table; the table write alone without a data plane)",
+            LatencyHistogram.exponential(0.001, 2, 15)));
+    private final LatencyHistogram tableWrite = register(new LatencyHistogram("ferry_service_table_write_duration_seconds",
+            "Time to write one update into the service table (before the data plane follows it)",
+            LatencyHistogram.exponential(0.0001, 2, 15)));
     private final LatencyHistogram fullSyncDuration = register(new LatencyHistogram(
             "kubeproxy_sync_full_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for full resyncs",
             LatencyHistogram.exponential(0.001, 2, 15)));
@@ -73,6 +78,11 @@ public final class ProxyMetrics {
         syncDuration.record(nanos);
         (full ? fullSyncDuration : partialSyncDuration).record(nanos);
         lastSync.set(epochMillis / 1000d);
+    }
+
+    /** One write into the service table took {@code nanos}. */
+    public void tableWritten(long nanos) {
+        tableWrite.record(nanos);
     }
 
     public void syncQueued(long epochMillis) {
@@ -137,6 +147,37 @@ public final class ProxyMetrics {
         CounterWithCallback.builder().name("ferry_sync_failures_total")
                 .help("Table syncs that failed and were retried as full syncs")
                 .callback(cb -> cb.call(stats.failedSyncs())).register(registry);
+    }
+
+    /**
+     * Exposes the userspace proxy's data-plane counters: listeners failing to bind now, service
+     * addresses put back after they went from the service interface, service ports skipped now
+     * because their backends cannot be built, and such skips since start.
+     */
+    public void userspaceProxy(LongSupplier failedListeners, LongSupplier addressesRestored, LongSupplier skippedNow,
+                               LongSupplier skipsTotal) {
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_proxy_listen_failures")
+                .help("Frontends the table asks for whose listener cannot be opened now (retried every second)")
+                .callback(cb -> cb.call(failedListeners.getAsLong())).register(registry);
+        CounterWithCallback.builder().name("ferry_service_addresses_restored_total")
+                .help("Service addresses put back on the service interface after they had gone from the kernel")
+                .callback(cb -> cb.call(addressesRestored.getAsLong())).register(registry);
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_proxy_skipped_service_ports")
+                .help("Service ports not served now because their backends cannot be built (the others are served)")
+                .callback(cb -> cb.call(skippedNow.getAsLong())).register(registry);
+        CounterWithCallback.builder().name("ferry_proxy_service_port_skips_total")
+                .help("Times a service port's backends could not be built and it was skipped (once per version of it)")
+                .callback(cb -> cb.call(skipsTotal.getAsLong())).register(registry);
+    }
+
+    /** Exposes a rule sync loop's failure counters. */
+    public void ruleSync(dev.ferry.rules.SyncCounters counters) {
+        CounterWithCallback.builder().name("ferry_rule_sync_failures_total")
+                .help("Rule syncs the kernel refused (the previous rules stay, retried with back-off)")
+                .callback(cb -> cb.call(counters.failures.get())).register(registry);
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_rule_sync_consecutive_failures")
+                .help("Rule syncs failed in a row since the last success")
+                .callback(cb -> cb.call(counters.consecutiveFailures.get())).register(registry);
     }
 
     LatencyHistogram syncDuration() {

@@ -1,5 +1,7 @@
 package dev.ferry.cli.plane;
 
+import dev.ferry.cli.http.ProxierHealth;
+import dev.ferry.cli.http.ProxyMetrics;
 import dev.ferry.conntrack.ConntrackConfig;
 import dev.ferry.conntrack.ConntrackState;
 import dev.ferry.dns.DnsOptions;
@@ -34,7 +36,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.BooleanSupplier;
+import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,7 +44,14 @@ import org.slf4j.LoggerFactory;
  * What `ferry run` drives from the service table besides the table itself: one data plane (the
  * userspace proxy, or a kernel rule sync loop for iptables, nftables or IPVS), the service
  * health-check servers of LoadBalancer services with externalTrafficPolicy Local, and optionally the
- * DNS responder. {@link #onTableChanged()} is called by the table writer after every sync.
+ * DNS responder. {@link #onTableChanged()} is called by the table writer after every sync,
+ * {@link #tick()} by it once a second.
+ *
+ * <p>The data plane, not the table write, is what the sync metrics and the proxier health measure:
+ * a sync is done when the kernel holds the rules (rule modes) or the proxy serves the table
+ * (userspace). Its health conditions ({@link ProxierHealth#require}) say when it cannot serve what
+ * the table holds: rules failing to apply after retries, listeners that cannot bind, service
+ * addresses missing from the service interface.
  */
 public final class DataPlane implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DataPlane.class);
@@ -59,8 +68,22 @@ public final class DataPlane implements AutoCloseable {
                            String serviceInterface, InetSocketAddress dnsBind, List<InetSocketAddress> dnsUpstreams,
                            String clusterDomain, IptablesBackend iptablesBackend, String proxyTransport) {}
 
+    /** Consecutive failed rule syncs (each retried with back-off) after which health fails. */
+    static final int RULE_FAILURES_UNHEALTHY = 3;
+    /** Callbacks waiting for a rule sync, at most this many (the oldest are dropped: they only record latencies). */
+    private static final int MAX_WAITING = 4096;
+
     private final ServiceTableReader reader;
     private final Settings settings;
+    private final ProxierHealth proxierHealth;
+    private final ProxyMetrics metrics;
+    /** Generation offered to the rule loop last (writer thread writes, loop thread reads). */
+    private volatile long offered;
+    private long seenTableGeneration = -1; // writer thread only
+    private boolean proxySynced; // writer thread only
+    /** Runnables waiting for the rule loop to apply a generation: [generation, runnable]; guarded by itself. */
+    private final java.util.ArrayDeque<Map.Entry<Long, Runnable>> waiting = new java.util.ArrayDeque<>();
+    private volatile BiConsumer<String, String> skipListener = (servicePort, why) -> { };
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private UserspaceProxy proxy;
     private SyncLoop loop;
@@ -69,19 +92,22 @@ public final class DataPlane implements AutoCloseable {
     /** Service ports decoded at the last sync, by record stamp; touched by the table writer thread only. */
     private Map<Long, ServicePort> decoded = new HashMap<>();
 
-    private DataPlane(ServiceTableReader reader, Settings settings) {
+    private DataPlane(ServiceTableReader reader, Settings settings, ProxierHealth health, ProxyMetrics metrics) {
         this.reader = reader;
         this.settings = settings;
+        this.proxierHealth = health;
+        this.metrics = metrics;
     }
 
     /**
      * Starts the configured pieces; nothing is flushed or torn down at start. A mode this kernel
      * cannot run (IPVS without ip_vs) fails here with the reason, before any rule is touched.
      */
-    public static DataPlane start(ServiceTableReader reader, Settings s, BooleanSupplier healthy) throws IOException {
-        DataPlane p = new DataPlane(reader, s);
+    public static DataPlane start(ServiceTableReader reader, Settings s, ProxierHealth health, ProxyMetrics metrics)
+            throws IOException {
+        DataPlane p = new DataPlane(reader, s, health, metrics);
         try {
-            p.startAll(healthy);
+            p.startAll();
         } catch (IOException | RuntimeException e) {
             p.close();
             throw e;
@@ -89,8 +115,9 @@ public final class DataPlane implements AutoCloseable {
         return p;
     }
 
-    private void startAll(BooleanSupplier healthy) throws IOException {
-        List<InetAddress> nodeIps = NodeAddresses.matching(settings.nodePortAddresses());
+    private void startAll() throws IOException {
+        // Ferry's own service addresses (left on the service interface by a previous run) are not the node's.
+        List<InetAddress> nodeIps = NodeAddresses.matching(settings.nodePortAddresses(), settings.serviceInterface());
         switch (settings.kind()) {
             case USERSPACE -> {
                 ConntrackState ct = ConntrackState.open(settings.stateDir(), ConntrackConfig.DEFAULTS);
@@ -99,8 +126,14 @@ public final class DataPlane implements AutoCloseable {
                         .withDefaultAlgorithm(settings.defaultAlgorithm()).withServiceInterface(settings.serviceInterface())
                         .withTransport(settings.proxyTransport());
                 proxy = new UserspaceProxy(reader, o);
+                proxy.onSkipped((servicePort, why) -> skipListener.accept(servicePort, why));
                 closeables.add(0, proxy);
                 proxy.start();
+                UserspaceProxy p = proxy;
+                proxierHealth.require("listeners", p::listenFailure);
+                proxierHealth.require("addresses", p::addressFailure);
+                metrics.userspaceProxy(p::failedListeners, p::addressesRestored, () -> p.skippedServicePorts().size(),
+                        p::skipCount);
                 LOG.info("userspace proxy on {} ({} listeners), NodePorts on {}", proxy.transport(), proxy.listenerCount(),
                         nodeIps);
             }
@@ -136,7 +169,7 @@ public final class DataPlane implements AutoCloseable {
                     settings.nodePortAddresses());
         } else {
             health = new ServiceHealthServers(reader, settings.nodeName(),
-                    settings.nodePortAddresses().isEmpty() ? List.of() : nodeIps, healthy);
+                    settings.nodePortAddresses().isEmpty() ? List.of() : nodeIps, proxierHealth::healthy);
             closeables.add(health);
         }
         if (settings.dnsBind() != null) {
@@ -153,21 +186,96 @@ public final class DataPlane implements AutoCloseable {
 
     private void startLoop(String name, RuleSyncer syncer) {
         loop = new SyncLoop(name, syncer, settings.syncPeriod(), new Backoff(Duration.ofMillis(500), Duration.ofSeconds(30)));
+        SyncLoop l = loop;
+        loop.onApplied(this::ruleSyncApplied);
+        proxierHealth.require("rules", () -> {
+            long failed = l.counters().consecutiveFailures.get();
+            return failed < RULE_FAILURES_UNHEALTHY ? null : name + " rules failed to apply " + failed
+                    + " times in a row (the kernel keeps the previous rules, retrying with back-off): " + l.lastError();
+        });
+        metrics.ruleSync(l.counters());
         closeables.add(0, loop);
         loop.start();
         LOG.info("{} rule sync started (full sync every {})", name, settings.syncPeriod());
     }
 
+    /** On the rule loop's thread: the kernel holds generation {@code gen}. */
+    private void ruleSyncApplied(long gen, boolean full, long nanos) {
+        metrics.syncDone(nanos, full, System.currentTimeMillis());
+        if (gen >= offered) {
+            proxierHealth.updated();
+        }
+        List<Runnable> due = new ArrayList<>();
+        synchronized (waiting) {
+            while (!waiting.isEmpty() && waiting.peekFirst().getKey() <= gen) {
+                due.add(waiting.pollFirst().getValue());
+            }
+        }
+        due.forEach(Runnable::run);
+    }
+
+    /**
+     * Runs {@code r} once the data plane serves what the table holds now: at once for the userspace
+     * proxy (it follows the table on the writer thread, before this is called) and without a data
+     * plane, after the next successful apply in rule modes. Called on the writer thread.
+     */
+    public void whenApplied(Runnable r) {
+        if (loop != null) {
+            synchronized (waiting) {
+                // The loop publishes generationApplied before it drains under this lock: no callback is stranded.
+                if (loop.generationApplied() < offered) {
+                    if (waiting.size() == MAX_WAITING) {
+                        waiting.pollFirst();
+                    }
+                    waiting.addLast(Map.entry(offered, r));
+                    return;
+                }
+            }
+        }
+        r.run();
+    }
+
+    /** Whether this data plane reports syncs done (metrics, health); false: the table write is the sync. */
+    public boolean reportsSyncs() {
+        return proxy != null || loop != null;
+    }
+
+    /** Called (writer thread) with each service port the proxy skips and why, e.g. to post an Event. */
+    public void onServicePortSkipped(BiConsumer<String, String> listener) {
+        this.skipListener = listener;
+    }
+
     /** Follows the table after a sync; called on the table writer's thread. */
     public void onTableChanged() {
         if (proxy != null) {
-            proxy.onTableChanged();
+            long start = System.nanoTime();
+            if (proxy.onTableChanged()) {
+                metrics.syncDone(System.nanoTime() - start, !proxySynced, System.currentTimeMillis());
+                proxySynced = true;
+            }
+            proxierHealth.updated(); // the proxy follows this generation now, new or not
         }
         if (loop != null) {
-            loop.update(allPorts());
+            long gen = reader.generation();
+            if (gen != seenTableGeneration) {
+                seenTableGeneration = gen;
+                offered = loop.update(allPorts());
+            } else if (loop.generationApplied() >= offered) {
+                proxierHealth.updated(); // a write that changed nothing: the kernel already holds it
+            }
         }
         if (health != null) {
             health.sync();
+        }
+    }
+
+    /**
+     * What can drift without the table changing, checked once a second on the writer thread: the
+     * userspace proxy's service addresses against the kernel, and listeners that failed to bind.
+     */
+    public void tick() {
+        if (proxy != null) {
+            proxy.reconcile();
         }
     }
 

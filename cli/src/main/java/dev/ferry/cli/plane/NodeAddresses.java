@@ -12,15 +12,22 @@ import java.util.List;
 /**
  * This node's addresses as nodePortAddresses selects them: every local address (loopback's
  * 127.0.0.1 included, link-local IPv6 excluded) when no CIDR is given, else those inside one of the
- * CIDRs. Where the userspace proxy and the health-check servers listen for NodePorts.
+ * CIDRs. Where the userspace proxy and the health-check servers listen for NodePorts. The
+ * addresses on Ferry's own service interface are service addresses, never the node's.
  */
 public final class NodeAddresses {
     private NodeAddresses() {}
 
+    /** As {@link #matching(List, String)} with no service interface. */
     public static List<InetAddress> matching(List<Cidr> cidrs) throws SocketException {
+        return matching(cidrs, null);
+    }
+
+    /** The node's addresses in {@code cidrs}, leaving out the interface named {@code serviceInterface} (may be null). */
+    public static List<InetAddress> matching(List<Cidr> cidrs, String serviceInterface) throws SocketException {
         List<InetAddress> out = new ArrayList<>();
         for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
-            if (!nic.isUp()) {
+            if (!nic.isUp() || nic.getName().equals(serviceInterface)) {
                 continue;
             }
             for (InetAddress a : Collections.list(nic.getInetAddresses())) {
