@@ -202,9 +202,6 @@ public final class ServiceInterface {
         if (after != null) {
             removed.removeIf(after::contains);
         }
-        if (error != null) {
-            LOG.warn("{}", error);
-        }
         return new Synced(gone, removed, missing, error, relinked);
     }
 

@@ -60,6 +60,13 @@ public final class UserspaceProxy implements AutoCloseable {
     private final Map<FrontendKey, String> failedBinds = new HashMap<>();
     /** The service addresses of the last table walk, for {@link #reconcile()}; writer thread only. */
     private Set<InetAddress> serviceAddresses = Set.of();
+    /**
+     * Addresses a previous run left on the service interface: kept while the table is still the
+     * fresh, empty one of this start (the source has not written yet), so a restart never takes a
+     * ClusterIP away only to put it back a moment later. Writer thread only.
+     */
+    private Set<InetAddress> adopted = Set.of();
+    private long startGeneration;
     /** Health: why listeners or addresses are not what the table asks for, null when they are. */
     private volatile String listenFailure;
     private volatile String addressFailure;
@@ -97,6 +104,8 @@ public final class UserspaceProxy implements AutoCloseable {
         LOG.info("userspace proxy on {} transport ({})", transport.name(), transport.why());
         if (options.serviceInterface() != null) {
             serviceInterface = ServiceInterface.create(options.serviceInterface());
+            adopted = serviceInterface.held();
+            startGeneration = reader.generation();
         }
         if (!transport.isNative()) {
             bossGroup = transport.newGroup(1, "ferry-accept");
@@ -199,20 +208,35 @@ public final class UserspaceProxy implements AutoCloseable {
         if (serviceInterface == null) {
             return;
         }
+        Set<InetAddress> wanted = serviceAddresses;
+        if (!adopted.isEmpty()) {
+            if (reader.generation() == startGeneration && reader.servicePortCount() == 0) {
+                wanted = new HashSet<>(serviceAddresses);
+                wanted.addAll(adopted);
+            } else {
+                adopted = Set.of();
+            }
+        }
+        String failure;
         try {
-            ServiceInterface.Synced r = serviceInterface.sync(serviceAddresses);
+            ServiceInterface.Synced r = serviceInterface.sync(wanted);
             if (!r.restored().isEmpty() || r.relinked()) {
                 addressesRestored.addAndGet(r.restored().size());
                 LOG.warn("{} service addresses had gone from {}{}; put back: {}", r.restored().size(),
                         serviceInterface.name(), r.relinked() ? " (the link was deleted)" : "", sample(r.restored()));
             }
-            addressFailure = r.missing().isEmpty() ? null : r.missing().size() + " service addresses missing from "
+            failure = r.missing().isEmpty() ? null : r.missing().size() + " service addresses missing from "
                     + serviceInterface.name() + " (" + sample(r.missing()) + "): " + r.error();
         } catch (IOException | RuntimeException e) {
-            addressFailure = "cannot check or set the service addresses on " + serviceInterface.name() + ": "
-                    + e.getMessage();
-            LOG.warn("{}", addressFailure);
+            failure = "cannot check or set the service addresses on " + serviceInterface.name() + ": " + e.getMessage();
         }
+        // Logged when it changes, not at every check (once a second while it lasts).
+        if (failure != null && !failure.equals(addressFailure)) {
+            LOG.warn("{}", failure);
+        } else if (failure == null && addressFailure != null) {
+            LOG.info("every service address is on {} again", serviceInterface.name());
+        }
+        addressFailure = failure;
     }
 
     private static String sample(Collection<?> items) {
