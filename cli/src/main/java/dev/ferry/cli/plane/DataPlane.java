@@ -68,21 +68,12 @@ public final class DataPlane implements AutoCloseable {
                            String serviceInterface, InetSocketAddress dnsBind, List<InetSocketAddress> dnsUpstreams,
                            String clusterDomain, IptablesBackend iptablesBackend, String proxyTransport) {}
 
-    /** Consecutive failed rule syncs (each retried with back-off) after which health fails. */
-    static final int RULE_FAILURES_UNHEALTHY = 3;
-    /** Callbacks waiting for a rule sync, at most this many (the oldest are dropped: they only record latencies). */
-    private static final int MAX_WAITING = 4096;
-
     private final ServiceTableReader reader;
     private final Settings settings;
     private final ProxierHealth proxierHealth;
     private final ProxyMetrics metrics;
-    /** Generation offered to the rule loop last (writer thread writes, loop thread reads). */
-    private volatile long offered;
     private long seenTableGeneration = -1; // writer thread only
-    private boolean proxySynced; // writer thread only
-    /** Runnables waiting for the rule loop to apply a generation: [generation, runnable]; guarded by itself. */
-    private final java.util.ArrayDeque<Map.Entry<Long, Runnable>> waiting = new java.util.ArrayDeque<>();
+    private SyncReporter syncs; // set at start, before the first table change
     private volatile BiConsumer<String, String> skipListener = (servicePort, why) -> { };
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private UserspaceProxy proxy;
@@ -129,6 +120,7 @@ public final class DataPlane implements AutoCloseable {
                 proxy.onSkipped((servicePort, why) -> skipListener.accept(servicePort, why));
                 closeables.add(0, proxy);
                 proxy.start();
+                syncs = new SyncReporter(metrics, proxierHealth, System::currentTimeMillis, null);
                 UserspaceProxy p = proxy;
                 proxierHealth.require("listeners", p::listenFailure);
                 proxierHealth.require("addresses", p::addressFailure);
@@ -187,52 +179,26 @@ public final class DataPlane implements AutoCloseable {
     private void startLoop(String name, RuleSyncer syncer) {
         loop = new SyncLoop(name, syncer, settings.syncPeriod(), new Backoff(Duration.ofMillis(500), Duration.ofSeconds(30)));
         SyncLoop l = loop;
-        loop.onApplied(this::ruleSyncApplied);
-        proxierHealth.require("rules", () -> {
-            long failed = l.counters().consecutiveFailures.get();
-            return failed < RULE_FAILURES_UNHEALTHY ? null : name + " rules failed to apply " + failed
-                    + " times in a row (the kernel keeps the previous rules, retrying with back-off): " + l.lastError();
-        });
+        syncs = new SyncReporter(metrics, proxierHealth, System::currentTimeMillis, l::generationApplied);
+        loop.onApplied(syncs::ruleApplied);
+        proxierHealth.require("rules", SyncReporter.rulesApplied(name, l.counters(), l::lastError));
         metrics.ruleSync(l.counters());
         closeables.add(0, loop);
         loop.start();
         LOG.info("{} rule sync started (full sync every {})", name, settings.syncPeriod());
     }
 
-    /** On the rule loop's thread: the kernel holds generation {@code gen}. */
-    private void ruleSyncApplied(long gen, boolean full, long nanos) {
-        metrics.syncDone(nanos, full, System.currentTimeMillis());
-        if (gen >= offered) {
-            proxierHealth.updated();
-        }
-        List<Runnable> due = new ArrayList<>();
-        synchronized (waiting) {
-            while (!waiting.isEmpty() && waiting.peekFirst().getKey() <= gen) {
-                due.add(waiting.pollFirst().getValue());
-            }
-        }
-        due.forEach(Runnable::run);
-    }
-
     /**
      * Runs {@code r} once the data plane serves what the table holds now: at once for the userspace
      * proxy (it follows the table on the writer thread, before this is called) and without a data
-     * plane, after the next successful apply in rule modes. Called on the writer thread.
+     * plane, after the next successful apply in rule modes.
      */
     public void whenApplied(Runnable r) {
-        if (loop != null) {
-            synchronized (waiting) {
-                // The loop publishes generationApplied before it drains under this lock: no callback is stranded.
-                if (loop.generationApplied() < offered) {
-                    if (waiting.size() == MAX_WAITING) {
-                        waiting.pollFirst();
-                    }
-                    waiting.addLast(Map.entry(offered, r));
-                    return;
-                }
-            }
+        if (syncs == null) {
+            r.run();
+        } else {
+            syncs.whenApplied(r);
         }
-        r.run();
     }
 
     /** Whether this data plane reports syncs done (metrics, health); false: the table write is the sync. */
@@ -249,19 +215,15 @@ public final class DataPlane implements AutoCloseable {
     public void onTableChanged() {
         if (proxy != null) {
             long start = System.nanoTime();
-            if (proxy.onTableChanged()) {
-                metrics.syncDone(System.nanoTime() - start, !proxySynced, System.currentTimeMillis());
-                proxySynced = true;
-            }
-            proxierHealth.updated(); // the proxy follows this generation now, new or not
+            syncs.proxyUpdated(proxy.onTableChanged() ? System.nanoTime() - start : -1);
         }
         if (loop != null) {
             long gen = reader.generation();
             if (gen != seenTableGeneration) {
                 seenTableGeneration = gen;
-                offered = loop.update(allPorts());
-            } else if (loop.generationApplied() >= offered) {
-                proxierHealth.updated(); // a write that changed nothing: the kernel already holds it
+                syncs.offered(loop.update(allPorts()));
+            } else {
+                syncs.unchanged();
             }
         }
         if (health != null) {
