@@ -50,6 +50,11 @@ final class StateDirs {
     record Choice(Path dir, boolean isDefault) {}
 
     static Choice resolve(Path explicit, Function<String, String> env) {
+        return resolve(explicit, env, Files.isDirectory(SYSTEM) ? Files.isWritable(SYSTEM) : Files.isWritable(SYSTEM.getParent()));
+    }
+
+    /** {@code systemUsable}: whether this process may use /run/ferry (root, as in the DaemonSet). */
+    static Choice resolve(Path explicit, Function<String, String> env, boolean systemUsable) {
         if (explicit != null) {
             return new Choice(explicit, false);
         }
@@ -57,7 +62,7 @@ final class StateDirs {
         if (fromEnv != null && !fromEnv.isBlank()) {
             return new Choice(Path.of(fromEnv), false);
         }
-        if (Files.isDirectory(SYSTEM) ? Files.isWritable(SYSTEM) : Files.isWritable(SYSTEM.getParent())) {
+        if (systemUsable) {
             return new Choice(SYSTEM, true);
         }
         String xdg = env.apply("XDG_RUNTIME_DIR");
