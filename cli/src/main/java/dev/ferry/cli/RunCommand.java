@@ -125,6 +125,9 @@ final class RunCommand implements Callable<Integer> {
     Long exitAfterSeconds;
 
     private final CountDownLatch stop = new CountDownLatch(1);
+    /** SIGTERM exits within 10 s (kubelet's default grace is 30 s, but a hang must not last that long). */
+    static final long SHUTDOWN_LIMIT_MILLIS = 9_000;
+    private final ShutdownWatchdog watchdog = new ShutdownWatchdog(SHUTDOWN_LIMIT_MILLIS);
 
     @Override
     public Integer call() throws Exception {
@@ -174,7 +177,7 @@ final class RunCommand implements Callable<Integer> {
             primaryCidrs = PrimaryNodeIps.cidrs(primary);
         }
 
-        Path dir = StateDirs.resolve(stateDir);
+        Path dir = StateDirs.prepare(stateDir); // created 0700; refused (exit 1) if others could write it
         Path file = null;
         if (fromFile) {
             file = source.demo ? writeDemoFile(dir) : source.file;
@@ -223,6 +226,8 @@ final class RunCommand implements Callable<Integer> {
                     serviceHealth.healthServers().onBindFailure(cluster::healthCheckFailed);
                 }
                 serviceHealth.onServicePortSkipped(cluster::servicePortSkipped);
+                // A damaged table is rebuilt empty; the API source then writes everything again.
+                sync.afterRebuild(() -> cluster.watcher().requestFullSync());
                 cluster.start();
                 running = cluster;
             }
@@ -234,11 +239,15 @@ final class RunCommand implements Callable<Integer> {
         }
         // SIGTERM (the kubelet) and SIGINT (Ctrl-C) end the wait below, so that the daemon stops in
         // order and exits 0; the shutdown hook only covers other ways the JVM may go down.
-        Thread hook = new Thread(() -> shutdown(running, sync, backends, servers, serviceHealth), "ferry-shutdown");
+        Thread hook = new Thread(() -> {
+            watchdog.arm();
+            shutdown(running, sync, backends, servers, serviceHealth);
+        }, "ferry-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         for (String sig : new String[] {"TERM", "INT"}) {
             sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> {
                 LOG.info("SIG{} received", sig);
+                watchdog.arm(); // from here, the process is gone within SHUTDOWN_LIMIT_MILLIS whatever hangs
                 stop.countDown();
             });
         }
@@ -256,6 +265,7 @@ final class RunCommand implements Callable<Integer> {
         } else {
             stop.await();
         }
+        watchdog.arm(); // --exit-after ends here without a signal
         shutdown(running, sync, backends, servers, serviceHealth);
         Runtime.getRuntime().removeShutdownHook(hook);
         return 0;
@@ -270,22 +280,26 @@ final class RunCommand implements Callable<Integer> {
         }
         stopped = true;
         LOG.info("ferry stopping: watching stops; table kept for post-mortem dumps, marked closed");
-        try {
-            source.close();
-        } catch (Exception e) {
-            LOG.warn("stopping the source: {}", e.toString());
-        }
+        // Each step runs whatever the one before it threw (an Error included: a damaged mapping
+        // raises InternalError), so the HTTP servers and the table lock are always released.
+        step("stopping the source", source::close);
         // The data plane stops before the table is unmapped: its readers must not outlive the mapping.
         // Kernel rules stay as they are (nothing is flushed), so established connections never notice.
-        serviceHealth.close();
-        try {
-            sync.close();
-        } catch (Exception e) {
-            LOG.warn("closing the table: {}", e.toString());
-        }
-        backends.close();
-        servers.close();
+        step("stopping the data plane", serviceHealth::close);
+        step("closing the table", sync::close);
+        step("stopping the demo backends", backends::close);
+        step("stopping the HTTP servers", servers::close);
+        watchdog.step("exiting");
         stop.countDown();
+    }
+
+    private void step(String what, AutoCloseable action) {
+        watchdog.step(what);
+        try {
+            action.close();
+        } catch (Exception | Error e) {
+            LOG.warn("{}: {}", what, e.toString());
+        }
     }
 
     /** The data plane from the config, the flags and whether this is the no-root demo. */
@@ -336,14 +350,17 @@ final class RunCommand implements Callable<Integer> {
 
     /** Copies the embedded demo cluster into the state dir, where the user may edit it while it runs. */
     static Path writeDemoFile(Path dir) throws IOException {
-        Files.createDirectories(dir);
+        dev.ferry.state.PrivateFiles.createDirectories(dir);
         Path file = dir.resolve("demo-cluster.yaml");
         try (InputStream in = RunCommand.class.getResourceAsStream("demo-cluster.yaml")) {
             if (in == null) {
                 throw new IOException("demo-cluster.yaml missing from the ferry jar; rebuild it");
             }
             Path tmp = dir.resolve("demo-cluster.yaml.tmp");
-            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+            Files.deleteIfExists(tmp); // the entry itself, never a link's target
+            try (java.nio.channels.FileChannel out = dev.ferry.state.PrivateFiles.createNew(tmp)) {
+                in.transferTo(java.nio.channels.Channels.newOutputStream(out));
+            }
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         }
         return file;

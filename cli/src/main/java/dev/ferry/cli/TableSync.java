@@ -7,6 +7,7 @@ import dev.ferry.table.ServiceTable;
 import dev.ferry.watch.TableSink;
 import dev.ferry.watch.TableUpdate;
 import dev.ferry.watch.TableWriterSink;
+import java.io.IOException;
 import java.util.concurrent.CompletionException;
 import java.time.Duration;
 import java.util.List;
@@ -40,8 +41,17 @@ final class TableSync implements AutoCloseable {
     private final List<Runnable> afterWrite = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final List<Runnable> everySecond = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile dev.ferry.cli.plane.DataPlane plane;
+    private final List<Runnable> afterRebuild = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile long syncs;
     private long heartbeats;
+    /** The last full snapshot {@link #apply} wrote: what a rebuilt table is filled with again. */
+    private volatile List<ServicePort> lastFull;
+    /** Why the table cannot serve what it should now (health's "table" condition); null when it can. */
+    private volatile String failure;
+    /** The damage last logged, so that one damage is logged once, not every second. */
+    private String loggedDamage;
+    /** A rebuilt table is empty until a full sync has written it again. */
+    private boolean awaitingFullSync;
 
     TableSync(ServiceTable table, List<Consumer<List<ServicePort>>> listeners) {
         this(table, listeners, new ProxyMetrics(), new ProxierHealth(Duration.ofMinutes(1), System::currentTimeMillis));
@@ -57,12 +67,30 @@ final class TableSync implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        health.require("table", () -> failure);
         writer.scheduleAtFixedRate(this::heartbeat, 1, 1, TimeUnit.SECONDS);
+    }
+
+    /**
+     * Runs {@code hook} on the writer thread after a damaged table was rebuilt empty, to have the
+     * source write everything again (the API source: a full sync). Snapshots given to {@link #apply}
+     * are written again without a hook.
+     */
+    void afterRebuild(Runnable hook) {
+        afterRebuild.add(hook);
+    }
+
+    /** Why the table cannot serve what it should, or null (what /healthz reports as "table: ..."). */
+    String failure() {
+        return failure;
     }
 
     /** Queues a full snapshot; the returned future completes once it is in the table. */
     CompletableFuture<ServiceTable.SyncResult> apply(List<ServicePort> ports) {
-        CompletableFuture<ServiceTable.SyncResult> done = write(true, t -> t.replaceAll(ports));
+        CompletableFuture<ServiceTable.SyncResult> done = write(true, t -> {
+            lastFull = ports;
+            return t.replaceAll(ports);
+        });
         return done.thenApplyAsync(r -> {
             for (Consumer<List<ServicePort>> l : listeners) {
                 try {
@@ -118,9 +146,30 @@ final class TableSync implements AutoCloseable {
         health.queuedUpdate();
         metrics.syncQueued(System.currentTimeMillis());
         return CompletableFuture.supplyAsync(() -> {
+            if (!intact()) {
+                throw new IllegalStateException("table not written: " + failure);
+            }
             long start = System.nanoTime();
-            ServiceTable.SyncResult r = op.apply(table);
+            ServiceTable.SyncResult r;
+            try {
+                r = op.apply(table);
+            } catch (InternalError fault) {
+                // The mapping faulted under the write (the file was cut meanwhile): never let an
+                // Error out of the writer; the check below finds and repairs what happened.
+                intact();
+                throw new IllegalStateException("table write faulted: " + fault.getMessage(), fault);
+            } catch (RuntimeException e) {
+                failure = "last write failed: " + e.getMessage();
+                throw e;
+            }
             long nanos = System.nanoTime() - start;
+            if (full && awaitingFullSync) {
+                awaitingFullSync = false;
+                LOG.info("service table {} is whole again: rewritten by a full sync after its rebuild", table.file());
+            }
+            if (!awaitingFullSync) {
+                failure = null;
+            }
             syncs++;
             for (String e : r.errors()) {
                 LOG.warn("service port not written: {}", e);
@@ -182,24 +231,79 @@ final class TableSync implements AutoCloseable {
 
     private void heartbeat() {
         try {
-            table.heartbeat();
-            table.reclaim();
+            if (intact()) {
+                table.heartbeat();
+                table.reclaim();
+            }
             for (Runnable tick : everySecond) {
                 tick.run();
             }
             if (++heartbeats % 5 == 0) {
                 runHooks();
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | InternalError e) {
             LOG.warn("heartbeat failed: {}", e.toString());
         }
+    }
+
+    /**
+     * Checks the table file (once a second and before every write) and repairs it when it can: a
+     * truncated or overwritten table is logged once, reported to health, rebuilt in place (empty)
+     * and written again from the last snapshot or by the source's full sync. A table file removed or
+     * replaced at its path is logged once but is not a health failure: this process still maps the
+     * old file and serves from it; only other processes (`ferry dump`) lose sight of it.
+     *
+     * @return whether the table may be written now
+     */
+    private boolean intact() {
+        String damage = table.damage();
+        if (damage == null) {
+            loggedDamage = null;
+            return true;
+        }
+        if (!damage.equals(loggedDamage)) {
+            loggedDamage = damage;
+            LOG.error("{}", damage);
+        }
+        if (!table.repairable()) {
+            return true;
+        }
+        failure = damage;
+        try {
+            table.rebuild();
+        } catch (IOException | RuntimeException | InternalError e) {
+            failure = damage + "; rebuilding it failed: " + e.getMessage();
+            LOG.error("service table {}: rebuilding it failed: {}", table.file(), e.toString());
+            return false;
+        }
+        awaitingFullSync = true;
+        failure = damage + "; rebuilt empty, waiting to be written again";
+        LOG.warn("service table {} rebuilt in place (empty); writing the desired state again", table.file());
+        List<ServicePort> last = lastFull;
+        if (last != null) {
+            ServiceTable.SyncResult r = table.replaceAll(last);
+            awaitingFullSync = false;
+            failure = null;
+            LOG.info("service table {} is whole again: {} service ports written back (generation {})", table.file(),
+                    r.added(), table.generation());
+            runHooks();
+        }
+        for (Runnable hook : afterRebuild) {
+            try {
+                hook.run();
+            } catch (RuntimeException e) {
+                LOG.warn("after-rebuild hook failed: {}", e.toString());
+            }
+        }
+        return true;
     }
 
     @Override
     public void close() throws Exception {
         writer.shutdown();
-        if (!writer.awaitTermination(5, TimeUnit.SECONDS)) {
+        if (!writer.awaitTermination(3, TimeUnit.SECONDS)) {
             writer.shutdownNow();
+            LOG.warn("table writer still busy after 3 s at shutdown; closing the table anyway");
         }
         table.close();
     }

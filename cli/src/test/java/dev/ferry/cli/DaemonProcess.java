@@ -34,9 +34,20 @@ final class DaemonProcess implements AutoCloseable {
     }
 
     static DaemonProcess start(Path log, String... args) throws IOException {
+        return start(List.of(), log, args);
+    }
+
+    /**
+     * Starts ferry under {@code wrapper} (e.g. {@code sh -c 'umask 000; exec "$@"' sh}, which must
+     * exec its arguments so the process is the JVM), working directory the log's folder (where a
+     * crashing JVM would leave its hs_err file).
+     */
+    static DaemonProcess start(List<String> wrapper, Path log, String... args) throws IOException {
         List<String> all = new ArrayList<>(Arrays.asList(args));
         all.addAll(List.of("--exit-after", "120"));
-        Process p = new ProcessBuilder(javaCommand(all.toArray(String[]::new)))
+        List<String> cmd = new ArrayList<>(wrapper);
+        cmd.addAll(javaCommand(all.toArray(String[]::new)));
+        Process p = new ProcessBuilder(cmd).directory(log.toAbsolutePath().getParent().toFile())
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         return new DaemonProcess(p, log);
     }

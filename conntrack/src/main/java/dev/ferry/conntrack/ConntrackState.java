@@ -1,5 +1,6 @@
 package dev.ferry.conntrack;
 
+import dev.ferry.state.PrivateFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -38,9 +39,12 @@ public final class ConntrackState implements AutoCloseable {
     public static ConntrackState open(Path stateDir, ConntrackConfig config) {
         boolean clean;
         try {
-            Files.createDirectories(stateDir);
-            // Deleted before use: if this process dies, the next one finds no marker and recovers.
-            clean = Files.deleteIfExists(stateDir.resolve(CLEAN_SHUTDOWN_MARKER));
+            PrivateFiles.createDirectories(stateDir);
+            Path marker = stateDir.resolve(CLEAN_SHUTDOWN_MARKER);
+            // Only a regular file counts (a planted link is no proof of a clean shutdown). Deleted
+            // before use (the link itself, if it is one): if this process dies, the next one recovers.
+            clean = PrivateFiles.isRegularFile(marker);
+            Files.deleteIfExists(marker);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot use state directory " + stateDir, e);
         }
@@ -89,7 +93,9 @@ public final class ConntrackState implements AutoCloseable {
         affinity.close();
         connections.close();
         try {
-            Files.write(stateDir.resolve(CLEAN_SHUTDOWN_MARKER), new byte[0]);
+            // Never written through: whatever is at the name (a link planted there) is unlinked and
+            // a new empty 0600 file created exclusively, so no target is ever truncated.
+            PrivateFiles.replaceWithEmpty(stateDir.resolve(CLEAN_SHUTDOWN_MARKER));
         } catch (IOException e) {
             // Harmless: the next open recovers instead.
             org.slf4j.LoggerFactory.getLogger(ConntrackState.class)

@@ -1,8 +1,10 @@
 package dev.ferry.conntrack;
 
+import dev.ferry.state.PrivateFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Instant;
@@ -48,12 +50,24 @@ final class MapFiles {
      */
     static ChronicleMap<byte[], byte[]> openForWriter(ChronicleMapBuilder<byte[], byte[]> builder, Path file,
                                                       boolean cleanShutdown) {
+        Path dir = file.getParent();
         try {
-            Files.createDirectories(file.getParent());
+            PrivateFiles.createDirectories(dir);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create state directory " + file.getParent(), e);
+            throw new UncheckedIOException("cannot create state directory " + dir, e);
         }
-        if (Files.exists(file)) {
+        String odd;
+        try {
+            odd = PrivateFiles.nonRegular(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot inspect conntrack map " + file, e);
+        }
+        if (odd != null) {
+            // Chronicle opens by name and would follow a link: the entry itself is moved aside.
+            Path aside = moveAside(file);
+            LOG.error("conntrack map {} is {}, not a file Ferry wrote; moved it to {} and starting with an empty table",
+                    file, odd, aside);
+        } else if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
             try {
                 String damage = headerDamage(file);
                 if (damage != null) {
@@ -61,6 +75,10 @@ final class MapFiles {
                 }
                 return cleanShutdown ? builder.createPersistedTo(file.toFile()) : recover(builder, file);
             } catch (Exception | InternalError | LinkageError e) {
+                if (noSpace(e)) {
+                    // The file is fine, the disk is full: keep it for when there is room again.
+                    throw new UncheckedIOException(new IOException(noSpaceMessage(file, e), e));
+                }
                 // InternalError: Unsafe access to a page beyond a truncated file's end (SIGBUS).
                 Path aside = moveAside(file);
                 LOG.error("conntrack map {} cannot be opened ({}); moved it to {} and starting with an empty table",
@@ -68,9 +86,52 @@ final class MapFiles {
             }
         }
         try {
+            // Created here, 0600 and exclusively, so Chronicle (which would create it with the
+            // umask's mode) only ever opens a file Ferry made; an empty file is a new map to it.
+            PrivateFiles.createFile(file);
             return builder.createPersistedTo(file.toFile());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create conntrack map " + file, e);
+        } catch (IOException | RuntimeException | InternalError e) {
+            if (noSpace(e)) {
+                deleteQuietly(file);
+                throw new UncheckedIOException(new IOException(noSpaceMessage(file, e), e));
+            }
+            throw new UncheckedIOException(new IOException("cannot create conntrack map " + file + ": " + e, e));
+        }
+    }
+
+    /** Chronicle preallocates a map's file (posix_fallocate) and says so when the disk has no room. */
+    private static boolean noSpace(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String m = t.getMessage();
+            if (m != null && (m.contains("Not enough space") || m.contains("No space left"))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String noSpaceMessage(Path file, Throwable e) {
+        String free;
+        try {
+            free = Files.getFileStore(file.getParent()).getUsableSpace() + " bytes free";
+        } catch (IOException | RuntimeException ignored) {
+            free = "free space unknown";
+        }
+        String detail = e.getMessage();
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null && t.getMessage().contains("space")) {
+                detail = t.getMessage();
+            }
+        }
+        return "no space in state directory " + file.getParent() + " for conntrack map " + file.getFileName() + " ("
+                + free + "; Chronicle Map: " + detail + "); free space there or use another --state-dir";
+    }
+
+    private static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException ignored) {
+            // best effort: an empty leftover is recreated on the next start
         }
     }
 
@@ -92,6 +153,7 @@ final class MapFiles {
     /** Opens an existing map that another process writes; never creates or repairs one. */
     static ChronicleMap<byte[], byte[]> openForReader(ChronicleMapBuilder<byte[], byte[]> builder, Path file)
             throws IOException {
+        PrivateFiles.requireRegularOrAbsent(file);
         String damage = headerDamage(file);
         if (damage != null) {
             throw new IOException("conntrack map " + file + " is unreadable: " + damage);

@@ -3,6 +3,7 @@ package dev.ferry.table;
 import static dev.ferry.table.TableLayout.*;
 
 import java.lang.invoke.VarHandle;
+import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
 import org.agrona.concurrent.AtomicBuffer;
 
@@ -20,9 +21,13 @@ final class BlockAllocator {
     private final long graceMillis;
     private final LongSupplier clock;
     private final String fileName;
+    private final LongConsumer backing;
 
-    BlockAllocator(AtomicBuffer buffer, long capacity, long graceMillis, LongSupplier clock, String fileName) {
+    /** {@code backing} is called with the end of every new block before any byte of it is written. */
+    BlockAllocator(AtomicBuffer buffer, long capacity, long graceMillis, LongSupplier clock, String fileName,
+                   LongConsumer backing) {
         this.buffer = buffer;
+        this.backing = backing;
         this.capacity = capacity;
         this.graceMillis = graceMillis;
         this.clock = clock;
@@ -52,6 +57,7 @@ final class BlockAllocator {
                 throw new TableFullException("service table " + fileName + " is full (" + capacity
                         + " bytes); restart with a larger --table-size");
             }
+            backing.accept(bump + size); // throws, with nothing changed, when the disk is full
             block = bump;
             buffer.putLong(H_BUMP, bump + size);
         }

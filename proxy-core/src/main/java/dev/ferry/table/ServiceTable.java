@@ -3,16 +3,18 @@ package dev.ferry.table;
 import static dev.ferry.table.TableLayout.*;
 
 import dev.ferry.model.Frontend;
+import dev.ferry.state.PrivateFiles;
 import dev.ferry.model.ServicePort;
 import dev.ferry.model.ServicePortName;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
@@ -21,6 +23,8 @@ import java.util.Set;
 import java.util.function.LongSupplier;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.UnsafeBuffer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The service table's single writer: service ports laid out off-heap in a memory-mapped file in the
@@ -36,6 +40,7 @@ import org.agrona.concurrent.UnsafeBuffer;
  * <p>Not thread-safe: exactly one thread (the sync loop) may call the mutating methods.
  */
 public final class ServiceTable implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ServiceTable.class);
     /** Default mapped size: 1 GiB of address space, sparse (about 1 KiB per service port with 10 endpoints). */
     public static final long DEFAULT_SIZE_BYTES = 1L << 30;
     /** How long a freed record stays readable before its block can be reused. */
@@ -57,26 +62,36 @@ public final class ServiceTable implements AutoCloseable {
     private final UnsafeBuffer buffer;
     private final BlockAllocator allocator;
     private final LongSupplier clock;
-    private final RandomAccessFile lockRaf;
+    private final FileChannel lockChannel;
     private final FileLock lock;
+    private final FileChannel channel;
+    private final TableStorage storage;
+    private final long capacity;
+    private final Object fileKey;
     private final RecordEncoder encoder = new RecordEncoder();
     private final ServicePortView own = new ServicePortView();
     private final ServicePortView other = new ServicePortView();
     private final ServiceTableReader reader;
     private long nextStamp = 1;
+    private long generationSeen;
     private int batchDepth;
     private boolean dirty;
     private boolean closed;
 
     private ServiceTable(Path file, MappedByteBuffer mapped, long size, long graceMillis, LongSupplier clock,
-                         RandomAccessFile lockRaf, FileLock lock, Path lockFile) {
+                         FileChannel lockChannel, FileLock lock, Path lockFile, FileChannel channel,
+                         TableStorage storage, Object fileKey) {
         this.file = file;
         this.mapped = mapped;
         this.buffer = new UnsafeBuffer(mapped);
         this.clock = clock;
-        this.lockRaf = lockRaf;
+        this.lockChannel = lockChannel;
         this.lock = lock;
-        this.allocator = new BlockAllocator(buffer, size, graceMillis, clock, file.toString());
+        this.channel = channel;
+        this.storage = storage;
+        this.capacity = size;
+        this.fileKey = fileKey;
+        this.allocator = new BlockAllocator(buffer, size, graceMillis, clock, file.toString(), storage::ensure);
         this.reader = new ServiceTableReader(buffer, null, file, lockFile);
     }
 
@@ -89,38 +104,61 @@ public final class ServiceTable implements AutoCloseable {
      * Creates a fresh, empty table in stateDir and takes the directory's writer lock (a second
      * daemon on the same directory fails here, naming the first one's pid). The file is built under
      * a temporary name and renamed into place, so a reader never maps a half-initialised file.
+     * Files are created 0600 and links are never followed (a link at the lock's name is replaced);
+     * the first {@value TableStorage#INITIAL_BYTES} bytes are written before mapping, so a full
+     * filesystem is an IOException here naming the directory and the size needed, never a SIGBUS.
      */
     public static ServiceTable create(Path stateDir, long sizeBytes, long graceMillis, LongSupplier clock)
             throws IOException {
         if (sizeBytes < HEADER_SIZE * 4L || sizeBytes > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("table size must be between 16 KiB and 2 GiB, got " + sizeBytes);
         }
-        Files.createDirectories(stateDir);
+        PrivateFiles.createDirectories(stateDir);
         Path lockFile = stateDir.resolve(LOCK_FILE_NAME);
-        RandomAccessFile lockRaf = new RandomAccessFile(lockFile.toFile(), "rw");
+        StringBuilder replaced = new StringBuilder();
+        FileChannel lockChannel = PrivateFiles.openOrReplace(lockFile, replaced);
+        if (replaced.length() > 0) {
+            LOG.warn("{}", replaced);
+        }
         FileLock lock;
         try {
-            lock = lockRaf.getChannel().tryLock(0, 1, false);
+            lock = lockChannel.tryLock(0, 1, false);
         } catch (java.nio.channels.OverlappingFileLockException sameProcess) {
-            lockRaf.close();
+            lockChannel.close();
             throw new IOException("this process already owns the state directory " + stateDir);
         } catch (IOException | RuntimeException e) {
-            lockRaf.close();
+            lockChannel.close();
             throw e;
         }
         if (lock == null) {
             String owner = ownerPid(stateDir.resolve(FILE_NAME));
-            lockRaf.close();
+            lockChannel.close();
             throw new IOException("another Ferry daemon" + owner + " owns the state directory " + stateDir);
         }
         Path file = stateDir.resolve(FILE_NAME);
         Path tmp = stateDir.resolve(FILE_NAME + ".tmp-" + ProcessHandle.current().pid());
-        Files.deleteIfExists(tmp);
-        MappedByteBuffer mapped = IoUtil.mapNewFile(tmp.toFile(), sizeBytes, false);
-        ServiceTable table = new ServiceTable(file, mapped, sizeBytes, graceMillis, clock, lockRaf, lock, lockFile);
-        table.initHeader(sizeBytes);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        return table;
+        FileChannel channel = null;
+        try {
+            Files.deleteIfExists(tmp);
+            channel = PrivateFiles.createNew(tmp);
+            TableStorage storage = TableStorage.reserve(channel, stateDir, sizeBytes);
+            MappedByteBuffer mapped = channel.map(FileChannel.MapMode.READ_WRITE, 0, sizeBytes);
+            Object key = Files.readAttributes(tmp, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+            ServiceTable table = new ServiceTable(file, mapped, sizeBytes, graceMillis, clock, lockChannel, lock,
+                    lockFile, channel, storage, key);
+            table.initHeader(sizeBytes);
+            // rename(2) replaces whatever entry has the name, a link included, without following it.
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            return table;
+        } catch (IOException | RuntimeException e) {
+            if (channel != null) {
+                channel.close();
+            }
+            Files.deleteIfExists(tmp);
+            lock.release();
+            lockChannel.close();
+            throw e;
+        }
     }
 
     private static String ownerPid(Path file) {
@@ -133,6 +171,7 @@ public final class ServiceTable implements AutoCloseable {
 
     private void initHeader(long size) {
         long now = clock.getAsLong();
+        buffer.putLong(H_GENERATION, generationSeen);
         buffer.putLong(H_VERSION, VERSION);
         buffer.putLong(H_WRITER_PID, ProcessHandle.current().pid());
         buffer.putLong(H_STARTED_MILLIS, now);
@@ -271,16 +310,94 @@ public final class ServiceTable implements AutoCloseable {
 
     /** Records that the writer is alive; readers use it to tell a live daemon from a stale file. */
     public void heartbeat() {
-        if (!closed) {
+        if (!closed && !truncated()) {
             buffer.putLongRelease(H_HEARTBEAT_MILLIS, clock.getAsLong());
         }
     }
 
     /** Returns freed blocks whose grace period is over to the free lists (the writer also does this on allocation). */
     public void reclaim() {
-        if (!closed) {
+        if (!closed && !truncated()) {
             allocator.reclaim();
         }
+    }
+
+    /**
+     * What is wrong with the table's file now, or null when it is intact: truncated (checked first,
+     * with one fstat, so that nothing past the end is touched), removed or replaced at its path, or
+     * its header overwritten (magic, version, size, owner pid, closed flag, allocator bounds). Cheap
+     * enough to call before every write and once a second; writer thread only.
+     */
+    public String damage() {
+        if (closed) {
+            return null;
+        }
+        long size;
+        try {
+            size = storage.fileSize();
+        } catch (IOException e) {
+            return "service table " + file + " cannot be checked: " + e;
+        }
+        if (size < capacity) {
+            return "service table " + file + " was truncated to " + size + " of " + capacity + " bytes";
+        }
+        try {
+            if (buffer.getLongVolatile(H_MAGIC) != MAGIC || buffer.getLong(H_VERSION) != VERSION) {
+                return "service table " + file + " header was overwritten (magic/version)";
+            }
+            if (buffer.getLong(H_CAPACITY) != capacity || buffer.getLong(H_WRITER_PID) != ProcessHandle.current().pid()
+                    || buffer.getIntVolatile(H_CLOSED) != 0) {
+                return "service table " + file + " header was overwritten (size, owner pid or closed flag)";
+            }
+            long bump = buffer.getLong(H_BUMP);
+            long frontends = buffer.getLong(H_FRONTEND_INDEX);
+            long names = buffer.getLong(H_NAME_INDEX);
+            if (bump < HEADER_SIZE || bump > storage.backedBytes() || frontends < HEADER_SIZE || frontends >= bump
+                    || names < HEADER_SIZE || names >= bump) {
+                return "service table " + file + " header was overwritten (allocator or index offsets out of bounds)";
+            }
+            if (buffer.getLong(H_GENERATION) < generationSeen) {
+                return "service table " + file + " header was overwritten (generation went back)";
+            }
+        } catch (InternalError e) {
+            return "service table " + file + " cannot be read (" + e.getMessage() + ")";
+        }
+        String moved = TableStorage.replacedOrRemoved(file, fileKey);
+        if (moved != null) {
+            return "service table " + file + " " + moved + "; `ferry dump` and `ferry explain` no longer see this"
+                    + " daemon's table (restart ferry to recreate it)";
+        }
+        return null;
+    }
+
+    /**
+     * Whether {@link #rebuild} can repair what {@link #damage} reported: a truncated or overwritten
+     * file still at its path can be; a removed or replaced one cannot (this process keeps the
+     * unlinked file mapped and serves from it, but no other process can open it).
+     */
+    public boolean repairable() {
+        return TableStorage.replacedOrRemoved(file, fileKey) == null;
+    }
+
+    /**
+     * Repairs a truncated or overwritten table in place and empties it: the file's lost blocks and
+     * length are written back (so the mapping is whole again and nothing faults), the header and
+     * indexes are laid out anew, and the generation moves on. The caller then writes the desired
+     * state again (a full sync); readers see an empty table until then, never a fault.
+     *
+     * @throws IOException when the file cannot be restored (e.g. the disk is full), naming it
+     */
+    public void rebuild() throws IOException {
+        ensureOpen();
+        storage.restoreAfterTruncation();
+        // Readers that look now find no index and report "not found" until the new ones are published.
+        buffer.putLongRelease(H_FRONTEND_INDEX, 0L);
+        buffer.putLongRelease(H_NAME_INDEX, 0L);
+        // Free lists, limbo, counters: all restart empty; blocks of the old layout are abandoned.
+        buffer.setMemory(0, HEADER_SIZE, (byte) 0);
+        generationSeen++;
+        initHeader(capacity);
+        buffer.putLongRelease(H_GENERATION, generationSeen);
     }
 
     public long generation() {
@@ -302,11 +419,33 @@ public final class ServiceTable implements AutoCloseable {
             return;
         }
         closed = true;
-        buffer.putIntVolatile(H_CLOSED, 1);
-        mapped.force();
-        IoUtil.unmap(mapped);
-        lock.release();
-        lockRaf.close();
+        // A truncated file must not be touched through the mapping (SIGBUS, an InternalError that
+        // would escape shutdown); it is still unmapped and its lock released.
+        try {
+            if (!truncated()) {
+                buffer.putIntVolatile(H_CLOSED, 1);
+                mapped.force();
+            }
+        } catch (InternalError | RuntimeException e) {
+            LOG.warn("service table {}: could not mark it closed ({}); readers will call it dead, not stopped", file,
+                    e.toString());
+        } finally {
+            IoUtil.unmap(mapped);
+            try {
+                lock.release();
+            } finally {
+                lockChannel.close();
+                channel.close();
+            }
+        }
+    }
+
+    private boolean truncated() {
+        try {
+            return storage.fileSize() < capacity;
+        } catch (IOException e) {
+            return true;
+        }
     }
 
     private void ensureOpen() {
@@ -320,7 +459,8 @@ public final class ServiceTable implements AutoCloseable {
         if (batchDepth == 0 && dirty) {
             dirty = false;
             buffer.putLongRelease(H_UPDATED_MILLIS, clock.getAsLong());
-            buffer.putLongRelease(H_GENERATION, buffer.getLong(H_GENERATION) + 1);
+            generationSeen = buffer.getLong(H_GENERATION) + 1;
+            buffer.putLongRelease(H_GENERATION, generationSeen);
         }
     }
 

@@ -3,15 +3,17 @@ package dev.ferry.table;
 import static dev.ferry.table.TableLayout.*;
 
 import dev.ferry.model.Protocol;
+import dev.ferry.state.PrivateFiles;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.net.InetAddress;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.function.Consumer;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.AtomicBuffer;
@@ -43,7 +45,11 @@ public final class ServiceTableReader implements AutoCloseable {
     /** Maps the table in stateDir read-only. Fails with a message naming the file when it is absent or malformed. */
     public static ServiceTableReader open(Path stateDir) throws IOException {
         Path file = stateDir.resolve(FILE_NAME);
-        if (!Files.exists(file)) {
+        String odd = PrivateFiles.nonRegular(file);
+        if (odd != null) {
+            throw new TableFormatException(file + " is " + odd + ", not a table Ferry wrote; not following it");
+        }
+        if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
             throw new TableFormatException("no service table at " + file
                     + ": is a Ferry daemon running with --state-dir " + stateDir + "?");
         }
@@ -54,7 +60,10 @@ public final class ServiceTableReader implements AutoCloseable {
         if (size > Integer.MAX_VALUE) {
             throw new TableFormatException(file + " is larger than 2 GiB; not a table this build wrote");
         }
-        MappedByteBuffer mapped = IoUtil.mapExistingFile(file.toFile(), FileChannel.MapMode.READ_ONLY, "service table");
+        MappedByteBuffer mapped;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
+        }
         UnsafeBuffer buffer = new UnsafeBuffer(mapped);
         if (buffer.getLong(H_MAGIC) != MAGIC) {
             IoUtil.unmap(mapped);
@@ -229,11 +238,8 @@ public final class ServiceTableReader implements AutoCloseable {
     }
 
     private boolean writerHoldsLock() {
-        if (!Files.exists(lockFile)) {
-            return false;
-        }
-        try (RandomAccessFile raf = new RandomAccessFile(lockFile.toFile(), "rw");
-             FileChannel ch = raf.getChannel()) {
+        // Read-only and never through a link: a reader (often root) must not create or write files here.
+        try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
             FileLock lock = ch.tryLock(0, 1, true);
             if (lock == null) {
                 return true; // another process holds it exclusively: the daemon

@@ -47,7 +47,10 @@ public final class HealthServer implements AutoCloseable {
             }
             respond(exchange, c.status(), "application/json", c.body());
         });
-        server.start();
+        DaemonThreads.start("ferry-healthz-start", () -> {
+            server.start();
+            return server;
+        });
         return new HealthServer(server, threads);
     }
 

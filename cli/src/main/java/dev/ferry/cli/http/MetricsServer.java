@@ -18,8 +18,8 @@ public final class MetricsServer implements AutoCloseable {
 
     /** Binds {@code address} (IOException when it cannot) and starts serving. */
     public static MetricsServer start(BindAddress address, ProxyMetrics metrics) throws IOException {
-        return new MetricsServer(HTTPServer.builder().inetAddress(address.address()).port(address.port())
-                .registry(metrics.registry()).buildAndStart());
+        return new MetricsServer(DaemonThreads.start("ferry-metrics-start", () -> HTTPServer.builder()
+                .inetAddress(address.address()).port(address.port()).registry(metrics.registry()).buildAndStart()));
     }
 
     public int port() {
