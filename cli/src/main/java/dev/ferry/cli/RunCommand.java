@@ -208,6 +208,7 @@ final class RunCommand implements Callable<Integer> {
             throw e;
         }
         sync.afterEveryWrite(serviceHealth::onTableChanged);
+        metrics.dns(serviceHealth.dns());
         StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
         AutoCloseable running;
         try {
