@@ -108,6 +108,10 @@ final class RunCommand implements Callable<Integer> {
             description = "Resolvers for names outside the cluster domain (default: none, such queries are REFUSED).")
     List<String> dnsUpstreams = new ArrayList<>();
 
+    @Option(names = "--dns-allow-cidr", paramLabel = "CIDR", split = ",",
+            description = "Clients the DNS responder answers, besides loopback (default: clusterCIDR and this node's addresses); others get REFUSED.")
+    List<String> dnsAllowCidrs = new ArrayList<>();
+
     @Option(names = "--cluster-domain", paramLabel = "DOMAIN", defaultValue = "cluster.local",
             description = "The zone the DNS responder is authoritative for (default: ${DEFAULT-VALUE}).")
     String clusterDomain;
@@ -209,6 +213,7 @@ final class RunCommand implements Callable<Integer> {
         sync.followedBy(serviceHealth);
         sync.afterEveryWrite(serviceHealth::onTableChanged);
         sync.everySecond(serviceHealth::tick);
+        metrics.dns(serviceHealth.dns());
         StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
         AutoCloseable running;
         try {
@@ -332,6 +337,7 @@ final class RunCommand implements Callable<Integer> {
         java.net.InetSocketAddress dns = null;
         String bind = dnsBind != null ? dnsBind : demo ? "127.0.13.1:10053" : null;
         List<java.net.InetSocketAddress> upstreams = new ArrayList<>();
+        List<Cidr> dnsAllow = new ArrayList<>();
         try {
             if (bind != null) {
                 dns = dev.ferry.dns.DnsOptions.parseAddress("--dns-bind", bind);
@@ -339,13 +345,24 @@ final class RunCommand implements Callable<Integer> {
             for (String u : dnsUpstreams) {
                 upstreams.add(dev.ferry.dns.DnsOptions.parseAddress("--dns-upstream", u));
             }
+            for (String c : dnsAllowCidrs) {
+                dnsAllow.add(parseFlagCidr("--dns-allow-cidr", c));
+            }
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         String algorithm = config.scheduler() == null ? "rr" : config.scheduler().schedulerName();
         return new DataPlane.Settings(kind, dir, node, config.clusterCIDRs(), config.masqueradeAll(), nodePorts,
-                config.syncPeriod(), algorithm, serviceInterface, dns, upstreams, clusterDomain, iptablesBackend,
+                config.syncPeriod(), algorithm, serviceInterface, dns, upstreams, dnsAllow, clusterDomain, iptablesBackend,
                 proxyTransport);
+    }
+
+    private static Cidr parseFlagCidr(String flag, String value) {
+        try {
+            return Cidr.parse(value);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(flag + ": " + e.getMessage());
+        }
     }
 
     /** Copies the embedded demo cluster into the state dir, where the user may edit it while it runs. */

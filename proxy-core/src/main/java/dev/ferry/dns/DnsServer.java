@@ -33,7 +33,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Ferry's service DNS: a Netty DNS responder on UDP and TCP that answers the cluster zone from the
  * service table (see {@link ClusterZone}) and forwards other names to upstreams with a bounded
- * cache, or refuses them. Construct with a table reader and options, {@link #start()}, and
+ * cache, or refuses them. Only clients inside the allowed CIDRs are answered, each at a bounded
+ * rate over UDP (see {@link ClientGate}). Construct with a table reader and options, {@link #start()}, and
  * {@link #close()} when done:
  *
  * <pre>{@code
@@ -60,7 +61,7 @@ public final class DnsServer implements AutoCloseable {
     private final List<Channel> channels = new ArrayList<>();
     private final AtomicInteger tcpConnections = new AtomicInteger();
     private EventLoopGroup group;
-    private UpstreamForwarder forwarder;
+    private volatile UpstreamForwarder forwarder;
     private InetSocketAddress udpAddress;
     private InetSocketAddress tcpAddress;
 
@@ -88,7 +89,9 @@ public final class DnsServer implements AutoCloseable {
             ClusterZone zone = new ClusterZone(reader, options.clusterDomain(), options.ttlSeconds());
             QueryHandler handler = new QueryHandler(zone, forwarder, counters);
             DatagramQueryDecoder udpDecoder = new DatagramQueryDecoder(counters);
-            bind(epoll, udpClass, tcpClass, handler, udpDecoder);
+            ClientGate gate = new ClientGate(options.allowedClients(),
+                    new ClientRateLimit(options.clientQueriesPerSecond()), counters);
+            bind(epoll, udpClass, tcpClass, gate, handler, udpDecoder);
         } catch (IOException | RuntimeException e) {
             close();
             throw e;
@@ -100,7 +103,7 @@ public final class DnsServer implements AutoCloseable {
     }
 
     private void bind(boolean epoll, Class<? extends DatagramChannel> udpClass,
-                      Class<? extends ServerSocketChannel> tcpClass, QueryHandler handler,
+                      Class<? extends ServerSocketChannel> tcpClass, ClientGate gate, QueryHandler handler,
                       DatagramQueryDecoder udpDecoder) throws IOException, InterruptedException {
         InetSocketAddress want = options.bind();
         IOException last = null;
@@ -116,7 +119,7 @@ public final class DnsServer implements AutoCloseable {
                         .handler(new ChannelInitializer<DatagramChannel>() {
                             @Override
                             protected void initChannel(DatagramChannel ch) {
-                                ch.pipeline().addLast(udpDecoder, handler);
+                                ch.pipeline().addLast(gate, udpDecoder, handler);
                             }
                         });
                 if (epoll) {
@@ -135,6 +138,11 @@ public final class DnsServer implements AutoCloseable {
                         .childHandler(new ChannelInitializer<SocketChannel>() {
                             @Override
                             protected void initChannel(SocketChannel ch) {
+                                if (!gate.allows(ch.remoteAddress().getAddress())) {
+                                    counters.refusedClients.increment(); // TCP cannot be spoofed: closing says enough
+                                    ch.close();
+                                    return;
+                                }
                                 if (tcpConnections.incrementAndGet() > options.maxTcpConnections()) {
                                     tcpConnections.decrementAndGet();
                                     counters.dropped.increment();
@@ -173,6 +181,12 @@ public final class DnsServer implements AutoCloseable {
 
     public QueryCounters counters() {
         return counters;
+    }
+
+    /** Upstream answers dropped as not answering what was asked (wrong address, port, id or question). */
+    public long rejectedUpstreamAnswers() {
+        UpstreamForwarder f = forwarder;
+        return f == null ? 0 : f.rejectedAnswers();
     }
 
     /** Upstream answers cached now (0 without upstreams). */

@@ -15,6 +15,8 @@ public final class QueryCounters {
     final LongAdder formErrors = new LongAdder();
     final LongAdder dropped = new LongAdder();
     final LongAdder truncated = new LongAdder();
+    final LongAdder refusedClients = new LongAdder();
+    final LongAdder rateLimited = new LongAdder();
 
     /** Queries decoded (UDP and TCP). */
     public long queries() {
@@ -55,10 +57,21 @@ public final class QueryCounters {
         return truncated.sum();
     }
 
+    /** Queries (UDP) or connections (TCP) from sources outside the allowed client CIDRs, refused. */
+    public long refusedClients() {
+        return refusedClients.sum();
+    }
+
+    /** UDP queries dropped unanswered because their source was over its rate budget. */
+    public long rateLimited() {
+        return rateLimited.sum();
+    }
+
     @Override
     public String toString() {
         return "queries=" + queries() + " fromTable=" + answeredFromTable() + " nxdomain=" + nxdomain()
                 + " forwarded=" + forwarded() + " refused=" + refused() + " formerr=" + formErrors()
-                + " dropped=" + dropped() + " truncated=" + truncated();
+                + " dropped=" + dropped() + " truncated=" + truncated() + " refusedClients=" + refusedClients()
+                + " rateLimited=" + rateLimited();
     }
 }

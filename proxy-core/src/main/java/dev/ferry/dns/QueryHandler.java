@@ -97,7 +97,7 @@ final class QueryHandler extends SimpleChannelInboundHandler<DnsQuery> {
                     byte[] servfail = ByteBufUtil.getBytes(out, udp ? 0 : 2, len);
                     out.release();
                     forwarder.forward(name, qname, qtype, qclass, id,
-                            new Reply(ctx.channel(), udp ? ((DatagramDnsQuery) query).sender() : null, udpLimit),
+                            new Reply(ctx.channel(), udp ? ((DatagramDnsQuery) query).sender() : null, udpLimit, edns),
                             servfail);
                     return;
                 } else {

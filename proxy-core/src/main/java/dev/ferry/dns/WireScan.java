@@ -8,7 +8,7 @@ import java.util.Arrays;
  * offset of every record's TTL (to count them down in the cache). OPT records are skipped: their
  * TTL field holds EDNS flags. Immutable result; the walk itself is stateless.
  */
-record WireScan(int rcode, boolean truncated, int questionEnd, int[] ttlOffsets, long minTtl) {
+record WireScan(int rcode, boolean truncated, int questionEnd, int[] ttlOffsets, long minTtl, int optStart, int optEnd) {
     private static final int MAX_RECORDS = 1024;
 
     /** Null when the message is malformed (a name runs off the end, a record is cut short, ...). */
@@ -27,7 +27,10 @@ record WireScan(int rcode, boolean truncated, int questionEnd, int[] ttlOffsets,
         int[] offsets = new int[records];
         int n = 0;
         long minTtl = Long.MAX_VALUE;
+        int optStart = -1;
+        int optEnd = -1;
         for (int i = 0; i < records; i++) {
+            int recordStart = at;
             at = skipName(m, at);
             if (at < 0 || at + 10 > m.length) return null;
             int type = u16(m, at);
@@ -39,9 +42,13 @@ record WireScan(int rcode, boolean truncated, int questionEnd, int[] ttlOffsets,
             }
             at += 10 + rdlength;
             if (at > m.length) return null;
+            if (type == 41) {
+                optStart = recordStart;
+                optEnd = at;
+            }
         }
         return new WireScan(m[3] & 0xF, (m[2] & 0x02) != 0, questionEnd, Arrays.copyOf(offsets, n),
-                n == 0 ? 0 : minTtl);
+                n == 0 ? 0 : minTtl, optStart, optEnd);
     }
 
     /** The first byte after the name at {@code at}; -1 when it is malformed. */
@@ -59,6 +66,21 @@ record WireScan(int rcode, boolean truncated, int questionEnd, int[] ttlOffsets,
 
     static int u16(byte[] m, int at) {
         return ((m[at] & 0xff) << 8) | (m[at + 1] & 0xff);
+    }
+
+    /**
+     * The message without its OPT record, for a client that sent none (RFC 6891 6.1.1: a responder
+     * must not add one then). The OPT record sits in the additional section, whose count drops by one.
+     */
+    static byte[] withoutOpt(byte[] m, WireScan scan) {
+        if (scan.optStart() < 0) return m;
+        byte[] out = new byte[m.length - (scan.optEnd() - scan.optStart())];
+        System.arraycopy(m, 0, out, 0, scan.optStart());
+        System.arraycopy(m, scan.optEnd(), out, scan.optStart(), m.length - scan.optEnd());
+        int arcount = u16(out, 10) - 1;
+        out[10] = (byte) (arcount >>> 8);
+        out[11] = (byte) arcount;
+        return out;
     }
 
     /** Header and question only, with TC set and no records: what a UDP client gets when the answer is too big. */

@@ -57,14 +57,18 @@ final class Dig {
     }
 
     static Result run(List<String> cmd) {
+        return parse(output(cmd));
+    }
+
+    /** What dig printed, unparsed (for when it may print no answer at all). */
+    static String output(List<String> cmd) {
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             if (!p.waitFor(DEADLINE_SECONDS, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 fail("dig did not finish within " + DEADLINE_SECONDS + " s: " + cmd);
             }
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            return parse(out);
+            return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new AssertionError("cannot run " + cmd + ": " + e, e);
         } catch (InterruptedException e) {

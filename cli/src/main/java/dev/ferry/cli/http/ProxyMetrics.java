@@ -180,6 +180,24 @@ public final class ProxyMetrics {
                 .callback(cb -> cb.call(counters.consecutiveFailures.get())).register(registry);
     }
 
+    /** Exposes the DNS responder's counters (nothing when DNS is off). */
+    public void dns(dev.ferry.dns.DnsServer dns) {
+        if (dns == null) return;
+        dev.ferry.dns.QueryCounters c = dns.counters();
+        CounterWithCallback.builder().name("ferry_dns_queries_total")
+                .help("DNS queries decoded (UDP and TCP) from allowed clients")
+                .callback(cb -> cb.call(c.queries())).register(registry);
+        CounterWithCallback.builder().name("ferry_dns_refused_clients_total")
+                .help("DNS queries (UDP) or connections (TCP) refused: the client is outside the allowed CIDRs")
+                .callback(cb -> cb.call(c.refusedClients())).register(registry);
+        CounterWithCallback.builder().name("ferry_dns_rate_limited_total")
+                .help("DNS queries over UDP dropped unanswered: their source was over its per-client rate")
+                .callback(cb -> cb.call(c.rateLimited())).register(registry);
+        CounterWithCallback.builder().name("ferry_dns_upstream_answers_rejected_total")
+                .help("Answers from upstream dropped: wrong address, port, id or question (spoofing or stray)")
+                .callback(cb -> cb.call(dns.rejectedUpstreamAnswers())).register(registry);
+    }
+
     LatencyHistogram syncDuration() {
         return syncDuration;
     }

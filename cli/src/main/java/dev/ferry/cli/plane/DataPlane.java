@@ -66,7 +66,7 @@ public final class DataPlane implements AutoCloseable {
     public record Settings(Kind kind, Path stateDir, String nodeName, List<Cidr> clusterCidrs, boolean masqueradeAll,
                            List<Cidr> nodePortAddresses, Duration syncPeriod, String defaultAlgorithm,
                            String serviceInterface, InetSocketAddress dnsBind, List<InetSocketAddress> dnsUpstreams,
-                           String clusterDomain, IptablesBackend iptablesBackend, String proxyTransport) {}
+                           List<Cidr> dnsAllowCidrs, String clusterDomain, IptablesBackend iptablesBackend, String proxyTransport) {}
 
     private final ServiceTableReader reader;
     private final Settings settings;
@@ -165,7 +165,9 @@ public final class DataPlane implements AutoCloseable {
             closeables.add(health);
         }
         if (settings.dnsBind() != null) {
-            DnsOptions o = DnsOptions.of(settings.dnsBind()).withUpstreams(settings.dnsUpstreams());
+            DnsOptions o = DnsOptions.of(settings.dnsBind()).withUpstreams(settings.dnsUpstreams())
+                    .withAllowedClients(DnsClients.allowed(settings.dnsAllowCidrs(), settings.clusterCidrs(),
+                            settings.serviceInterface()));
             if (settings.clusterDomain() != null) {
                 o = o.withClusterDomain(settings.clusterDomain());
             }
