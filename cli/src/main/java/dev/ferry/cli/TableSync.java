@@ -50,6 +50,7 @@ final class TableSync implements AutoCloseable {
     private volatile String failure;
     /** The damage last logged, so that one damage is logged once, not every second. */
     private String loggedDamage;
+    private String loggedRebuildFailure;
     /** A rebuilt table is empty until a full sync has written it again. */
     private boolean awaitingFullSync;
 
@@ -273,9 +274,13 @@ final class TableSync implements AutoCloseable {
             table.rebuild();
         } catch (IOException | RuntimeException | InternalError e) {
             failure = damage + "; rebuilding it failed: " + e.getMessage();
-            LOG.error("service table {}: rebuilding it failed: {}", table.file(), e.toString());
+            if (!failure.equals(loggedRebuildFailure)) {
+                loggedRebuildFailure = failure;
+                LOG.error("service table {}: rebuilding it failed, retrying every second: {}", table.file(), e.toString());
+            }
             return false;
         }
+        loggedRebuildFailure = null;
         awaitingFullSync = true;
         failure = damage + "; rebuilt empty, waiting to be written again";
         LOG.warn("service table {} rebuilt in place (empty); writing the desired state again", table.file());
