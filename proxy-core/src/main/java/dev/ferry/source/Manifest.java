@@ -15,8 +15,8 @@ import java.util.regex.Pattern;
 public final class Manifest {
     private static final Pattern KEY_SUBSCRIPT = Pattern.compile("\\[([^\\]]*[^0-9\\]][^\\]]*)\\]");
 
-    /** Where one object lives: its path prefix in the document and the positions of the document's nodes. */
-    record Origin(String prefix, Map<String, Position> positions) {}
+    /** Where one object lives: its path prefix in the document and the positions of its nodes (by full path). */
+    record Origin(String prefix, PositionIndex positions) {}
 
     /** A 1-based line and column. */
     record Position(int line, int column) {}
