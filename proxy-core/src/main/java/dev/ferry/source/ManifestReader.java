@@ -161,7 +161,7 @@ public final class ManifestReader {
             }
             throw new ManifestException(label, 0, 0, "", "not valid YAML: " + e.getMessage(), e);
         }
-        return new Manifest(label, out.services, out.slices, out.origins);
+        return new Manifest(label, text.bytesRead(), out.services, out.slices, out.origins);
     }
 
     /** What the documents of one file add up to. */

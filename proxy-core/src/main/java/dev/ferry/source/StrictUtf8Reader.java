@@ -77,22 +77,23 @@ final class StrictUtf8Reader extends Reader {
                 throw bad(String.format("not UTF-8: byte 0x%02X cannot start a character", b));
             }
             if (need > 1) {
-                if (!ensure(need)) {
-                    throw bad("not UTF-8: the file ends inside a character");
-                }
-                int second = buf[pos + 1] & 0xff;
+                int have = ensure(need) ? need : limit - pos;
+                int second = have > 1 ? buf[pos + 1] & 0xff : -1;
                 // The shortest form only, no surrogates, nothing above U+10FFFF (RFC 3629).
                 int lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80;
                 int hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
-                if (second < lo || second > hi) {
+                if (second >= 0 && (second & 0xC0) == 0x80 && (second < lo || second > hi)) {
                     throw bad(String.format("not UTF-8: byte 0x%02X cannot follow 0x%02X", second, b));
                 }
-                for (int i = 1; i < need; i++) {
+                for (int i = 1; i < have; i++) {
                     int c = buf[pos + i] & 0xff;
                     if ((c & 0xC0) != 0x80) {
                         throw bad(String.format("not UTF-8: byte 0x%02X cannot continue a character", c));
                     }
                     cp = (cp << 6) | (c & 0x3F);
+                }
+                if (have < need) {
+                    throw bad("not UTF-8: the file ends inside a character");
                 }
             }
             if (cp == 0) {
