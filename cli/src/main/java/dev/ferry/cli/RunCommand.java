@@ -72,8 +72,8 @@ final class RunCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "0..1")
     Source source;
 
-    @Option(names = "--source-max-bytes", paramLabel = "SIZE", converter = ByteSize.class, defaultValue = "256Mi",
-            description = "Refuse a --source file larger than this (bytes, or 64Mi, 1Gi; default ${DEFAULT-VALUE}): the last good table stays.")
+    @Option(names = "--source-max-bytes", paramLabel = "SIZE", converter = ByteSize.class, defaultValue = "256M",
+            description = "Refuse a --source file larger than this (bytes, or 64M, 1G; default ${DEFAULT-VALUE}): the last good table stays.")
     long sourceMaxBytes;
 
     @Option(names = "--config", paramLabel = "FILE",

@@ -41,8 +41,8 @@ final class SyncCommand implements Callable<Integer> {
     @Option(names = "--source", required = true, paramLabel = "FILE", description = "Kubernetes YAML of Services and EndpointSlices.")
     Path source;
 
-    @Option(names = "--source-max-bytes", paramLabel = "SIZE", converter = ByteSize.class, defaultValue = "256Mi",
-            description = "Refuse a source file larger than this (bytes, or 64Mi, 1Gi; default ${DEFAULT-VALUE}).")
+    @Option(names = "--source-max-bytes", paramLabel = "SIZE", converter = RunCommand.ByteSize.class, defaultValue = "256M",
+            description = "Refuse a source file larger than this (bytes, or 64M, 1G; default ${DEFAULT-VALUE}).")
     long sourceMaxBytes;
 
     @Option(names = "--mode", required = true, paramLabel = "MODE", description = "${COMPLETION-CANDIDATES}")

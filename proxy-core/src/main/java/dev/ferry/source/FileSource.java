@@ -240,6 +240,7 @@ public final class FileSource implements AutoCloseable {
             for (Rejection r : c.rejections()) {
                 log.warn("{}: {} ({})", manifest.locate(r), r, r.reason().code());
             }
+            manifest = null; // the file's objects may go before the table is written: only their ports are needed now
             rejections.addAndGet(c.rejections().size());
             Snapshot s = new Snapshot(generation.incrementAndGet(), c.ports(), c.rejections());
             lastError = null;

@@ -242,7 +242,7 @@ public final class ManifestReader {
             }
             events.next();
             YamlNode.Mapping root = new YamlNode.Mapping(keys, values, line, column, 1);
-            ObjectReader rootReader = new ObjectReader(label, out);
+            ObjectReader rootReader = new ObjectReader(label, out, true);
             JsonNode tree = rootReader.tree(root);
             String rootKind = rootReader.text(tree, "kind", "", null);
             String rootApi = rootReader.text(tree, "apiVersion", "", null);
@@ -295,22 +295,48 @@ public final class ManifestReader {
         private final Output out;
         private final Map<String, YamlNode> nodes = new HashMap<>();
         private final List<String[]> remembered = new ArrayList<>();
+        private PositionIndex.Builder positions = new PositionIndex.Builder();
+        /**
+         * Whether the node at every path is kept (by its path string) for error messages. A list
+         * item is first read without (its positions go straight into the index, by path hash); an
+         * error reads it again with them, to say where and what.
+         */
+        private boolean detailed;
 
         ObjectReader(String label, Output out) {
+            this(label, out, false);
+        }
+
+        ObjectReader(String label, Output out, boolean detailed) {
             this.label = label;
             this.out = out;
+            this.detailed = detailed;
         }
 
         /** Reads the object(s) of {@code root}, whose fields are at {@code prefix}. */
         void read(YamlNode root, String prefix, String defaultApiVersion, String defaultKind) throws ManifestException {
+            int services = out.services.size();
+            int slices = out.slices.size();
+            try {
+                readOnce(root, prefix, defaultApiVersion, defaultKind);
+            } catch (NeedsDetail again) {
+                out.services.subList(services, out.services.size()).clear();
+                out.slices.subList(slices, out.slices.size()).clear();
+                remembered.clear();
+                positions = new PositionIndex.Builder();
+                detailed = true;
+                readOnce(root, prefix, defaultApiVersion, defaultKind);
+            }
+        }
+
+        private void readOnce(YamlNode root, String prefix, String defaultApiVersion, String defaultKind) throws ManifestException {
             String at = prefix.isEmpty() ? "" : prefix.substring(0, prefix.length() - 1);
-            JsonNode tree = toJson(root, at, 0);
+            JsonNode tree = toJson(root, at, PositionIndex.hash(at), 0);
             object(tree, prefix, defaultApiVersion, defaultKind);
-            finish();
         }
 
         JsonNode tree(YamlNode root) throws ManifestException {
-            return toJson(root, "", 0);
+            return toJson(root, "", PositionIndex.hash(""), 0);
         }
 
         /** Gives the objects this reader added their positions (one index for all of them). */
@@ -318,7 +344,7 @@ public final class ManifestReader {
             if (remembered.isEmpty()) {
                 return;
             }
-            PositionIndex index = PositionIndex.of(nodes);
+            PositionIndex index = detailed ? PositionIndex.of(nodes) : positions.build();
             for (String[] r : remembered) {
                 out.origins.putIfAbsent(r[0], new Origin(r[1], index));
             }
@@ -422,8 +448,16 @@ public final class ManifestReader {
 
         // ---- tree conversion, remembering the node at every path ----
 
-        private JsonNode toJson(YamlNode node, String path, int depth) throws ManifestException {
-            nodes.put(path, node);
+        /**
+         * Converts {@code node}, at {@code path} (null when not {@link #detailed}) whose hash is
+         * {@code hash}, remembering where it is.
+         */
+        private JsonNode toJson(YamlNode node, String path, long hash, int depth) throws ManifestException {
+            if (detailed) {
+                nodes.put(path, node);
+            } else {
+                positions.add(hash, node.line(), node.column());
+            }
             if (depth > MAX_DEPTH) {
                 throw error(path, "nested more than " + MAX_DEPTH + " levels deep");
             }
@@ -435,7 +469,8 @@ public final class ManifestReader {
                 ArrayNode a = NODES.arrayNode();
                 List<YamlNode> items = seq.items();
                 for (int i = 0; i < items.size(); i++) {
-                    a.add(toJson(items.get(i), path + "[" + i + "]", depth + 1));
+                    long h = PositionIndex.extend(PositionIndex.extend(PositionIndex.extend(hash, "["), Integer.toString(i)), "]");
+                    a.add(toJson(items.get(i), detailed ? path + "[" + i + "]" : null, h, depth + 1));
                 }
                 return a;
             }
@@ -443,10 +478,13 @@ public final class ManifestReader {
             ObjectNode o = NODES.objectNode();
             Set<String> keys = new HashSet<>();
             List<YamlNode> merges = new ArrayList<>();
+            boolean top = hash == PositionIndex.EMPTY;
             for (int i = 0; i < map.keys().size(); i++) {
                 YamlNode keyNode = map.keys().get(i);
                 if (!(YamlNode.resolve(keyNode) instanceof YamlNode.Scalar k)) {
-                    nodes.put(path, keyNode);
+                    if (detailed) {
+                        nodes.put(path, keyNode);
+                    }
                     throw error(path, "a mapping key must be a plain value, got " + describe(keyNode));
                 }
                 if (k.tag().equals(Tag.MERGE) || (k.value().equals("<<") && k.plain())) {
@@ -454,20 +492,24 @@ public final class ManifestReader {
                     continue;
                 }
                 String key = k.value();
-                String child = path.isEmpty() ? key : path + "." + key;
+                String child = !detailed ? null : path.isEmpty() ? key : path + "." + key;
                 if (!keys.add(key)) {
-                    nodes.put(child, keyNode);
+                    if (detailed) {
+                        nodes.put(child, keyNode);
+                    }
                     throw error(child, "duplicate key " + quote(key));
                 }
-                o.set(key, toJson(map.values().get(i), child, depth + 1));
+                long h = top ? PositionIndex.hash(key) : PositionIndex.extend(PositionIndex.extend(hash, "."), key);
+                o.set(key, toJson(map.values().get(i), child, h, depth + 1));
             }
+            long mergeHash = PositionIndex.extend(hash, ".<<");
             for (YamlNode m : merges) { // "<<: *base": keys written here win over merged ones
                 YamlNode v = YamlNode.resolve(m);
                 List<YamlNode> sources = v instanceof YamlNode.Sequence s ? s.items() : List.of(m);
                 for (YamlNode src : sources) {
-                    JsonNode merged = toJson(src, path + ".<<", depth + 1);
+                    JsonNode merged = toJson(src, detailed ? path + ".<<" : null, mergeHash, depth + 1);
                     if (!merged.isObject()) {
-                        throw error(path + ".<<", "a merge key needs a mapping, got " + describe(src));
+                        throw error(detailed ? path + ".<<" : null, "a merge key needs a mapping, got " + describe(src));
                     }
                     for (Map.Entry<String, JsonNode> e : merged.properties()) {
                         if (!o.has(e.getKey())) {
@@ -517,6 +559,9 @@ public final class ManifestReader {
         }
 
         private ManifestException error(String at, String problem, String field) {
+            if (!detailed) {
+                throw NeedsDetail.INSTANCE;
+            }
             Position p = nearest(at);
             String shown = problem.startsWith(lastSegment(field) + ": ") ? problem.substring(lastSegment(field).length() + 2) : problem;
             return new ManifestException(label, p == null ? 0 : p.line(), p == null ? 0 : p.column(), field, shown, null);
@@ -545,6 +590,16 @@ public final class ManifestReader {
         private static String lastSegment(String field) {
             int cut = Math.max(field.lastIndexOf('.'), field.lastIndexOf('['));
             return cut < 0 ? field : field.substring(cut + 1);
+        }
+    }
+
+    /** Thrown by a reader that keeps no paths when it meets an error: the caller reads again, keeping them. */
+    private static final class NeedsDetail extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        static final NeedsDetail INSTANCE = new NeedsDetail();
+
+        private NeedsDetail() {
+            super("read again with paths", null, false, false);
         }
     }
 

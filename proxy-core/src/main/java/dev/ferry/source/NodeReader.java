@@ -142,14 +142,31 @@ final class NodeReader {
 
     /**
      * The core schema's tag for an untagged scalar. Only a plain scalar that starts like a null, a
-     * boolean or a number can be one (YAML 1.2 core schema, 10.3.2); every other one is a string,
-     * which saves the resolver's regular expressions on most keys and names of a large file.
+     * boolean or a number can be one (YAML 1.2 core schema, 10.3.2); every other one is a string.
+     * The shortcuts (names, addresses, plain digits) save the resolver's regular expressions on
+     * most scalars of a large file; anything else goes to the resolver.
      */
     private Tag resolve(String value, boolean plain) {
-        if (plain && !value.isEmpty() && "0123456789+-.~nNtTfF".indexOf(value.charAt(0)) < 0) {
+        if (!plain || value.isEmpty()) {
+            return resolver.resolve(value, plain);
+        }
+        if ("0123456789+-.~nNtTfF".indexOf(value.charAt(0)) < 0) {
             return Tag.STR;
         }
-        return resolver.resolve(value, plain);
+        int dots = 0;
+        boolean digits = true;
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            dots += c == '.' ? 1 : 0;
+            digits &= c >= '0' && c <= '9';
+            if (c == ':' || c == '/' || c == ' ') {
+                return Tag.STR; // an IPv6 address, a CIDR, a path: no number has these
+            }
+        }
+        if (digits) {
+            return Tag.INT; // ports and counts, the commonest numbers
+        }
+        return dots > 1 ? Tag.STR : resolver.resolve(value, true); // an IPv4 address has three dots, a float one
     }
 
     /**
