@@ -18,6 +18,7 @@ import dev.ferry.model.ServicePort;
 import dev.ferry.select.EndpointSelector;
 import dev.ferry.select.NodeInfo;
 import dev.ferry.source.FileSource;
+import dev.ferry.source.ManifestReader;
 import dev.ferry.table.ServiceTable;
 import java.io.IOException;
 import java.io.InputStream;
@@ -70,6 +71,10 @@ final class RunCommand implements Callable<Integer> {
 
     @ArgGroup(exclusive = true, multiplicity = "0..1")
     Source source;
+
+    @Option(names = "--source-max-bytes", paramLabel = "SIZE", converter = ByteSize.class, defaultValue = "256M",
+            description = "Refuse a --source file larger than this (bytes, or 64M, 1G; default ${DEFAULT-VALUE}): the last good table stays.")
+    long sourceMaxBytes;
 
     @Option(names = "--config", paramLabel = "FILE",
             description = "A KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) YAML file, as kube-proxy's --config; flags override it.")
@@ -218,11 +223,14 @@ final class RunCommand implements Callable<Integer> {
         AutoCloseable running;
         try {
             if (fromFile) {
-                FileSource files = new FileSource(file, snapshot -> {
+                // Waits for the write, so that a failed one reaches the source: it logs it and retries.
+                FileSource files = new FileSource(file, FileSource.DEFAULT_POLL,
+                        ManifestReader.Limits.DEFAULTS.withMaxBytes(sourceMaxBytes), snapshot -> {
                     metrics.rejections(snapshot.rejections());
-                    sync.apply(EndpointSelector.selectAll(snapshot.ports(), nodeInfo));
+                    sync.apply(EndpointSelector.selectAll(snapshot.ports(), nodeInfo)).join();
                 });
                 metrics.fileSource(files::errorCount);
+                metrics.fileSourceApplyFailures(files::deliveryFailures);
                 files.start();
                 running = files;
             } else {

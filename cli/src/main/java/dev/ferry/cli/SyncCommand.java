@@ -41,6 +41,10 @@ final class SyncCommand implements Callable<Integer> {
     @Option(names = "--source", required = true, paramLabel = "FILE", description = "Kubernetes YAML of Services and EndpointSlices.")
     Path source;
 
+    @Option(names = "--source-max-bytes", paramLabel = "SIZE", converter = RunCommand.ByteSize.class, defaultValue = "256M",
+            description = "Refuse a source file larger than this (bytes, or 64M, 1G; default ${DEFAULT-VALUE}).")
+    long sourceMaxBytes;
+
     @Option(names = "--mode", required = true, paramLabel = "MODE", description = "${COMPLETION-CANDIDATES}")
     Mode mode;
 
@@ -75,7 +79,7 @@ final class SyncCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         List<Cidr> cluster = cidrs("--cluster-cidr", clusterCidrs);
         List<Cidr> nodePorts = cidrs("--node-port-addresses", nodePortAddresses);
-        Manifest manifest = ManifestReader.read(source);
+        Manifest manifest = ManifestReader.read(source, ManifestReader.Limits.DEFAULTS.withMaxBytes(sourceMaxBytes));
         Conversion c = ClusterConverter.convert(manifest.services(), manifest.endpointSlices());
         PrintWriter err = spec.commandLine().getErr();
         for (Rejection r : c.rejections()) {

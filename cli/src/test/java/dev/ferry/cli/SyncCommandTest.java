@@ -54,6 +54,36 @@ class SyncCommandTest {
     }
 
     @Test
+    void aFileOverTheSizeLimitIsRefusedNamingTheFlag() throws Exception {
+        Path f = dir.resolve("big.yaml");
+        Files.writeString(f, Files.readString(demo()) + "#".repeat(70_000) + "\n");
+        Cli r = Cli.run("sync", "--dry-run", "--source", f.toString(), "--mode", "nftables", "--source-max-bytes", "64K");
+        assertEquals(1, r.exit(), r.toString());
+        assertTrue(r.err().contains("big.yaml: the file is ") && r.err().contains("larger than the limit of 65536 bytes (--source-max-bytes)"),
+                r.toString());
+    }
+
+    @Test
+    void servicesLabelledForAnotherProxyGetNoRules() throws Exception {
+        Path f = dir.resolve("labelled.yaml");
+        Files.writeString(f, """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: mine, namespace: default}
+                spec: {clusterIP: 10.96.7.1, ports: [{port: 80}]}
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: theirs, namespace: default, labels: {service.kubernetes.io/service-proxy-name: other}}
+                spec: {clusterIP: 10.96.7.2, ports: [{port: 80}]}
+                """);
+        Cli r = Cli.run("sync", "--dry-run", "--source", f.toString(), "--mode", "iptables");
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("10.96.7.1"), r.out());
+        assertFalse(r.out().contains("10.96.7.2"), "a service another proxy owns gets no rules: " + r.out());
+    }
+
+    @Test
     void aBadCidrNamesTheFlag() throws Exception {
         Cli r = Cli.run("sync", "--dry-run", "--source", demo().toString(), "--mode", "iptables", "--cluster-cidr", "10.0.0.0/99");
         assertEquals(2, r.exit(), r.toString());

@@ -20,12 +20,17 @@ import org.slf4j.LoggerFactory;
 /**
  * Opens the persisted maps. The daemon's open must never fail on a bad file (a crash loop would
  * take the node's services down): a file Chronicle cannot open is moved aside as
- * {@code NAME.corrupt-<UTC timestamp>} for inspection and an empty map takes its place.
+ * {@code NAME.corrupt-<UTC timestamp>} for inspection and an empty map takes its place. Only the
+ * newest {@value #KEEP_CORRUPT} such copies of each map are kept: a node that keeps crashing would
+ * otherwise fill its state directory with them, one map-sized file per restart.
  */
 final class MapFiles {
     private static final Logger LOG = LoggerFactory.getLogger(MapFiles.class);
     private static final DateTimeFormatter TS =
             DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'").withZone(ZoneOffset.UTC);
+
+    /** How many moved-aside copies of one map are kept (the newest). */
+    static final int KEEP_CORRUPT = 3;
 
     private MapFiles() {}
 
@@ -202,6 +207,7 @@ final class MapFiles {
         Path aside = file.resolveSibling(file.getFileName() + ".corrupt-" + TS.format(Instant.now()));
         try {
             Files.move(file, aside, StandardCopyOption.ATOMIC_MOVE);
+            pruneCorrupt(file);
             return aside;
         } catch (IOException moveFailed) {
             try {
@@ -212,6 +218,31 @@ final class MapFiles {
             }
             LOG.warn("could not move {} aside ({}); deleted it instead", file, moveFailed.toString());
             return null;
+        }
+    }
+
+    /**
+     * Deletes all but the newest {@link #KEEP_CORRUPT} {@code NAME.corrupt-*} files next to
+     * {@code file} (the timestamp in the name orders them). A link is deleted as a link, never
+     * followed. Failures are logged: pruning must not stop the daemon from starting.
+     */
+    static void pruneCorrupt(Path file) {
+        String prefix = file.getFileName() + ".corrupt-";
+        java.util.List<Path> copies = new java.util.ArrayList<>();
+        try (java.nio.file.DirectoryStream<Path> dir = Files.newDirectoryStream(file.getParent(), prefix + "*")) {
+            dir.forEach(copies::add);
+        } catch (IOException e) {
+            LOG.warn("cannot list old copies of {}: {}", file, e.toString());
+            return;
+        }
+        copies.sort(java.util.Comparator.comparing((Path p) -> p.getFileName().toString()).reversed());
+        for (Path old : copies.subList(Math.min(KEEP_CORRUPT, copies.size()), copies.size())) {
+            try {
+                Files.deleteIfExists(old);
+                LOG.info("deleted {}: only the newest {} corrupt copies of {} are kept", old, KEEP_CORRUPT, file.getFileName());
+            } catch (IOException e) {
+                LOG.warn("cannot delete old corrupt copy {}: {}", old, e.toString());
+            }
         }
     }
 }

@@ -88,6 +88,28 @@ class PersistenceTest {
         assertEquals(1, corruptCopies(ConntrackState.AFFINITY_FILE).size());
     }
 
+    @Test
+    void repeatedCorruptionKeepsOnlyTheNewestCopiesAside() throws IOException {
+        Files.createDirectories(dir);
+        String name = ConntrackState.AFFINITY_FILE;
+        for (int day = 1; day <= 5; day++) { // left by earlier crashes
+            Files.write(dir.resolve(name + ".corrupt-2020010" + day + "T000000.000Z"), new byte[] {1});
+        }
+        Path other = dir.resolve(ConntrackState.FLOWS_FILE + ".corrupt-20200101T000000.000Z");
+        Files.write(other, new byte[] {1});
+        for (int restart = 0; restart < 2; restart++) {
+            Files.write(dir.resolve(name), new byte[0]);
+            try (ConntrackState s = ConntrackState.open(dir, config)) {
+                assertEquals(0, s.affinity().entries());
+            }
+        }
+        List<String> kept = corruptCopies(name).stream().map(p -> p.getFileName().toString()).sorted().toList();
+        assertEquals(MapFiles.KEEP_CORRUPT, kept.size(), "at most " + MapFiles.KEEP_CORRUPT + " copies are kept: " + kept);
+        assertEquals(name + ".corrupt-20200105T000000.000Z", kept.get(0), "the oldest go first: " + kept);
+        assertTrue(kept.get(2).compareTo(name + ".corrupt-2021") > 0, "both new copies are kept: " + kept);
+        assertTrue(Files.exists(other), "another map's copies are not touched");
+    }
+
     private void assertReopensEmptyWithFileAside(Path file) throws IOException {
         try (ConntrackState s = ConntrackState.open(dir, config)) {
             assertEquals(0, s.flows().entries(), "a damaged table starts empty");

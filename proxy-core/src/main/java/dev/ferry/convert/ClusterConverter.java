@@ -1,6 +1,7 @@
 package dev.ferry.convert;
 
 import dev.ferry.model.ServicePort;
+import dev.ferry.watch.ServiceFilter;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
@@ -10,6 +11,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,6 +20,9 @@ import org.slf4j.LoggerFactory;
  * ports: slices are grouped by namespace and {@code kubernetes.io/service-name} label and each
  * service is converted with {@link ServiceConverter}, so that one bad object never affects another
  * service. Stateless and thread-safe.
+ *
+ * <p>Objects labelled for another proxy (and headless-marked Services) are left out first, by the
+ * same {@link ServiceFilter} predicates the API watch uses, as if they were not in the input.
  *
  * <p>Also rejected here: a slice without the service label, and a second object with the same kind,
  * namespace and name (the first one wins). Slices whose service does not exist are ignored, as
@@ -31,7 +36,7 @@ public final class ClusterConverter {
     public static Conversion convert(Collection<Service> services, Collection<EndpointSlice> slices) {
         List<Rejection> rejections = new ArrayList<>();
 
-        Map<String, EndpointSlice> uniqueSlices = unique("EndpointSlice", slices, rejections);
+        Map<String, EndpointSlice> uniqueSlices = unique("EndpointSlice", proxied(slices, ServiceFilter::ignoredSlice), rejections);
         Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
         for (EndpointSlice slice : uniqueSlices.values()) {
             String namespace = ServiceConverter.namespaceOf(slice.getMetadata());
@@ -46,7 +51,7 @@ public final class ClusterConverter {
         }
 
         List<ServicePort> ports = new ArrayList<>();
-        for (Map.Entry<String, Service> e : unique("Service", services, rejections).entrySet()) {
+        for (Map.Entry<String, Service> e : unique("Service", proxied(services, ServiceFilter::ignoredService), rejections).entrySet()) {
             List<EndpointSlice> mine = slicesByService.remove(e.getKey());
             Conversion c;
             try {
@@ -66,6 +71,23 @@ public final class ClusterConverter {
         }
         ports.sort((a, b) -> a.name().compareTo(b.name()));
         return new Conversion(ports, rejections);
+    }
+
+    /** The objects Ferry proxies: those {@code ignored} says another proxy owns are dropped (debug log). */
+    private static <T extends HasMetadata> List<T> proxied(Collection<T> objects, Predicate<T> ignored) {
+        List<T> out = new ArrayList<>();
+        if (objects == null) {
+            return out;
+        }
+        for (T o : objects) {
+            if (o != null && ignored.test(o)) {
+                log.debug("{} {}/{} ignored: labelled for another proxy", o.getKind(), ServiceConverter.namespaceOf(o.getMetadata()),
+                        o.getMetadata().getName());
+            } else {
+                out.add(o);
+            }
+        }
+        return out;
     }
 
     /** Objects keyed by "ns/name", first one winning; nameless and repeated objects are rejected. */

@@ -4,6 +4,7 @@ import dev.ferry.convert.ClusterConverter;
 import dev.ferry.convert.Conversion;
 import dev.ferry.convert.Rejection;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -32,10 +33,21 @@ import org.slf4j.LoggerFactory;
  * file has stayed the same for one interval, so a file caught half-written is not read; identical
  * content is not delivered twice.
  *
- * <p>A file that cannot be used (missing, unreadable, not YAML, a field of the wrong type) keeps
- * the last good snapshot: the consumer is not called, the error ({@code file:line:column: field:
- * problem}) is logged, kept in {@link #lastError()} and counted. Rejected objects in a usable file do
- * not block the rest: the good ones are delivered and each rejection is logged with its position.
+ * <p>A file that cannot be used (missing, unreadable, not YAML, a field of the wrong type, too
+ * large, an alias bomb) keeps the last good snapshot: the consumer is not called, the error
+ * ({@code file:line:column: field: problem}) is logged, kept in {@link #lastError()} and counted.
+ * Rejected objects in a usable file do not block the rest: the good ones are delivered and each
+ * rejection is logged with its position.
+ *
+ * <p>An empty (0-byte) file is "not written yet", not "no services": editors and config tools
+ * truncate a file and write it a moment later, and taking the gap as an empty list would remove
+ * every service for that moment. The last snapshot stays, and the source says so once per
+ * truncation ({@link #waitingForContent()}). A file that says it is empty ({@code kind: List} with
+ * {@code items: []}, or only comments) is delivered as such.
+ *
+ * <p>The consumer may throw (e.g. the table write failed): the failure is logged with its reason
+ * and counted ({@link #deliveryFailures()}), the snapshot does not become {@link #current()}, and
+ * the same content is delivered again at the next re-hash ({@value #REHASH_EVERY} polls).
  *
  * <p>Threads: {@link #start()} loads synchronously and calls the consumer on the caller's thread;
  * later loads call it on the source's own daemon thread, one at a time. The getters are safe from
@@ -54,6 +66,9 @@ public final class FileSource implements AutoCloseable {
     private final AtomicLong errors = new AtomicLong();
     private final AtomicLong rejections = new AtomicLong();
     private final AtomicLong generation = new AtomicLong();
+    private final AtomicLong deliveryFailures = new AtomicLong();
+    private final ManifestReader.Limits limits;
+    private volatile boolean waitingForContent;
     private volatile ManifestException lastError;
     private volatile Snapshot current;
     private ScheduledExecutorService thread;
@@ -69,7 +84,12 @@ public final class FileSource implements AutoCloseable {
     }
 
     public FileSource(Path file, Duration poll, Consumer<Snapshot> consumer) {
+        this(file, poll, ManifestReader.Limits.DEFAULTS, consumer);
+    }
+
+    public FileSource(Path file, Duration poll, ManifestReader.Limits limits, Consumer<Snapshot> consumer) {
         this.file = Objects.requireNonNull(file, "file");
+        this.limits = Objects.requireNonNull(limits, "limits");
         this.poll = Objects.requireNonNull(poll, "poll");
         this.consumer = Objects.requireNonNull(consumer, "consumer");
         if (poll.isNegative() || poll.isZero()) {
@@ -88,7 +108,7 @@ public final class FileSource implements AutoCloseable {
             throw new IllegalStateException("already started");
         }
         Stamp stamp = Stamp.of(file);
-        byte[] hash = load(true);
+        byte[] hash = stamp.empty() ? waitForContent() : load(true);
         loadedStamp = stamp;
         previousStamp = stamp;
         loadedHash = hash;
@@ -114,6 +134,16 @@ public final class FileSource implements AutoCloseable {
     /** How many load attempts failed (the file was kept at its last good snapshot). */
     public long errorCount() {
         return errors.get();
+    }
+
+    /** How many times the consumer failed on a snapshot (e.g. a table write); each is retried. */
+    public long deliveryFailures() {
+        return deliveryFailures.get();
+    }
+
+    /** True while the file is empty (0 bytes): the last snapshot is kept until it has content. */
+    public boolean waitingForContent() {
+        return waitingForContent;
     }
 
     /** How many object rejections all loads have reported. */
@@ -144,7 +174,7 @@ public final class FileSource implements AutoCloseable {
         try {
             Stamp stamp = Stamp.of(file);
             boolean rehash = ++pollsSinceHash >= REHASH_EVERY;
-            if (stamp.equals(loadedStamp) && (!rehash || stamp.missing())) {
+            if (stamp.equals(loadedStamp) && (!rehash || stamp.missing() || stamp.empty())) {
                 previousStamp = stamp;
                 return;
             }
@@ -153,9 +183,18 @@ public final class FileSource implements AutoCloseable {
                 return;
             }
             pollsSinceHash = 0;
+            if (stamp.empty()) {
+                waitForContent();
+                loadedStamp = stamp;
+                return;
+            }
             byte[] hash = stamp.missing() ? null : hash(file);
             if (hash != null && Arrays.equals(hash, loadedHash)) {
                 loadedStamp = stamp;
+                if (waitingForContent) {
+                    waitingForContent = false;
+                    log.info("{}: written again, with the content already loaded", file);
+                }
                 return;
             }
             try {
@@ -169,23 +208,48 @@ public final class FileSource implements AutoCloseable {
         }
     }
 
-    /** Reads, converts and delivers; returns the content hash of what was read. */
+    /**
+     * Notes that the file is empty and keeps the last snapshot; logs once per truncation. Returns
+     * the hash of the content last loaded, which is still what the consumer has.
+     */
+    private byte[] waitForContent() {
+        if (!waitingForContent) {
+            waitingForContent = true;
+            Snapshot s = current;
+            log.warn("{}: empty (0 bytes): taken as not written yet, not as \"no services\"; {} until it has content",
+                    file, s == null ? "nothing loaded" : "keeping the table of generation " + s.generation()
+                            + " (" + s.ports().size() + " service ports)");
+        }
+        return loadedHash;
+    }
+
+    /**
+     * Reads, converts and delivers; returns the content hash of what was read, or null when the
+     * consumer failed on it (so that the next re-hash delivers it again).
+     */
     private byte[] load(boolean first) throws ManifestException {
         byte[] hash = null;
         try {
             hash = hash(file);
-            Manifest manifest = ManifestReader.read(file);
+            Manifest manifest = ManifestReader.read(file, limits);
+            if (manifest.bytes() == 0) {
+                return waitForContent(); // emptied between the stamp and the read
+            }
+            waitingForContent = false;
             Conversion c = ClusterConverter.convert(manifest.services(), manifest.endpointSlices());
             for (Rejection r : c.rejections()) {
                 log.warn("{}: {} ({})", manifest.locate(r), r, r.reason().code());
             }
+            manifest = null; // the file's objects may go before the table is written: only their ports are needed now
             rejections.addAndGet(c.rejections().size());
             Snapshot s = new Snapshot(generation.incrementAndGet(), c.ports(), c.rejections());
             lastError = null;
-            current = s;
             log.info("{}: loaded {} service ports{}", file, s.ports().size(),
                     c.rejections().isEmpty() ? "" : ", " + c.rejections().size() + " rejected");
-            deliver(s);
+            if (!deliver(s)) {
+                return null;
+            }
+            current = s;
             return hash;
         } catch (ManifestException e) {
             lastError = e;
@@ -200,17 +264,29 @@ public final class FileSource implements AutoCloseable {
         }
     }
 
-    private void deliver(Snapshot s) {
+    private boolean deliver(Snapshot s) {
         try {
             consumer.accept(s);
+            return true;
         } catch (RuntimeException e) {
-            log.error("{}: the snapshot consumer failed on generation {}", file, s.generation(), e);
+            deliveryFailures.incrementAndGet();
+            Throwable reason = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+            Snapshot kept = current;
+            log.error("{}: applying generation {} ({} service ports) failed: {}; {}; retrying in {} ms", file, s.generation(),
+                    s.ports().size(), reason, kept == null ? "nothing applied yet" : "generation " + kept.generation() + " stays",
+                    poll.toMillis() * REHASH_EVERY);
+            return false;
         }
     }
 
     private static byte[] hash(Path file) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file));
+        try (InputStream in = Files.newInputStream(file)) {
+            MessageDigest d = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[64 * 1024];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                d.update(buf, 0, n);
+            }
+            return d.digest();
         } catch (IOException e) {
             return null; // the load that follows reports the error with its reason
         } catch (NoSuchAlgorithmException e) {
@@ -220,6 +296,10 @@ public final class FileSource implements AutoCloseable {
 
     /** What polling compares: identity, size and modification time; {@code missing} when absent. */
     private record Stamp(boolean missing, Object fileKey, long size, long modifiedNanos) {
+        boolean empty() {
+            return !missing && size == 0;
+        }
+
         static Stamp of(Path file) {
             try {
                 BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);

@@ -15,8 +15,8 @@ import java.util.regex.Pattern;
 public final class Manifest {
     private static final Pattern KEY_SUBSCRIPT = Pattern.compile("\\[([^\\]]*[^0-9\\]][^\\]]*)\\]");
 
-    /** Where one object lives: its path prefix in the document and the positions of the document's nodes. */
-    record Origin(String prefix, Map<String, Position> positions) {}
+    /** Where one object lives: its path prefix in the document and the positions of its nodes (by full path). */
+    record Origin(String prefix, PositionIndex positions) {}
 
     /** A 1-based line and column. */
     record Position(int line, int column) {}
@@ -25,9 +25,11 @@ public final class Manifest {
     private final List<Service> services;
     private final List<EndpointSlice> slices;
     private final Map<String, Origin> origins;
+    private final long bytes;
 
-    Manifest(String file, List<Service> services, List<EndpointSlice> slices, Map<String, Origin> origins) {
+    Manifest(String file, long bytes, List<Service> services, List<EndpointSlice> slices, Map<String, Origin> origins) {
         this.file = file;
+        this.bytes = bytes;
         this.services = List.copyOf(services);
         this.slices = List.copyOf(slices);
         this.origins = Map.copyOf(origins);
@@ -35,6 +37,11 @@ public final class Manifest {
 
     public String file() {
         return file;
+    }
+
+    /** How many bytes were read (0 for an empty file). */
+    public long bytes() {
+        return bytes;
     }
 
     public List<Service> services() {

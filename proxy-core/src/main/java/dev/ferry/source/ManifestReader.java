@@ -6,9 +6,10 @@ import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.math.BigInteger;
-import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -16,22 +17,25 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.snakeyaml.engine.v2.api.LoadSettings;
-import org.snakeyaml.engine.v2.api.lowlevel.Compose;
+import org.snakeyaml.engine.v2.api.lowlevel.Parse;
+import org.snakeyaml.engine.v2.events.DocumentStartEvent;
+import org.snakeyaml.engine.v2.events.Event;
+import org.snakeyaml.engine.v2.events.MappingEndEvent;
+import org.snakeyaml.engine.v2.events.MappingStartEvent;
+import org.snakeyaml.engine.v2.events.SequenceEndEvent;
+import org.snakeyaml.engine.v2.events.SequenceStartEvent;
+import org.snakeyaml.engine.v2.events.StreamEndEvent;
 import org.snakeyaml.engine.v2.exceptions.Mark;
 import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
 import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
-import org.snakeyaml.engine.v2.nodes.MappingNode;
-import org.snakeyaml.engine.v2.nodes.Node;
-import org.snakeyaml.engine.v2.nodes.NodeTuple;
-import org.snakeyaml.engine.v2.nodes.ScalarNode;
-import org.snakeyaml.engine.v2.nodes.SequenceNode;
 import org.snakeyaml.engine.v2.nodes.Tag;
 import org.snakeyaml.engine.v2.schema.CoreSchema;
 import tools.jackson.core.JacksonException;
@@ -47,54 +51,94 @@ import tools.jackson.databind.node.ObjectNode;
  * ({@code ---}), {@code kind: List} / {@code ServiceList} / {@code EndpointSliceList} as
  * {@code kubectl get svc,endpointslices -A -o yaml} prints them; other kinds are skipped (debug log).
  *
- * <p>Each document is composed with snakeyaml-engine (YAML 1.2 core schema) into a node tree that
- * keeps line and column, turned into a Jackson tree and bound with fabric8's own serialization; a
- * binding failure is mapped back to the node it came from, so every error names the file, the line,
- * the column and the field. Duplicate keys are an error, as in {@code kubectl apply}. Stateless and
- * thread-safe.
+ * <p>The file is decoded as strict UTF-8 ({@link StrictUtf8Reader}) and parsed into events
+ * (snakeyaml-engine, YAML 1.2 core schema); {@link NodeReader} builds one object at a time from them
+ * — each item of a list on its own — which is turned into a Jackson tree, bound with fabric8's own
+ * serialization and dropped before the next is read. So memory grows with the objects the file
+ * holds, not with several copies of its text and trees. A binding failure is mapped back to the
+ * node it came from, so every error names the file, the line, the column and the field. Duplicate
+ * keys are an error, as in {@code kubectl apply}. Limits ({@link Limits}): the file's size, and how
+ * far aliases may expand it. Stateless and thread-safe.
  */
 public final class ManifestReader {
     private static final Logger log = LoggerFactory.getLogger(ManifestReader.class);
     private static final KubernetesSerialization SERIALIZATION = new KubernetesSerialization();
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
-    private static final int MAX_DEPTH = 100;
+    private static final int MAX_DEPTH = NodeReader.MAX_DEPTH;
+
+    /**
+     * What one file may cost: at most {@code maxBytes} bytes, and aliases that expand it by at most
+     * the nodes it writes out plus {@code aliasAllowance} (so alias expansion can at most double a
+     * large file, and a small one can still share a block or two).
+     */
+    public record Limits(long maxBytes, long aliasAllowance) {
+        /** 256 MiB: a 77 000-service kubectl dump is about 50 MB. */
+        public static final long DEFAULT_MAX_BYTES = 256L << 20;
+        public static final long DEFAULT_ALIAS_ALLOWANCE = 10_000;
+        public static final Limits DEFAULTS = new Limits(DEFAULT_MAX_BYTES, DEFAULT_ALIAS_ALLOWANCE);
+
+        public Limits {
+            if (maxBytes <= 0 || aliasAllowance < 0) {
+                throw new IllegalArgumentException("limits must be positive: " + maxBytes + " bytes, " + aliasAllowance + " alias nodes");
+            }
+        }
+
+        public Limits withMaxBytes(long bytes) {
+            return new Limits(bytes, aliasAllowance);
+        }
+    }
 
     private ManifestReader() {}
 
-    /** Reads and parses {@code file}; the file is named as given in every message. */
+    /** Reads and parses {@code file} under the default limits; the file is named as given in every message. */
     public static Manifest read(Path file) throws ManifestException {
+        return read(file, Limits.DEFAULTS);
+    }
+
+    /** Reads and parses {@code file}; the file is named as given in every message. */
+    public static Manifest read(Path file, Limits limits) throws ManifestException {
         String label = file.toString();
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
+        try (InputStream in = Files.newInputStream(file)) {
+            long size = Files.size(file);
+            if (size > limits.maxBytes()) {
+                throw new ManifestException(label, 0, 0, "", "the file is " + size + " bytes, larger than the limit of "
+                        + limits.maxBytes() + " bytes (--source-max-bytes)", null);
+            }
+            return parse(label, new StrictUtf8Reader(label, in, limits.maxBytes()), limits);
         } catch (NoSuchFileException e) {
             throw new ManifestException(label, 0, 0, "", "no such file", e);
         } catch (IOException e) {
             throw new ManifestException(label, 0, 0, "", "cannot read: " + e, e);
         }
-        String text;
-        try {
-            text = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
-        } catch (CharacterCodingException e) {
-            throw new ManifestException(label, 0, 0, "", "not UTF-8 text", e);
-        }
-        return parse(label, text);
     }
 
     /** Parses YAML text; {@code label} names it in messages (usually the file name). */
     public static Manifest parse(String label, String text) throws ManifestException {
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        return parse(label, new StrictUtf8Reader(label, new ByteArrayInputStream(bytes), bytes.length), Limits.DEFAULTS);
+    }
+
+    private static Manifest parse(String label, StrictUtf8Reader text, Limits limits) throws ManifestException {
         LoadSettings settings = LoadSettings.builder()
                 .setLabel(label)
                 .setSchema(new CoreSchema())
                 .setUseMarks(true)
-                .setCodePointLimit(Integer.MAX_VALUE)
+                .setCodePointLimit(Integer.MAX_VALUE) // the reader enforces the limit, in bytes
                 .build();
-        List<Service> services = new ArrayList<>();
-        List<EndpointSlice> slices = new ArrayList<>();
-        Map<String, Origin> origins = new HashMap<>();
+        Output out = new Output();
         try {
-            for (Node doc : new Compose(settings).composeAllFromString(text)) {
-                new Document(label, services, slices, origins).read(doc);
+            NodeReader events = new NodeReader(label, new Parse(settings).parseReader(text).iterator(),
+                    settings.getSchema().getScalarResolver(), limits.aliasAllowance());
+            events.next(); // stream start
+            while (!(events.peek() instanceof StreamEndEvent)) {
+                Event start = events.next();
+                if (!(start instanceof DocumentStartEvent)) {
+                    throw new ManifestException(label, NodeReader.line(start.getStartMark()), NodeReader.column(start.getStartMark()),
+                            "", "expected the start of a document, got " + start.getEventId(), null);
+                }
+                events.newDocument();
+                new DocumentReader(label, events, out).read();
+                events.next(); // document end
             }
         } catch (MarkedYamlEngineException e) {
             Optional<Mark> m = e.getProblemMark();
@@ -107,37 +151,214 @@ public final class ManifestReader {
             throw new ManifestException(label, m.map(x -> x.getLine() + 1).orElse(0), m.map(x -> x.getColumn() + 1).orElse(0),
                     "", problem, e);
         } catch (YamlEngineException e) {
+            StrictUtf8Reader.BadText bad = find(e, StrictUtf8Reader.BadText.class);
+            if (bad != null) {
+                throw bad.error;
+            }
+            IOException io = find(e, IOException.class);
+            if (io != null) {
+                throw new ManifestException(label, 0, 0, "", "cannot read: " + io, io);
+            }
             throw new ManifestException(label, 0, 0, "", "not valid YAML: " + e.getMessage(), e);
         }
-        return new Manifest(label, services, slices, origins);
+        return new Manifest(label, text.bytesRead(), out.services, out.slices, out.origins);
     }
 
-    /** One YAML document: its tree, the position of every node by path, and what it holds. */
-    private static final class Document {
-        private final String label;
-        private final List<Service> services;
-        private final List<EndpointSlice> slices;
-        private final Map<String, Origin> origins;
-        private final Map<String, Position> positions = new HashMap<>();
-        private final Map<String, Node> nodes = new HashMap<>();
+    /** What the documents of one file add up to. */
+    private static final class Output {
+        final List<Service> services = new ArrayList<>();
+        final List<EndpointSlice> slices = new ArrayList<>();
+        final Map<String, Origin> origins = new HashMap<>();
 
-        Document(String label, List<Service> services, List<EndpointSlice> slices, Map<String, Origin> origins) {
+        void addAll(Output o) {
+            services.addAll(o.services);
+            slices.addAll(o.slices);
+            o.origins.forEach(origins::putIfAbsent);
+        }
+    }
+
+    private static boolean isListKind(String kind) {
+        return "List".equals(kind) || "ServiceList".equals(kind) || "EndpointSliceList".equals(kind);
+    }
+
+    /**
+     * One document. A root mapping's {@code items} list is read item by item (kubectl prints
+     * {@code items} before {@code kind}): an item that names its own kind and apiVersion is converted
+     * at once into a pending output, kept only if the root turns out to be a list; an item that
+     * relies on the list's kind (a ServiceList's) waits, as a tree, until the root's kind is known.
+     */
+    private static final class DocumentReader {
+        private final String label;
+        private final NodeReader events;
+        private final Output out;
+
+        DocumentReader(String label, NodeReader events, Output out) {
             this.label = label;
-            this.services = services;
-            this.slices = slices;
-            this.origins = origins;
+            this.events = events;
+            this.out = out;
         }
 
-        void read(Node root) throws ManifestException {
-            JsonNode tree = toJson(root, "", 0);
-            if (tree.isNull()) {
-                return; // an empty document, e.g. after a trailing ---
+        void read() throws ManifestException {
+            Event first = events.next();
+            if (!(first instanceof MappingStartEvent m) || m.getAnchor().isPresent()) {
+                YamlNode root = events.node(first, 0);
+                if (root instanceof YamlNode.Scalar s && s.tag().equals(Tag.NULL)) {
+                    return; // an empty document, e.g. after a trailing ---
+                }
+                new ObjectReader(label, out).read(root, "", null, null);
+                return;
             }
-            object(tree, "", null, null);
+            events.countWritten();
+            int line = NodeReader.line(first.getStartMark());
+            int column = NodeReader.column(first.getStartMark());
+            List<YamlNode> keys = new ArrayList<>();
+            List<YamlNode> values = new ArrayList<>();
+            Output pending = null; // the items that name their own kind, converted
+            Map<Integer, YamlNode> waiting = new java.util.TreeMap<>(); // the others, by index, until the list's kind is known
+            while (!(events.peek() instanceof MappingEndEvent)) {
+                YamlNode key = events.node(events.next(), 1);
+                if (pending == null && key instanceof YamlNode.Scalar k && k.plain() && k.value().equals("items")
+                        && events.peek() instanceof SequenceStartEvent seq && seq.getAnchor().isEmpty()) {
+                    Event start = events.next();
+                    events.countWritten();
+                    keys.add(key); // an empty stand-in keeps "items" in the root for duplicate-key checks
+                    values.add(new YamlNode.Sequence(List.of(), NodeReader.line(start.getStartMark()),
+                            NodeReader.column(start.getStartMark()), 1));
+                    pending = new Output();
+                    for (int i = 0; !(events.peek() instanceof SequenceEndEvent); i++) {
+                        YamlNode item = events.node(events.next(), 2);
+                        if (selfDescribing(item)) {
+                            new ObjectReader(label, pending).read(item, "items[" + i + "].", null, null);
+                        } else {
+                            waiting.put(i, item);
+                        }
+                    }
+                    events.next();
+                    continue;
+                }
+                YamlNode value = events.node(events.next(), 1);
+                keys.add(key);
+                values.add(value);
+            }
+            events.next();
+            YamlNode.Mapping root = new YamlNode.Mapping(keys, values, line, column, 1);
+            ObjectReader rootReader = new ObjectReader(label, out, true);
+            JsonNode tree = rootReader.tree(root);
+            String rootKind = rootReader.text(tree, "kind", "", null);
+            String rootApi = rootReader.text(tree, "apiVersion", "", null);
+            if (pending == null || !isListKind(rootKind)) {
+                if (pending != null) {
+                    log.debug("{}:{}: the items of a {} are not objects to read", label, line, rootKind);
+                }
+                rootReader.object(tree, "", null, null);
+                return;
+            }
+            // Items that rely on the list's kind (a ServiceList's) come after those that name their
+            // own; a list mixes both only by hand, and order matters only between duplicates.
+            out.addAll(pending);
+            String itemApi = rootKind.equals("List") ? null : rootApi;
+            for (Map.Entry<Integer, YamlNode> e : waiting.entrySet()) {
+                new ObjectReader(label, out).read(e.getValue(), "items[" + e.getKey() + "].", itemApi, itemKind(rootKind));
+            }
+        }
+
+        /** True for a mapping that writes out its own kind and apiVersion as plain values. */
+        private static boolean selfDescribing(YamlNode item) {
+            if (!(item instanceof YamlNode.Mapping m)) {
+                return false;
+            }
+            boolean kind = false;
+            boolean api = false;
+            for (int i = 0; i < m.keys().size(); i++) {
+                if (m.keys().get(i) instanceof YamlNode.Scalar k && m.values().get(i) instanceof YamlNode.Scalar v
+                        && !v.tag().equals(Tag.NULL)) {
+                    kind |= k.value().equals("kind");
+                    api |= k.value().equals("apiVersion");
+                }
+            }
+            return kind && api;
+        }
+
+        private static String itemKind(String listKind) {
+            return listKind.equals("List") ? null : listKind.substring(0, listKind.length() - 4);
+        }
+
+    }
+
+    /**
+     * Converts one tree (a document, or one list item) to Jackson and binds the objects in it,
+     * remembering the node at every path for error messages and, once done, where each field of
+     * the objects it added was written.
+     */
+    private static final class ObjectReader {
+        private final String label;
+        private final Output out;
+        private final Map<String, YamlNode> nodes = new HashMap<>();
+        private final List<String[]> remembered = new ArrayList<>();
+        private PositionIndex.Builder positions = new PositionIndex.Builder();
+        /**
+         * Whether the node at every path is kept (by its path string) for error messages. A list
+         * item is first read without (its positions go straight into the index, by path hash); an
+         * error reads it again with them, to say where and what.
+         */
+        private boolean detailed;
+
+        ObjectReader(String label, Output out) {
+            this(label, out, false);
+        }
+
+        ObjectReader(String label, Output out, boolean detailed) {
+            this.label = label;
+            this.out = out;
+            this.detailed = detailed;
+        }
+
+        /** Reads the object(s) of {@code root}, whose fields are at {@code prefix}. */
+        void read(YamlNode root, String prefix, String defaultApiVersion, String defaultKind) throws ManifestException {
+            int services = out.services.size();
+            int slices = out.slices.size();
+            try {
+                readOnce(root, prefix, defaultApiVersion, defaultKind);
+            } catch (NeedsDetail again) {
+                out.services.subList(services, out.services.size()).clear();
+                out.slices.subList(slices, out.slices.size()).clear();
+                remembered.clear();
+                positions = new PositionIndex.Builder();
+                detailed = true;
+                readOnce(root, prefix, defaultApiVersion, defaultKind);
+            }
+        }
+
+        private void readOnce(YamlNode root, String prefix, String defaultApiVersion, String defaultKind) throws ManifestException {
+            String at = prefix.isEmpty() ? "" : prefix.substring(0, prefix.length() - 1);
+            JsonNode tree = toJson(root, at, PositionIndex.hash(at), 0);
+            object(tree, prefix, defaultApiVersion, defaultKind);
+        }
+
+        JsonNode tree(YamlNode root) throws ManifestException {
+            return toJson(root, "", PositionIndex.hash(""), 0);
+        }
+
+        /** Gives the objects this reader added their positions (one index for all of them). */
+        private void finish() {
+            if (remembered.isEmpty()) {
+                return;
+            }
+            PositionIndex index = detailed ? PositionIndex.of(nodes) : positions.build();
+            for (String[] r : remembered) {
+                out.origins.putIfAbsent(r[0], new Origin(r[1], index));
+            }
+            remembered.clear();
         }
 
         /** Dispatches one object (a document or a list item) by apiVersion and kind. */
         private void object(JsonNode tree, String prefix, String defaultApiVersion, String defaultKind)
+                throws ManifestException {
+            objectIn(tree, prefix, defaultApiVersion, defaultKind);
+            finish();
+        }
+
+        private void objectIn(JsonNode tree, String prefix, String defaultApiVersion, String defaultKind)
                 throws ManifestException {
             String at = prefix.isEmpty() ? "" : prefix.substring(0, prefix.length() - 1);
             if (!tree.isObject()) {
@@ -160,7 +381,7 @@ public final class ManifestReader {
                     String itemKind = kind.equals("List") ? null : kind.substring(0, kind.length() - 4);
                     String itemApi = kind.equals("List") ? null : apiVersion;
                     for (int i = 0; i < items.size(); i++) {
-                        object(items.get(i), prefix + "items[" + i + "].", itemApi, itemKind);
+                        objectIn(items.get(i), prefix + "items[" + i + "].", itemApi, itemKind);
                     }
                 }
                 case "Service" -> {
@@ -171,7 +392,7 @@ public final class ManifestReader {
                     Service s = bind(tree, prefix, Service.class);
                     s.setApiVersion("v1");
                     s.setKind("Service");
-                    services.add(s);
+                    out.services.add(s);
                     remember("Service", s.getMetadata(), prefix);
                 }
                 case "EndpointSlice" -> {
@@ -182,7 +403,7 @@ public final class ManifestReader {
                     EndpointSlice s = bind(tree, prefix, EndpointSlice.class);
                     s.setApiVersion("discovery.k8s.io/v1");
                     s.setKind("EndpointSlice");
-                    slices.add(s);
+                    out.slices.add(s);
                     remember("EndpointSlice", s.getMetadata(), prefix);
                 }
                 default -> log.debug("{}:{}: skipping kind {} {}", label, line(prefix), apiVersion, kind);
@@ -193,10 +414,10 @@ public final class ManifestReader {
             String ns = meta == null || meta.getNamespace() == null || meta.getNamespace().isEmpty()
                     ? dev.ferry.convert.ServiceConverter.DEFAULT_NAMESPACE : meta.getNamespace();
             String name = meta == null || meta.getName() == null ? "" : meta.getName();
-            origins.putIfAbsent(Manifest.key(kind, ns, name), new Origin(prefix, positions));
+            remembered.add(new String[] {Manifest.key(kind, ns, name), prefix});
         }
 
-        private String text(JsonNode tree, String field, String prefix, String fallback) throws ManifestException {
+        String text(JsonNode tree, String field, String prefix, String fallback) throws ManifestException {
             JsonNode n = tree.get(field);
             if (n == null || n.isNull()) {
                 return fallback;
@@ -216,7 +437,7 @@ public final class ManifestReader {
                     throw error(prefix.isEmpty() ? "" : prefix.substring(0, prefix.length() - 1), String.valueOf(e.getMessage()));
                 }
                 String path = prefix + jacksonPath(de.getPath());
-                Node node = nodes.get(path);
+                YamlNode node = nodes.get(path);
                 String expected = expected(de);
                 String problem = expected == null
                         ? firstLine(de.getOriginalMessage())
@@ -225,53 +446,70 @@ public final class ManifestReader {
             }
         }
 
-        // ---- tree conversion, remembering where every node is ----
+        // ---- tree conversion, remembering the node at every path ----
 
-        private JsonNode toJson(Node node, String path, int depth) throws ManifestException {
-            nodes.put(path, node);
-            node.getStartMark().ifPresent(m -> positions.put(path, new Position(m.getLine() + 1, m.getColumn() + 1)));
-            if (depth > MAX_DEPTH) {
-                throw error(path, "nested more than " + MAX_DEPTH + " levels deep (a recursive alias?)");
+        /**
+         * Converts {@code node}, at {@code path} (null when not {@link #detailed}) whose hash is
+         * {@code hash}, remembering where it is.
+         */
+        private JsonNode toJson(YamlNode node, String path, long hash, int depth) throws ManifestException {
+            if (detailed) {
+                nodes.put(path, node);
+            } else {
+                positions.add(hash, node.line(), node.column());
             }
-            if (node instanceof ScalarNode s) {
+            if (depth > MAX_DEPTH) {
+                throw error(path, "nested more than " + MAX_DEPTH + " levels deep");
+            }
+            YamlNode n = YamlNode.resolve(node);
+            if (n instanceof YamlNode.Scalar s) {
                 return scalar(s);
             }
-            if (node instanceof SequenceNode seq) {
+            if (n instanceof YamlNode.Sequence seq) {
                 ArrayNode a = NODES.arrayNode();
-                List<Node> items = seq.getValue();
+                List<YamlNode> items = seq.items();
                 for (int i = 0; i < items.size(); i++) {
-                    a.add(toJson(items.get(i), path + "[" + i + "]", depth + 1));
+                    long h = PositionIndex.extend(PositionIndex.extend(PositionIndex.extend(hash, "["), Integer.toString(i)), "]");
+                    a.add(toJson(items.get(i), detailed ? path + "[" + i + "]" : null, h, depth + 1));
                 }
                 return a;
             }
-            MappingNode map = (MappingNode) node;
+            YamlNode.Mapping map = (YamlNode.Mapping) n;
             ObjectNode o = NODES.objectNode();
-            Map<String, Node> keys = new LinkedHashMap<>();
-            List<NodeTuple> merges = new ArrayList<>();
-            for (NodeTuple t : map.getValue()) {
-                if (!(t.getKeyNode() instanceof ScalarNode k)) {
-                    nodes.put(path, t.getKeyNode());
-                    t.getKeyNode().getStartMark().ifPresent(m -> positions.put(path, new Position(m.getLine() + 1, m.getColumn() + 1)));
-                    throw error(path, "a mapping key must be a plain value, got " + describe(t.getKeyNode()));
+            Set<String> keys = new HashSet<>();
+            List<YamlNode> merges = new ArrayList<>();
+            boolean top = hash == PositionIndex.EMPTY;
+            for (int i = 0; i < map.keys().size(); i++) {
+                YamlNode keyNode = map.keys().get(i);
+                if (!(YamlNode.resolve(keyNode) instanceof YamlNode.Scalar k)) {
+                    if (detailed) {
+                        nodes.put(path, keyNode);
+                    }
+                    throw error(path, "a mapping key must be a plain value, got " + describe(keyNode));
                 }
-                if (k.getTag().equals(Tag.MERGE) || (k.getValue().equals("<<") && k.isPlain())) {
-                    merges.add(t);
+                if (k.tag().equals(Tag.MERGE) || (k.value().equals("<<") && k.plain())) {
+                    merges.add(map.values().get(i));
                     continue;
                 }
-                String key = k.getValue();
-                String child = path.isEmpty() ? key : path + "." + key;
-                if (keys.putIfAbsent(key, k) != null) {
-                    k.getStartMark().ifPresent(m -> positions.put(child, new Position(m.getLine() + 1, m.getColumn() + 1)));
+                String key = k.value();
+                String child = !detailed ? null : path.isEmpty() ? key : path + "." + key;
+                if (!keys.add(key)) {
+                    if (detailed) {
+                        nodes.put(child, keyNode);
+                    }
                     throw error(child, "duplicate key " + quote(key));
                 }
-                o.set(key, toJson(t.getValueNode(), child, depth + 1));
+                long h = top ? PositionIndex.hash(key) : PositionIndex.extend(PositionIndex.extend(hash, "."), key);
+                o.set(key, toJson(map.values().get(i), child, h, depth + 1));
             }
-            for (NodeTuple t : merges) { // "<<: *base": keys written here win over merged ones
-                Collection<Node> sources = t.getValueNode() instanceof SequenceNode s ? s.getValue() : List.of(t.getValueNode());
-                for (Node src : sources) {
-                    JsonNode merged = toJson(src, path + ".<<", depth + 1);
+            long mergeHash = PositionIndex.extend(hash, ".<<");
+            for (YamlNode m : merges) { // "<<: *base": keys written here win over merged ones
+                YamlNode v = YamlNode.resolve(m);
+                List<YamlNode> sources = v instanceof YamlNode.Sequence s ? s.items() : List.of(m);
+                for (YamlNode src : sources) {
+                    JsonNode merged = toJson(src, detailed ? path + ".<<" : null, mergeHash, depth + 1);
                     if (!merged.isObject()) {
-                        throw error(path + ".<<", "a merge key needs a mapping, got " + describe(src));
+                        throw error(detailed ? path + ".<<" : null, "a merge key needs a mapping, got " + describe(src));
                     }
                     for (Map.Entry<String, JsonNode> e : merged.properties()) {
                         if (!o.has(e.getKey())) {
@@ -283,9 +521,9 @@ public final class ManifestReader {
             return o;
         }
 
-        private static JsonNode scalar(ScalarNode s) {
-            String v = s.getValue();
-            Tag tag = s.getTag();
+        private static JsonNode scalar(YamlNode.Scalar s) {
+            String v = s.value();
+            Tag tag = s.tag();
             if (tag.equals(Tag.NULL)) {
                 return NODES.nullNode();
             }
@@ -321,6 +559,9 @@ public final class ManifestReader {
         }
 
         private ManifestException error(String at, String problem, String field) {
+            if (!detailed) {
+                throw NeedsDetail.INSTANCE;
+            }
             Position p = nearest(at);
             String shown = problem.startsWith(lastSegment(field) + ": ") ? problem.substring(lastSegment(field).length() + 2) : problem;
             return new ManifestException(label, p == null ? 0 : p.line(), p == null ? 0 : p.column(), field, shown, null);
@@ -329,9 +570,12 @@ public final class ManifestReader {
         private Position nearest(String path) {
             String p = path;
             while (true) {
-                Position pos = positions.get(p);
-                if (pos != null || p.isEmpty()) {
-                    return pos;
+                YamlNode n = nodes.get(p);
+                if (n != null && n.line() > 0) {
+                    return new Position(n.line(), n.column());
+                }
+                if (p.isEmpty()) {
+                    return null;
                 }
                 int cut = Math.max(p.lastIndexOf('.'), p.lastIndexOf('['));
                 p = cut <= 0 ? "" : p.substring(0, cut);
@@ -346,6 +590,16 @@ public final class ManifestReader {
         private static String lastSegment(String field) {
             int cut = Math.max(field.lastIndexOf('.'), field.lastIndexOf('['));
             return cut < 0 ? field : field.substring(cut + 1);
+        }
+    }
+
+    /** Thrown by a reader that keeps no paths when it meets an error: the caller reads again, keeping them. */
+    private static final class NeedsDetail extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        static final NeedsDetail INSTANCE = new NeedsDetail();
+
+        private NeedsDetail() {
+            super("read again with paths", null, false, false);
         }
     }
 
@@ -393,17 +647,18 @@ public final class ManifestReader {
     }
 
     /** How a YAML node reads in a message: a scalar as written (quoted when a string), else its shape. */
-    static String describe(Node n) {
-        if (n == null) {
+    static String describe(YamlNode node) {
+        if (node == null) {
             return "nothing";
         }
-        if (n instanceof ScalarNode s) {
-            if (s.getTag().equals(Tag.NULL)) {
+        YamlNode n = YamlNode.resolve(node);
+        if (n instanceof YamlNode.Scalar s) {
+            if (s.tag().equals(Tag.NULL)) {
                 return "null";
             }
-            return s.getTag().equals(Tag.STR) ? quote(s.getValue()) : s.getValue();
+            return s.tag().equals(Tag.STR) ? quote(s.value()) : s.value();
         }
-        return n instanceof SequenceNode ? "a list" : "a mapping";
+        return n instanceof YamlNode.Sequence ? "a list" : "a mapping";
     }
 
     private static String firstLine(String s) {

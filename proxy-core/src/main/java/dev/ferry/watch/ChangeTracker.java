@@ -447,7 +447,7 @@ public final class ChangeTracker implements AutoCloseable {
         for (String key : todo) {
             PortPrints old = state.get(key);
             Service svc = cache.service(key);
-            if (svc == null || ServiceFilter.ignored(svc)) {
+            if (svc == null || ServiceFilter.ignoredService(svc)) {
                 if (svc != null) {
                     ignored++;
                 }
@@ -531,7 +531,7 @@ public final class ChangeTracker implements AutoCloseable {
     private List<ServicePort> convert(String key, Service svc, NodeInfo n) {
         Conversion c;
         try {
-            c = ServiceConverter.convert(svc, cache.slicesOf(key));
+            c = ServiceConverter.convert(svc, cache.slicesOf(key).stream().filter(s -> !ServiceFilter.ignoredSlice(s)).toList());
         } catch (RuntimeException bug) {
             // A converter bug must not stop the other services.
             log.error("Service {}: conversion failed", key, bug);

@@ -204,6 +204,165 @@ class FileSourceTest {
         assertNotNull(source.current());
     }
 
+    @Test
+    void emptiedFileKeepsThePreviousSnapshotUntilItIsWrittenAgain() throws Exception {
+        Path f = write("svc.yaml", service("a", 80) + service("b", 81));
+        source = new FileSource(f, POLL, delivered::add);
+        source.start();
+        Files.write(f, new byte[0]); // an editor truncates first, then writes
+        await("the empty file to be noticed", source::waitingForContent);
+        assertEquals(1, delivered.size(), "a 0-byte file is not an empty service list: nothing is delivered");
+        assertEquals(List.of("demo/a=80", "demo/b=81"), source.current().ports().stream()
+                .map(p -> p.name() + "=" + p.port()).collect(Collectors.toList()));
+        assertEquals(0, source.errorCount(), "not written yet is not an error");
+        Files.writeString(f, service("a", 80) + service("b", 82));
+        await("the rewritten file", () -> delivered.size() == 2);
+        assertEquals(List.of("demo/a=80", "demo/b=82"), lastPorts());
+        assertFalse(source.waitingForContent());
+    }
+
+    @Test
+    void emptiedFileRewrittenWithTheSameContentDeliversNothing() throws Exception {
+        Path f = write("svc.yaml", service("a", 80));
+        source = new FileSource(f, POLL, delivered::add);
+        source.start();
+        Files.write(f, new byte[0]);
+        await("the empty file to be noticed", source::waitingForContent);
+        Files.writeString(f, service("a", 80) + "# saved again\n");
+        await("the new content", () -> delivered.size() == 2);
+        Files.write(f, new byte[0]);
+        await("the second truncation", source::waitingForContent);
+        Files.writeString(f, service("a", 80) + "# saved again\n");
+        await("the same content again", () -> !source.waitingForContent());
+        assertEquals(2, delivered.size(), "identical content after a truncation is not delivered again");
+    }
+
+    @Test
+    void emptyFileAtStartWaitsForContent() throws Exception {
+        Path f = write("svc.yaml", "");
+        source = new FileSource(f, POLL, delivered::add);
+        source.start();
+        assertTrue(source.waitingForContent());
+        assertNull(source.current());
+        assertEquals(0, delivered.size());
+        Files.writeString(f, service("a", 80));
+        await("the first content", () -> delivered.size() == 1);
+        assertEquals(List.of("demo/a=80"), lastPorts());
+    }
+
+    @Test
+    void explicitEmptyListClearsTheTable() throws Exception {
+        Path f = write("svc.yaml", service("a", 80));
+        source = new FileSource(f, POLL, delivered::add);
+        source.start();
+        Files.writeString(f, "apiVersion: v1\nkind: List\nitems: []\n");
+        await("the empty list", () -> delivered.size() == 2);
+        assertEquals(List.of(), lastPorts());
+        assertFalse(source.waitingForContent());
+    }
+
+    @Test
+    void aliasBombKeepsTheLastGoodTableAndNamesItsLine() throws Exception {
+        Path f = write("svc.yaml", service("a", 80));
+        source = new FileSource(f, POLL, delivered::add);
+        source.start();
+        Files.writeString(f, ManifestReaderTest.aliasBomb(50)); // 2^51 nodes once expanded, 1.4 KB written
+        await("the refusal", () -> source.errorCount() == 1);
+        ManifestException e = source.lastError();
+        assertTrue(e.getMessage().startsWith(f + ":17:"), e.getMessage());
+        assertTrue(e.getMessage().endsWith("refusing it as an alias bomb"), e.getMessage());
+        assertEquals(1, delivered.size());
+        assertEquals(1, source.current().generation(), "the last good snapshot stays");
+    }
+
+    @Test
+    void fileLargerThanTheLimitKeepsTheLastGoodTable() throws Exception {
+        Path f = write("svc.yaml", service("a", 80));
+        source = new FileSource(f, POLL, ManifestReader.Limits.DEFAULTS.withMaxBytes(1024), delivered::add);
+        source.start();
+        Files.writeString(f, service("a", 80) + "#".repeat(2000) + "\n");
+        await("the refusal", () -> source.errorCount() == 1);
+        assertTrue(source.lastError().getMessage().contains("larger than the limit of 1024 bytes"), source.lastError().getMessage());
+        assertEquals(1, delivered.size());
+    }
+
+    @Test
+    void failedApplyIsCountedAndTheSameContentIsAppliedAgain() throws Exception {
+        Path f = write("svc.yaml", service("a", 80));
+        List<Snapshot> attempts = new CopyOnWriteArrayList<>();
+        source = new FileSource(f, POLL, s -> {
+            attempts.add(s);
+            if (attempts.size() == 2) {
+                throw new java.util.concurrent.CompletionException(new IllegalStateException("service table full"));
+            }
+            delivered.add(s);
+        });
+        source.start();
+        Files.writeString(f, service("a", 81));
+        await("the failed apply", () -> source.deliveryFailures() == 1);
+        assertEquals(1, source.current().generation(), "a snapshot that was not applied does not become current");
+        await("the retry", () -> delivered.size() == 2);
+        assertEquals(List.of("demo/a=81"), lastPorts());
+        assertEquals(1, source.deliveryFailures());
+        assertEquals(0, source.errorCount(), "the file itself was fine");
+    }
+
+    @Test
+    void objectsLabelledForAnotherProxyAreLeftOutAsTheApiWatchLeavesThemOut() throws Exception {
+        // The same objects as ClusterWatcherTest.labelFiltersLeaveOutProxyNameAndHeadlessLabelledServicesButKeepHeadlessServicesForDns
+        Path f = write("svc.yaml", """
+                apiVersion: v1
+                kind: List
+                items:
+                - {apiVersion: v1, kind: Service, metadata: {name: plain, namespace: default},
+                   spec: {clusterIP: 10.96.2.1, ports: [{name: http, port: 80, targetPort: 8080}]}}
+                - apiVersion: discovery.k8s.io/v1
+                  kind: EndpointSlice
+                  metadata: {name: plain-1, namespace: default, labels: {kubernetes.io/service-name: plain}}
+                  addressType: IPv4
+                  ports: [{name: http, port: 8080}]
+                  endpoints: [{addresses: [10.3.0.1]}]
+                - apiVersion: discovery.k8s.io/v1
+                  kind: EndpointSlice
+                  metadata:
+                    name: plain-2
+                    namespace: default
+                    labels: {kubernetes.io/service-name: plain, service.kubernetes.io/service-proxy-name: another-proxy}
+                  addressType: IPv4
+                  ports: [{name: http, port: 8080}]
+                  endpoints: [{addresses: [10.3.0.9]}]
+                - apiVersion: v1
+                  kind: Service
+                  metadata: {name: other, namespace: default, labels: {service.kubernetes.io/service-proxy-name: another-proxy}}
+                  spec: {clusterIP: 10.96.2.2, ports: [{name: http, port: 80}]}
+                - apiVersion: v1
+                  kind: Service
+                  metadata: {name: marked, namespace: default, labels: {service.kubernetes.io/headless: ""}}
+                  spec: {clusterIP: 10.96.2.3, ports: [{name: http, port: 80}]}
+                - {apiVersion: v1, kind: Service, metadata: {name: dns, namespace: default},
+                   spec: {clusterIP: None, ports: [{name: http, port: 80, targetPort: 8080}]}}
+                - apiVersion: discovery.k8s.io/v1
+                  kind: EndpointSlice
+                  metadata:
+                    name: dns-1
+                    namespace: default
+                    labels: {kubernetes.io/service-name: dns, service.kubernetes.io/headless: ""}
+                  addressType: IPv4
+                  ports: [{name: http, port: 8080}]
+                  endpoints: [{addresses: [10.3.0.4]}]
+                """);
+        source = new FileSource(f, POLL, delivered::add);
+        source.start();
+        Snapshot s = source.current();
+        assertEquals(List.of("default/dns:http", "default/plain:http"), s.ports().stream().map(p -> p.name().toString()).toList());
+        assertEquals(List.of(), s.rejections(), "left out, not rejected");
+        assertEquals(List.of("10.3.0.1:8080"), s.ports().get(1).endpoints().stream().map(e -> e.hostPort()).toList(),
+                "a slice labelled for another proxy adds no endpoints");
+        assertTrue(s.ports().get(0).headless());
+        assertEquals(List.of("10.3.0.4:8080"), s.ports().get(0).endpoints().stream().map(e -> e.hostPort()).toList(),
+                "a headless service's slices still feed DNS, as from the API");
+    }
+
     private static boolean watchThreadAlive() {
         return Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals("ferry-file-source") && t.isAlive());
     }

@@ -11,10 +11,15 @@ import dev.ferry.model.Endpoint;
 import dev.ferry.model.ServicePort;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ManifestReaderTest {
 
@@ -200,5 +205,152 @@ class ManifestReaderTest {
                 """);
         assertEquals("UDP", m.services().get(0).getSpec().getPorts().get(0).getProtocol());
         assertEquals(80, m.services().get(0).getSpec().getPorts().get(0).getPort());
+    }
+
+    /** A "billion laughs": each anchor a list of two aliases of the one before, {@code levels} deep. */
+    static String aliasBomb(int levels) {
+        StringBuilder sb = new StringBuilder("""
+                apiVersion: v1
+                kind: Service
+                metadata:
+                  name: bomb
+                  annotations:
+                    a0: &a0 ["lol", "lol"]
+                """);
+        for (int i = 1; i < levels; i++) {
+            sb.append("    a").append(i).append(": &a").append(i).append(" [*a").append(i - 1).append(", *a").append(i - 1).append("]\n");
+        }
+        return sb.append("spec: {ports: [{port: 80}]}\n").toString();
+    }
+
+    @Test
+    void aliasBombIsRefusedAtTheAliasThatWouldExpandItTooFar() {
+        // 20 levels stand for 2^21 nodes from a 700-byte file: more than the file writes out plus the allowance.
+        ManifestException e = assertThrows(ManifestException.class, () -> ManifestReader.parse("bomb.yaml", aliasBomb(20)));
+        assertTrue(e.getMessage().startsWith("bomb.yaml:17:"), e.getMessage());
+        assertTrue(e.problem().startsWith("alias *a10 stands for 4095 nodes"), e.getMessage());
+        assertTrue(e.problem().endsWith("refusing it as an alias bomb"), e.getMessage());
+        assertTrue(e.column() > 0, e.getMessage());
+    }
+
+    @Test
+    void aliasesThatShareABlockAreExpanded() throws Exception {
+        Manifest m = ManifestReader.parse("a.yaml", """
+                apiVersion: v1
+                kind: List
+                items:
+                - apiVersion: v1
+                  kind: Service
+                  metadata: {name: a, labels: &labels {team: shop, tier: web}}
+                  spec: {ports: &ports [{name: http, port: 80}, {name: https, port: 443}]}
+                - apiVersion: v1
+                  kind: Service
+                  metadata: {name: b, labels: *labels}
+                  spec: {ports: *ports}
+                """);
+        assertEquals(List.of("null/a", "null/b"), names(m.services()));
+        assertEquals(Map.of("team", "shop", "tier", "web"), m.services().get(1).getMetadata().getLabels());
+        assertEquals(443, m.services().get(1).getSpec().getPorts().get(1).getPort());
+    }
+
+    @Test
+    void recursiveAliasIsAnErrorWithItsPosition() {
+        ManifestException e = assertThrows(ManifestException.class, () -> ManifestReader.parse("r.yaml", """
+                apiVersion: v1
+                kind: Service
+                metadata: &m {name: a, self: *m}
+                """));
+        assertEquals("r.yaml:3:30: alias *m is used inside its own anchor (a recursive alias)", e.getMessage());
+    }
+
+    @Test
+    void nulByteIsAnErrorWithLineAndColumn() {
+        ManifestException e = assertThrows(ManifestException.class, () -> ManifestReader.parse("nul.yaml",
+                "apiVersion: v1\nkind: Service\nmetadata: {name: a\u0000b}\n"));
+        assertEquals("nul.yaml:3:19: NUL byte: not text (a binary or corrupt file?)", e.getMessage());
+    }
+
+    @Test
+    void invalidUtf8IsAnErrorWithLineAndColumn(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("latin1.yaml");
+        byte[] head = "apiVersion: v1\r\nkind: Service\r\nmetadata:\r\n  name: caf".getBytes(StandardCharsets.US_ASCII);
+        byte[] bytes = Arrays.copyOf(head, head.length + 2);
+        bytes[head.length] = (byte) 0xE9; // "é" in Latin-1: not UTF-8
+        bytes[head.length + 1] = '\n';
+        Files.write(f, bytes);
+        ManifestException e = assertThrows(ManifestException.class, () -> ManifestReader.read(f));
+        assertEquals(f + ":4:12: not UTF-8: byte 0x0A cannot continue a character", e.getMessage());
+        assertEquals(4, e.line());
+    }
+
+    @Test
+    void controlCharacterIsAnErrorWithLineAndColumn() {
+        ManifestException e = assertThrows(ManifestException.class, () -> ManifestReader.parse("c.yaml",
+                "apiVersion: v1\nkind: Service\n\u0007metadata: {name: a}\n"));
+        assertEquals("c.yaml:3:1: control character U+0007 is not allowed in YAML", e.getMessage());
+    }
+
+    @Test
+    void fileLargerThanTheLimitIsRefused(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("big.yaml");
+        Files.writeString(f, "apiVersion: v1\nkind: List\nitems: []\n" + "#".repeat(200) + "\n");
+        ManifestException e = assertThrows(ManifestException.class,
+                () -> ManifestReader.read(f, ManifestReader.Limits.DEFAULTS.withMaxBytes(100)));
+        assertEquals(f + ": the file is 237 bytes, larger than the limit of 100 bytes (--source-max-bytes)", e.getMessage());
+    }
+
+    @Test
+    void serviceListItemsWithoutKindTakeTheListsKindWhenItComesAfterThem() throws Exception {
+        Manifest m = ManifestReader.parse("sl.yaml", """
+                apiVersion: v1
+                items:
+                - metadata: {name: a, namespace: demo}
+                  spec: {ports: [{port: 80}]}
+                - metadata: {name: b, namespace: demo}
+                  spec: {ports: [{port: 81}]}
+                kind: ServiceList
+                """);
+        assertEquals(List.of("demo/a", "demo/b"), names(m.services()));
+    }
+
+    @Test
+    void largeKubectlListIsReadItemByItemWithEveryObjectAndItsPositions() throws Exception {
+        int n = 5_000;
+        StringBuilder sb = new StringBuilder("apiVersion: v1\nitems:\n");
+        for (int i = 0; i < n; i++) {
+            sb.append("""
+                    - apiVersion: v1
+                      kind: Service
+                      metadata: {name: svc-%d, namespace: ns-%d}
+                      spec:
+                        clusterIP: 10.96.%d.%d
+                        ports:
+                        - {name: http, port: %d, targetPort: 8080}
+                    """.formatted(i, i % 7, i / 250, i % 250 + 1, i == 4321 ? 70000 : 80));
+        }
+        for (int i = 0; i < n; i++) {
+            sb.append("""
+                    - apiVersion: discovery.k8s.io/v1
+                      kind: EndpointSlice
+                      metadata:
+                        name: svc-%d-x
+                        namespace: ns-%d
+                        labels: {kubernetes.io/service-name: svc-%d}
+                      addressType: IPv4
+                      ports: [{name: http, port: 8080}]
+                      endpoints: [{addresses: [10.244.%d.%d]}]
+                    """.formatted(i, i % 7, i, i / 250, i % 250 + 1));
+        }
+        sb.append("kind: List\nmetadata: {resourceVersion: \"\"}\n");
+        Manifest m = ManifestReader.parse("big.yaml", sb.toString());
+        assertEquals(n, m.services().size());
+        assertEquals(n, m.endpointSlices().size());
+        Conversion c = ClusterConverter.convert(m.services(), m.endpointSlices());
+        assertEquals(n - 1, c.ports().size());
+        ServicePort last = port(c, "ns-" + (n - 1) % 7 + "/svc-" + (n - 1) + ":http");
+        assertEquals(List.of("10.244.19.250:8080"), last.endpoints().stream().map(Endpoint::hostPort).toList());
+        assertEquals(1, c.rejections().size());
+        // item 4321 starts on line 3 + 7 * 4321; its port is on the 7th line of the item, column 26
+        assertEquals("big.yaml:" + (3 + 7 * 4321 + 6) + ":26", m.locate(c.rejections().get(0)));
     }
 }

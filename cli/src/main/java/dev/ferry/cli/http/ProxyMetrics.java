@@ -131,6 +131,13 @@ public final class ProxyMetrics {
                 .callback(cb -> cb.call(errors.getAsLong())).register(registry);
     }
 
+    /** Exposes how often a file source's snapshot could not be applied (each is logged with its reason and retried). */
+    public void fileSourceApplyFailures(LongSupplier applyFailures) {
+        CounterWithCallback.builder().name("ferry_file_source_apply_failures_total")
+                .help("Times a snapshot read from the source file could not be written to the table (retried; the previous table was kept)")
+                .callback(cb -> cb.call(applyFailures.getAsLong())).register(registry);
+    }
+
     /** Exposes the change tracker's counters: rejections since start by reason, rejected and ignored objects now. */
     public void clusterWatch(dev.ferry.watch.SyncStats stats) {
         CounterWithCallback.builder().name("ferry_object_rejections_total")
