@@ -131,7 +131,7 @@ final class RunCommand implements Callable<Integer> {
         ProxyConfig config = ProxyConfig.defaults();
         if (configFile != null) {
             try {
-                KubeProxyConfigReader.Result r = KubeProxyConfigReader.read(configFile);
+                KubeProxyConfigReader.Result r = KubeProxyConfigReader.read(configFile, mode);
                 r.warnings().forEach(w -> LOG.warn("{}", w));
                 config = r.config();
             } catch (ConfigException e) {
