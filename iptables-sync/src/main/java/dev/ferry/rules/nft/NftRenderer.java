@@ -451,6 +451,13 @@ public final class NftRenderer {
         rule(w, t, "service-endpoints-check", h + " daddr . meta l4proto . th dport vmap @no-endpoint-services");
         rule(w, t, "nodeport-endpoints-check", nodePortMatch + " meta l4proto . th dport vmap @no-endpoint-nodeports");
         rule(w, t, "cluster-ips-check", h + " daddr @cluster-ips reject");
+        List<dev.ferry.model.Cidr> serviceCidrs = options.serviceCidrs(f);
+        if (!serviceCidrs.isEmpty()) {
+            // an address of the service range that no service holds: dropped, as kube-proxy does, instead
+            // of being routed towards whatever the default route leads to
+            rule(w, t, "cluster-ips-check", h + " daddr " + ServiceChainRenderer.cidrSet(serviceCidrs)
+                    + " drop comment \"drop traffic to unallocated ClusterIPs\"");
+        }
         rule(w, t, ServiceChainRenderer.REJECT_CHAIN, "reject");
         rule(w, t, ServiceChainRenderer.MARK_MASQ, "meta mark set meta mark | " + mark);
         for (String hairpin : PickChains.hairpinRules(f)) {
