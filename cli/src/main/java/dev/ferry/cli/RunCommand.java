@@ -120,6 +120,11 @@ final class RunCommand implements Callable<Integer> {
             description = "Address space of the mapped service table; sparse, only used pages cost memory (default: ${DEFAULT-VALUE}, under 2G).")
     long tableSize;
 
+    @Option(names = "--service-cidr", paramLabel = "CIDR", split = ",", converter = CidrFlag.class,
+            description = "The service (ClusterIP) ranges, as kube-proxy learns them from ServiceCIDR objects; nftables mode"
+                    + " drops new connections to addresses in them that no service holds (default: none).")
+    List<Cidr> serviceCidrs = new ArrayList<>();
+
     @Option(names = "--exit-after", paramLabel = "SECONDS", hidden = true,
             description = "Stop by itself after this many seconds (tests and demos with a bounded run time).")
     Long exitAfterSeconds;
@@ -160,6 +165,8 @@ final class RunCommand implements Callable<Integer> {
         String node = demoRun && nodeName == null ? "demo-node" : NodeName.resolve(nodeName, System::getenv, config);
         NodeInfo nodeInfo = new NodeInfo(node, "");
         List<Cidr> primaryCidrs = List.of();
+        // kube-proxy's node IPs (bindAddress, else the Node's addresses when they were read for [primary])
+        List<java.net.InetAddress> nodeIps = PrimaryNodeIps.of(config.bindAddress(), null);
         if (PrimaryNodeIps.apply(config.nodePortAddresses(), config.mode() == ProxyMode.NFTABLES) && !demoRun) {
             List<java.net.InetAddress> primary = fromFile ? PrimaryNodeIps.of(config.bindAddress(), null)
                     : ClusterSource.primaryNodeIps(api, node, config.bindAddress(), PRIMARY_IP_WAIT);
@@ -172,6 +179,7 @@ final class RunCommand implements Callable<Integer> {
                         .map(dev.ferry.model.IpAddresses::format).toList());
             }
             primaryCidrs = PrimaryNodeIps.cidrs(primary);
+            nodeIps = primary;
         }
 
         Path dir = StateDirs.resolve(stateDir);
@@ -192,7 +200,7 @@ final class RunCommand implements Callable<Integer> {
         }
         TableSync sync = new TableSync(table, listeners, metrics, health);
         boolean demo = fromFile && source.demo;
-        DataPlane.Settings settings = planeSettings(config, dir, node, demo, primaryCidrs);
+        DataPlane.Settings settings = planeSettings(config, dir, node, demo, primaryCidrs, nodeIps);
         if (demo && settings.dnsBind() != null) {
             backends.exclude(settings.dnsBind());
         }
@@ -287,7 +295,7 @@ final class RunCommand implements Callable<Integer> {
 
     /** The data plane from the config, the flags and whether this is the no-root demo. */
     private DataPlane.Settings planeSettings(ProxyConfig config, Path dir, String node, boolean demo,
-                                             List<Cidr> primaryCidrs) {
+                                             List<Cidr> primaryCidrs, List<java.net.InetAddress> nodeIps) {
         DataPlane.Kind kind = switch (config.mode()) {
             case DEFAULT -> demo ? DataPlane.Kind.USERSPACE : DataPlane.Kind.IPTABLES; // kube-proxy's default on Linux
             case USERSPACE -> DataPlane.Kind.USERSPACE;
@@ -328,7 +336,7 @@ final class RunCommand implements Callable<Integer> {
         String algorithm = config.scheduler() == null ? "rr" : config.scheduler().schedulerName();
         return new DataPlane.Settings(kind, dir, node, config.clusterCIDRs(), config.masqueradeAll(), nodePorts,
                 config.syncPeriod(), algorithm, serviceInterface, dns, upstreams, clusterDomain, iptablesBackend,
-                proxyTransport);
+                proxyTransport, serviceCidrs, config.localhostNodePorts() && !demo, nodeIps);
     }
 
     /** Copies the embedded demo cluster into the state dir, where the user may edit it while it runs. */
@@ -370,6 +378,19 @@ final class RunCommand implements Callable<Integer> {
                 return dev.ferry.rules.iptables.IptablesBackend.named(value);
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    /** A CIDR flag value ("10.96.0.0/12"); a bare address or a bad prefix is refused. */
+    static final class CidrFlag implements CommandLine.ITypeConverter<Cidr> {
+        @Override
+        public Cidr convert(String value) {
+            try {
+                if (value.indexOf('/') < 0) throw new IllegalArgumentException("missing /prefix");
+                return Cidr.parse(value.trim());
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException("\"" + value + "\" is not a CIDR: " + e.getMessage());
             }
         }
     }

@@ -48,7 +48,7 @@ public final class KubeProxyConfigReader {
     static final Set<String> NOT_USED = Set.of(
             "featureGates", "clientConnection.acceptContentTypes", "clientConnection.contentType",
             "clientConnection.qps", "clientConnection.burst", "bindAddressHardFail", "enableProfiling",
-            "showHiddenMetricsForVersion", "iptables.masqueradeBit", "iptables.localhostNodePorts",
+            "showHiddenMetricsForVersion", "iptables.masqueradeBit",
             "ipvs.excludeCIDRs", "ipvs.strictARP", "ipvs.tcpTimeout", "ipvs.tcpFinTimeout", "ipvs.udpTimeout",
             "nftables.masqueradeBit", "winkernel", "detectLocalMode", "detectLocal", "oomScoreAdj",
             "configSyncPeriod", "portRange", "logging");
@@ -163,7 +163,8 @@ public final class KubeProxyConfigReader {
             Map<String, Node> client = section(top, "clientConnection", Set.of("kubeconfig"));
             String kubeconfig = string(client, "clientConnection.kubeconfig", "kubeconfig", "");
 
-            Map<String, Node> iptables = section(top, "iptables", Set.of("syncPeriod", "minSyncPeriod", "masqueradeAll"));
+            Map<String, Node> iptables = section(top, "iptables", Set.of("syncPeriod", "minSyncPeriod", "masqueradeAll",
+                    "localhostNodePorts"));
             Map<String, Node> ipvs = section(top, "ipvs", Set.of("syncPeriod", "minSyncPeriod", "scheduler"));
             Map<String, Node> nftables = section(top, "nftables", Set.of("syncPeriod", "minSyncPeriod", "masqueradeAll"));
             // kube-proxy reads the periods of the section named by its mode; Ferry's default mode reads iptables'.
@@ -194,6 +195,8 @@ public final class KubeProxyConfigReader {
             boolean masqueradeAll = effective == ProxyMode.NFTABLES
                     ? bool(nftables, "nftables.masqueradeAll", "masqueradeAll", false)
                     : bool(iptables, "iptables.masqueradeAll", "masqueradeAll", false);
+
+            boolean localhostNodePorts = bool(iptables, "iptables.localhostNodePorts", "localhostNodePorts", d.localhostNodePorts());
 
             Algorithm scheduler = d.scheduler();
             String schedulerName = string(ipvs, "ipvs.scheduler", "scheduler", "");
@@ -275,7 +278,8 @@ public final class KubeProxyConfigReader {
             String hostnameOverride = string(top, "hostnameOverride", "").trim();
 
             ProxyConfig config = new ProxyConfig(mode, clusterCIDRs, bindAddress, healthz, metrics, nodePortAddresses,
-                    syncPeriod, minSyncPeriod, masqueradeAll, conntrack, hostnameOverride, kubeconfig, scheduler);
+                    syncPeriod, minSyncPeriod, masqueradeAll, conntrack, hostnameOverride, kubeconfig, scheduler,
+                    localhostNodePorts);
             return new Result(config, warnings);
         }
 

@@ -136,16 +136,21 @@ final class ServiceChainRenderer {
 
         // External traffic.
         if (hasExternalFrontends) {
-            if (!externalEps.isEmpty()) {
+            boolean local = sp.externalTrafficPolicy() == TrafficPolicy.LOCAL;
+            // As kube-proxy: under externalTrafficPolicy Local the external chain is used even without a
+            // local endpoint, so that pods and the node itself still reach the cluster endpoints; traffic
+            // from elsewhere falls off its end and the no-endpoint maps drop it.
+            boolean extChainUsed = !externalEps.isEmpty() || (local && anyUsable && !clusterEps.isEmpty());
+            if (extChainUsed) {
                 boolean sameSet = externalEps.equals(clusterEps);
                 String target = sameSet ? svcChain : localChain;
-                if (!sameSet) {
+                if (!sameSet && !externalEps.isEmpty()) {
                     List<String> rules = new ArrayList<>();
                     dispatch(rules, externalEps, base, affinity, f, proto, seed, sets, timeout);
                     chains.put(localChain, rules);
                 }
                 List<String> ext = new ArrayList<>();
-                if (sp.externalTrafficPolicy() == TrafficPolicy.LOCAL) {
+                if (local) {
                     // Pods and the node itself reach the service through the cluster endpoints, as
                     // kube-proxy does: only traffic from outside is kept on this node's endpoints.
                     List<Cidr> cidrs = o.clusterCidrs(f);
@@ -159,22 +164,30 @@ final class ServiceChainRenderer {
                 } else {
                     ext.add("jump " + MARK_MASQ);
                 }
-                ext.add("goto " + target);
+                if (!externalEps.isEmpty()) {
+                    ext.add("goto " + target);
+                }
                 chains.put(extChain, ext);
             }
             // kube-proxy: no endpoints at all → reject; endpoints but none for external traffic → drop.
             String none = verdict(TrafficVerdicts.whenNoEndpoint(anyUsable, false));
             for (InetAddress ip : extIps) {
                 String key = frontendKey(ip, proto, sp.port());
-                elements.add(externalEps.isEmpty()
-                        ? new ServiceRules.Element(NO_ENDPOINT_SERVICES, key, none)
-                        : new ServiceRules.Element(SERVICE_IPS, key, "goto " + extChain));
+                if (extChainUsed) {
+                    elements.add(new ServiceRules.Element(SERVICE_IPS, key, "goto " + extChain));
+                }
+                if (externalEps.isEmpty()) {
+                    elements.add(new ServiceRules.Element(NO_ENDPOINT_SERVICES, key, none));
+                }
             }
             if (nodePort) {
                 String key = proto + " . " + sp.nodePort();
-                elements.add(externalEps.isEmpty()
-                        ? new ServiceRules.Element(NO_ENDPOINT_NODEPORTS, key, none)
-                        : new ServiceRules.Element(SERVICE_NODEPORTS, key, "goto " + extChain));
+                if (extChainUsed) {
+                    elements.add(new ServiceRules.Element(SERVICE_NODEPORTS, key, "goto " + extChain));
+                }
+                if (externalEps.isEmpty()) {
+                    elements.add(new ServiceRules.Element(NO_ENDPOINT_NODEPORTS, key, none));
+                }
             }
             firewall(sp, f, o, lbIps, proto, fwChain, chains, elements);
         }
