@@ -204,6 +204,11 @@ final class RunCommand implements Callable<Integer> {
         if (demo && settings.dnsBind() != null) {
             backends.exclude(settings.dnsBind());
         }
+        // ferry explain decides flows with the daemon's own settings
+        NodeSettingsFile.write(dir, settings.kind().name().toLowerCase(java.util.Locale.ROOT),
+                new dev.ferry.select.NodeNetwork(settings.clusterCidrs(), NodeSettingsFile.localAddresses(),
+                        settings.nodePortAddresses(), settings.localhostNodePorts(), settings.masqueradeAll(),
+                        settings.serviceCidrs()));
         DataPlane serviceHealth;
         try {
             serviceHealth = DataPlane.start(table.reader(), settings, health::healthy);

@@ -121,7 +121,10 @@ public final class FlowDecision {
                     + why + ")");
         }
         TrafficPolicy etp = sp.externalTrafficPolicy();
-        boolean masquerade = TrafficVerdicts.masquerades(kind, etp, from, node.masqueradeAll(), podCidrKnown, false);
+        // hairpin (the client is the endpoint) is masqueraded whatever else applies; when only some
+        // candidates are the client, the others decide (as the outcome of the other picks)
+        boolean hairpin = chosen.stream().allMatch(e -> e.address().equals(source));
+        boolean masquerade = TrafficVerdicts.masquerades(kind, etp, from, node.masqueradeAll(), podCidrKnown, hairpin);
         return new Decision(Action.FORWARD, chosen, masquerade, why);
     }
 
