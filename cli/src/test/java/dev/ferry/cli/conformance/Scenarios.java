@@ -223,7 +223,7 @@ final class Scenarios {
                 .flow("primary node IP", EXT, NODE_IP, 3001, forward(true, "10.180.0.1:80"))
                 .flow("other node IP", EXT, NODE_IP_ALT, 3001, forward(true, "10.180.0.1:80"))
                 .flow("localhost from the node", "127.0.0.1", "127.0.0.1", 3001, forward(true, "10.180.0.1:80"), UNTOUCHED)
-                .flow("not a node address", EXT, "192.168.2.9", 3001, UNTOUCHED)
+                .flow("not a node address", POD, "192.168.2.9", 3001, UNTOUCHED)
                 .build());
         out.add(new Builder("TestNodePorts", "nodePortAddresses 192.168.0.0/24", network(false, true, List.of("192.168.0.0/24"), true))
                 .services(np)
