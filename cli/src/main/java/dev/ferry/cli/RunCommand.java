@@ -165,10 +165,10 @@ final class RunCommand implements Callable<Integer> {
         String node = demoRun && nodeName == null ? "demo-node" : NodeName.resolve(nodeName, System::getenv, config);
         NodeInfo nodeInfo = new NodeInfo(node, "");
         List<Cidr> primaryCidrs = List.of();
-        // kube-proxy's node IPs (bindAddress, else the Node's addresses when they were read for [primary])
-        List<java.net.InetAddress> nodeIps = PrimaryNodeIps.of(config.bindAddress(), null);
+        // kube-proxy's node IPs: bindAddress, else the --source file's Node object (the API's Node when read for [primary])
+        List<java.net.InetAddress> nodeIps = PrimaryNodeIps.of(config.bindAddress(), fromFile ? fileNode(source, node) : null);
         if (PrimaryNodeIps.apply(config.nodePortAddresses(), config.mode() == ProxyMode.NFTABLES) && !demoRun) {
-            List<java.net.InetAddress> primary = fromFile ? PrimaryNodeIps.of(config.bindAddress(), null)
+            List<java.net.InetAddress> primary = fromFile ? PrimaryNodeIps.of(config.bindAddress(), fileNode(source, node))
                     : ClusterSource.primaryNodeIps(api, node, config.bindAddress(), PRIMARY_IP_WAIT);
             if (primary.isEmpty()) {
                 LOG.warn("nodePortAddresses [primary]: this node's IP is unknown (no specific bindAddress{}): NodePorts on"
@@ -223,7 +223,9 @@ final class RunCommand implements Callable<Integer> {
             if (fromFile) {
                 FileSource files = new FileSource(file, snapshot -> {
                     metrics.rejections(snapshot.rejections());
-                    sync.apply(EndpointSelector.selectAll(snapshot.ports(), nodeInfo));
+                    // the file's Node object, when it has one, gives this node's zone (as the API source's watch does)
+                    NodeInfo self = snapshot.nodes().isEmpty() ? nodeInfo : NodeInfo.of(node, snapshot.nodes());
+                    sync.apply(EndpointSelector.selectAll(snapshot.ports(), self));
                 });
                 metrics.fileSource(files::errorCount);
                 files.start();
@@ -385,6 +387,24 @@ final class RunCommand implements Callable<Integer> {
                 throw new CommandLine.TypeConversionException(e.getMessage());
             }
         }
+    }
+
+    /**
+     * This node's Node object in the --source file (kubectl get nodes,svc,endpointslices -o yaml), read
+     * once at start for its addresses; null when the file has none or cannot be read now (the file
+     * source reports that itself).
+     */
+    private static io.fabric8.kubernetes.api.model.Node fileNode(Source source, String node) {
+        java.nio.file.Path f = source == null ? null : source.file;
+        if (f == null) return null;
+        try {
+            for (io.fabric8.kubernetes.api.model.Node n : dev.ferry.source.ManifestReader.read(f).nodes()) {
+                if (n.getMetadata() != null && node.equals(n.getMetadata().getName())) return n;
+            }
+        } catch (dev.ferry.source.ManifestException | RuntimeException e) {
+            return null;
+        }
+        return null;
     }
 
     /** A CIDR flag value ("10.96.0.0/12"); a bare address or a bad prefix is refused. */

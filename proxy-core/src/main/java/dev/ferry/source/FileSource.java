@@ -180,7 +180,7 @@ public final class FileSource implements AutoCloseable {
                 log.warn("{}: {} ({})", manifest.locate(r), r, r.reason().code());
             }
             rejections.addAndGet(c.rejections().size());
-            Snapshot s = new Snapshot(generation.incrementAndGet(), c.ports(), c.rejections());
+            Snapshot s = new Snapshot(generation.incrementAndGet(), c.ports(), c.rejections(), manifest.nodes());
             lastError = null;
             current = s;
             log.info("{}: loaded {} service ports{}", file, s.ports().size(),

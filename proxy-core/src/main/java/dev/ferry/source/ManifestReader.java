@@ -45,7 +45,9 @@ import tools.jackson.databind.node.ObjectNode;
 /**
  * Reads a Kubernetes YAML file into fabric8 Services and EndpointSlices: several documents
  * ({@code ---}), {@code kind: List} / {@code ServiceList} / {@code EndpointSliceList} as
- * {@code kubectl get svc,endpointslices -A -o yaml} prints them; other kinds are skipped (debug log).
+ * {@code kubectl get svc,endpointslices -A -o yaml} prints them (Nodes and NodeLists too, for this
+ * node's zone and addresses: {@code kubectl get nodes,svc,endpointslices -A -o yaml}); other kinds are
+ * skipped (debug log).
  *
  * <p>Each document is composed with snakeyaml-engine (YAML 1.2 core schema) into a node tree that
  * keeps line and column, turned into a Jackson tree and bound with fabric8's own serialization; a
@@ -92,9 +94,12 @@ public final class ManifestReader {
         List<Service> services = new ArrayList<>();
         List<EndpointSlice> slices = new ArrayList<>();
         Map<String, Origin> origins = new HashMap<>();
+        List<io.fabric8.kubernetes.api.model.Node> k8sNodes = new ArrayList<>();
         try {
             for (Node doc : new Compose(settings).composeAllFromString(text)) {
-                new Document(label, services, slices, origins).read(doc);
+                Document d = new Document(label, services, slices, origins);
+                d.k8sNodes = k8sNodes;
+                d.read(doc);
             }
         } catch (MarkedYamlEngineException e) {
             Optional<Mark> m = e.getProblemMark();
@@ -109,7 +114,7 @@ public final class ManifestReader {
         } catch (YamlEngineException e) {
             throw new ManifestException(label, 0, 0, "", "not valid YAML: " + e.getMessage(), e);
         }
-        return new Manifest(label, services, slices, origins);
+        return new Manifest(label, services, slices, origins, k8sNodes);
     }
 
     /** One YAML document: its tree, the position of every node by path, and what it holds. */
@@ -120,6 +125,8 @@ public final class ManifestReader {
         private final Map<String, Origin> origins;
         private final Map<String, Position> positions = new HashMap<>();
         private final Map<String, Node> nodes = new HashMap<>();
+        /** Kubernetes Node objects found (the file source learns this node's zone and IPs from them). */
+        List<io.fabric8.kubernetes.api.model.Node> k8sNodes = new ArrayList<>();
 
         Document(String label, List<Service> services, List<EndpointSlice> slices, Map<String, Origin> origins) {
             this.label = label;
@@ -149,7 +156,7 @@ public final class ManifestReader {
                 throw error(at, "kind: Required value: every object needs a kind", prefix + "kind");
             }
             switch (kind) {
-                case "List", "ServiceList", "EndpointSliceList" -> {
+                case "List", "ServiceList", "EndpointSliceList", "NodeList" -> {
                     JsonNode items = tree.get("items");
                     if (items == null || items.isNull()) {
                         return;
@@ -184,6 +191,13 @@ public final class ManifestReader {
                     s.setKind("EndpointSlice");
                     slices.add(s);
                     remember("EndpointSlice", s.getMetadata(), prefix);
+                }
+                case "Node" -> {
+                    if (!"v1".equals(apiVersion)) {
+                        log.debug("{}: {}: skipping {} {} (not a core v1 Node)", label, at, apiVersion, kind);
+                        return;
+                    }
+                    k8sNodes.add(bind(tree, prefix, io.fabric8.kubernetes.api.model.Node.class));
                 }
                 default -> log.debug("{}:{}: skipping kind {} {}", label, line(prefix), apiVersion, kind);
             }
