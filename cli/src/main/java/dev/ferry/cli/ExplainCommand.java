@@ -5,7 +5,10 @@ import dev.ferry.conntrack.ConntrackReader;
 import dev.ferry.model.FrontendKind;
 import dev.ferry.model.IpAddresses;
 import dev.ferry.model.Protocol;
+import dev.ferry.model.ServicePort;
 import dev.ferry.model.TrafficPolicy;
+import dev.ferry.select.FlowDecision;
+import dev.ferry.select.NodeNetwork;
 import dev.ferry.table.AddressBits;
 import dev.ferry.table.ServicePortView;
 import dev.ferry.table.ServiceTableReader;
@@ -97,7 +100,7 @@ final class ExplainCommand implements Callable<Integer> {
             if (!reader.status().live()) {
                 spec.commandLine().getErr().println("ferry explain: " + reader.status().describe(System.currentTimeMillis()));
             }
-            result = explain(reader, dir, client, t);
+            result = explain(reader, dir, client, t, NodeSettingsFile.read(dir));
         }
         PrintWriter out = spec.commandLine().getOut();
         if ("json".equals(format)) {
@@ -109,7 +112,17 @@ final class ExplainCommand implements Callable<Integer> {
         return 0;
     }
 
-    Map<String, Object> explain(ServiceTableReader reader, Path dir, InetAddress client, Target t) throws IOException {
+    /**
+     * Explains a flow. settings are the daemon's mode and node settings (null: unknown; then both rule
+     * modes are answered for this host's addresses and kube-proxy's defaults). In iptables and
+     * nftables mode the verdict and the candidates come from {@link FlowDecision}, the decisions the
+     * renderers encode; in userspace mode from the proxy's own selection.
+     */
+    Map<String, Object> explain(ServiceTableReader reader, Path dir, InetAddress client, Target t,
+                                NodeSettingsFile.Settings settings) throws IOException {
+        this.settings = settings;
+        this.network = settings != null ? settings.network()
+                : new NodeNetwork(List.of(), NodeSettingsFile.localAddresses(), List.of(), true, false, List.of());
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("client", IpAddresses.format(client));
         r.put("destination", IpAddresses.format(t.ip()) + ":" + t.port() + "/" + t.protocol());
@@ -128,11 +141,72 @@ final class ExplainCommand implements Callable<Integer> {
         }
         if (!found) {
             r.put("match", "none");
-            r.put("verdict", "no service port serves " + r.get("destination")
-                    + ": the userspace proxy has no listener there (TCP connections are refused, UDP is dropped); in the"
-                    + " rule modes the packet is not rewritten and is routed as any other packet");
+            boolean clusterIp = clusterIpInUse(reader, t.ip());
+            Map<String, Object> outcome = new LinkedHashMap<>();
+            for (FlowDecision.RuleMode m : FlowDecision.RuleMode.values()) {
+                outcome.put(modeName(m), outcomeOf(FlowDecision.decide(m, network, null, null, client,
+                        network.isLocal(client), t.ip(), clusterIp)));
+            }
+            r.put("outcome", outcome);
+            FlowDecision.RuleMode mode = ruleMode();
+            if (mode != null) {
+                r.put("verdict", verdictOf(FlowDecision.decide(mode, network, null, null, client, network.isLocal(client),
+                        t.ip(), clusterIp)));
+            } else {
+                r.put("verdict", "no service port serves " + r.get("destination")
+                        + ": the userspace proxy has no listener there (TCP connections are refused, UDP is dropped); in the"
+                        + " rule modes: see outcome");
+            }
         }
         return r;
+    }
+
+    private NodeSettingsFile.Settings settings;
+    private NodeNetwork network;
+
+    /** The daemon's rule mode, or null in userspace mode or when unknown. */
+    private FlowDecision.RuleMode ruleMode() {
+        if (settings == null) return null;
+        return switch (settings.mode()) {
+            case "iptables" -> FlowDecision.RuleMode.IPTABLES;
+            case "nftables" -> FlowDecision.RuleMode.NFTABLES;
+            default -> null;
+        };
+    }
+
+    static String modeName(FlowDecision.RuleMode m) {
+        return m.name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    private static boolean clusterIpInUse(ServiceTableReader reader, InetAddress ip) {
+        boolean[] hit = {false};
+        reader.forEach(new ServicePortView(), v -> {
+            for (int i = 0; i < v.frontendCount(); i++) {
+                if (v.frontendKind(i) == FrontendKind.CLUSTER_IP && ip.equals(v.frontendAddress(i))) hit[0] = true;
+            }
+        });
+        return hit[0];
+    }
+
+    /** A decision as explain's JSON carries it. */
+    static Map<String, Object> outcomeOf(FlowDecision.Decision d) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("action", d.action().name().toLowerCase(java.util.Locale.ROOT));
+        m.put("endpoints", d.endpoints().stream().map(dev.ferry.model.Endpoint::hostPort).sorted().toList());
+        m.put("masquerade", d.masquerade());
+        m.put("why", d.why());
+        return m;
+    }
+
+    static String verdictOf(FlowDecision.Decision d) {
+        return switch (d.action()) {
+            case FORWARD -> "forwarded to one of " + String.join(", ", d.endpoints().stream()
+                    .map(dev.ferry.model.Endpoint::hostPort).sorted().toList()) + (d.masquerade() ? ", masqueraded" : "")
+                    + " (" + d.why() + ")";
+            case REJECT -> "rejected at once (ICMP port unreachable / TCP RST): " + d.why();
+            case DROP -> "dropped (the client times out): " + d.why();
+            case UNTOUCHED -> "not a service destination here, routed as any other packet: " + d.why();
+        };
     }
 
     private Map<String, Object> describe(ServicePortView v, Map<String, Object> r, Path dir, InetAddress client, Target t)
@@ -151,7 +225,9 @@ final class ExplainCommand implements Callable<Integer> {
         r.put("policy", policyName + ": " + policy.apiName());
         boolean denied = kind == FrontendKind.LOAD_BALANCER && !v.sourceAllowed(AddressBits.family(client),
                 AddressBits.hi(client), AddressBits.lo(client));
-        boolean topology = dev.ferry.select.EndpointSelector.asksForTopology(v.trafficDistribution());
+        // kube-proxy 1.32 follows the slices' zone hints whenever they are there (EndpointSelector.canUseTopology)
+        boolean topology = false;
+        for (int i = 0, n = v.endpointCount(); i < n; i++) topology |= !v.endpointForZones(i).isEmpty();
         boolean anyReady = false;
         for (int i = 0, n = v.endpointCount(); i < n; i++) anyReady |= v.endpointReady(i);
         List<Map<String, Object>> eps = new ArrayList<>();
@@ -190,8 +266,33 @@ final class ExplainCommand implements Callable<Integer> {
                         new java.net.InetSocketAddress(v.endpointAddress(i), v.endpointPort(i))));
             }
         }
+        ServicePort sp = v.toServicePort();
+        boolean fromNode = network.isLocal(client);
+        Map<String, Object> outcome = new LinkedHashMap<>();
+        for (FlowDecision.RuleMode m : FlowDecision.RuleMode.values()) {
+            outcome.put(modeName(m), outcomeOf(FlowDecision.decide(m, network, sp, kind, client, fromNode, t.ip(), false)));
+        }
+        FlowDecision.RuleMode mode = ruleMode();
+        if (mode != null) {
+            // the rule mode's candidates replace the proxy's (pods and the node under eTP Local, for one)
+            FlowDecision.Decision d = FlowDecision.decide(mode, network, sp, kind, client, fromNode, t.ip(), false);
+            List<String> chosen = d.endpoints().stream().map(dev.ferry.model.Endpoint::hostPort).toList();
+            candidates.clear();
+            for (Map<String, Object> e : eps) {
+                boolean c = chosen.contains((String) e.get("endpoint"));
+                if (c && !(Boolean) e.get("candidate")) e.put("reason", d.why());
+                e.put("candidate", c);
+                if (c) candidates.add((String) e.get("endpoint"));
+            }
+            r.put("endpoints", eps);
+            r.put("rules", rulePath(v, kind, denied, candidates));
+            r.put("outcome", outcome);
+            r.put("verdict", verdictOf(d));
+            return r;
+        }
         r.put("endpoints", eps);
         r.put("rules", rulePath(v, kind, denied, candidates));
+        r.put("outcome", outcome);
         String algorithm = v.lbAlgorithm().isEmpty() ? defaultAlgorithm + " (node default)" : v.lbAlgorithm() + " (annotation)";
         r.put("algorithm", algorithm);
         if (candidates.isEmpty()) {

@@ -129,6 +129,11 @@ final class RunCommand implements Callable<Integer> {
             description = "Address space of the mapped service table; sparse, only used pages cost memory (default: ${DEFAULT-VALUE}, under 2G).")
     long tableSize;
 
+    @Option(names = "--service-cidr", paramLabel = "CIDR", split = ",", converter = CidrFlag.class,
+            description = "The service (ClusterIP) ranges, as kube-proxy learns them from ServiceCIDR objects; nftables mode"
+                    + " drops new connections to addresses in them that no service holds (default: none).")
+    List<Cidr> serviceCidrs = new ArrayList<>();
+
     @Option(names = "--exit-after", paramLabel = "SECONDS", hidden = true,
             description = "Stop by itself after this many seconds (tests and demos with a bounded run time).")
     Long exitAfterSeconds;
@@ -143,7 +148,7 @@ final class RunCommand implements Callable<Integer> {
         ProxyConfig config = ProxyConfig.defaults();
         if (configFile != null) {
             try {
-                KubeProxyConfigReader.Result r = KubeProxyConfigReader.read(configFile);
+                KubeProxyConfigReader.Result r = KubeProxyConfigReader.read(configFile, mode);
                 r.warnings().forEach(w -> LOG.warn("{}", w));
                 config = r.config();
             } catch (ConfigException e) {
@@ -172,8 +177,10 @@ final class RunCommand implements Callable<Integer> {
         String node = demoRun && nodeName == null ? "demo-node" : NodeName.resolve(nodeName, System::getenv, config);
         NodeInfo nodeInfo = new NodeInfo(node, "");
         List<Cidr> primaryCidrs = List.of();
+        // kube-proxy's node IPs: bindAddress, else the --source file's Node object (the API's Node when read for [primary])
+        List<java.net.InetAddress> nodeIps = PrimaryNodeIps.of(config.bindAddress(), fromFile ? fileNode(source, node) : null);
         if (PrimaryNodeIps.apply(config.nodePortAddresses(), config.mode() == ProxyMode.NFTABLES) && !demoRun) {
-            List<java.net.InetAddress> primary = fromFile ? PrimaryNodeIps.of(config.bindAddress(), null)
+            List<java.net.InetAddress> primary = fromFile ? PrimaryNodeIps.of(config.bindAddress(), fileNode(source, node))
                     : ClusterSource.primaryNodeIps(api, node, config.bindAddress(), PRIMARY_IP_WAIT);
             if (primary.isEmpty()) {
                 LOG.warn("nodePortAddresses [primary]: this node's IP is unknown (no specific bindAddress{}): NodePorts on"
@@ -184,6 +191,7 @@ final class RunCommand implements Callable<Integer> {
                         .map(dev.ferry.model.IpAddresses::format).toList());
             }
             primaryCidrs = PrimaryNodeIps.cidrs(primary);
+            nodeIps = primary;
         }
 
         Path dir = StateDirs.prepare(stateDir); // created 0700; refused (exit 1) if others could write it
@@ -204,10 +212,15 @@ final class RunCommand implements Callable<Integer> {
         }
         TableSync sync = new TableSync(table, listeners, metrics, health);
         boolean demo = fromFile && source.demo;
-        DataPlane.Settings settings = planeSettings(config, dir, node, demo, primaryCidrs);
+        DataPlane.Settings settings = planeSettings(config, dir, node, demo, primaryCidrs, nodeIps);
         if (demo && settings.dnsBind() != null) {
             backends.exclude(settings.dnsBind());
         }
+        // ferry explain decides flows with the daemon's own settings
+        NodeSettingsFile.write(dir, settings.kind().name().toLowerCase(java.util.Locale.ROOT),
+                new dev.ferry.select.NodeNetwork(settings.clusterCidrs(), NodeSettingsFile.localAddresses(),
+                        settings.nodePortAddresses(), settings.localhostNodePorts(), settings.masqueradeAll(),
+                        settings.serviceCidrs()));
         DataPlane serviceHealth;
         try {
             serviceHealth = DataPlane.start(table.reader(), settings, health, metrics);
@@ -227,7 +240,9 @@ final class RunCommand implements Callable<Integer> {
                 FileSource files = new FileSource(file, FileSource.DEFAULT_POLL,
                         ManifestReader.Limits.DEFAULTS.withMaxBytes(sourceMaxBytes), snapshot -> {
                     metrics.rejections(snapshot.rejections());
-                    sync.apply(EndpointSelector.selectAll(snapshot.ports(), nodeInfo)).join();
+                    // the file's Node object, when it has one, gives this node's zone (as the API source's watch does)
+                    NodeInfo self = snapshot.nodes().isEmpty() ? nodeInfo : NodeInfo.of(node, snapshot.nodes());
+                    sync.apply(EndpointSelector.selectAll(snapshot.ports(), self)).join();
                 });
                 metrics.fileSource(files::errorCount);
                 metrics.fileSourceApplyFailures(files::deliveryFailures);
@@ -317,7 +332,7 @@ final class RunCommand implements Callable<Integer> {
 
     /** The data plane from the config, the flags and whether this is the no-root demo. */
     private DataPlane.Settings planeSettings(ProxyConfig config, Path dir, String node, boolean demo,
-                                             List<Cidr> primaryCidrs) {
+                                             List<Cidr> primaryCidrs, List<java.net.InetAddress> nodeIps) {
         DataPlane.Kind kind = switch (config.mode()) {
             case DEFAULT -> demo ? DataPlane.Kind.USERSPACE : DataPlane.Kind.IPTABLES; // kube-proxy's default on Linux
             case USERSPACE -> DataPlane.Kind.USERSPACE;
@@ -362,7 +377,7 @@ final class RunCommand implements Callable<Integer> {
         String algorithm = config.scheduler() == null ? "rr" : config.scheduler().schedulerName();
         return new DataPlane.Settings(kind, dir, node, config.clusterCIDRs(), config.masqueradeAll(), nodePorts,
                 config.syncPeriod(), algorithm, serviceInterface, dns, upstreams, dnsAllow, clusterDomain, iptablesBackend,
-                proxyTransport);
+                proxyTransport, serviceCidrs, config.localhostNodePorts() && !demo, nodeIps);
     }
 
     private static Cidr parseFlagCidr(String flag, String value) {
@@ -415,6 +430,37 @@ final class RunCommand implements Callable<Integer> {
                 return dev.ferry.rules.iptables.IptablesBackend.named(value);
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * This node's Node object in the --source file (kubectl get nodes,svc,endpointslices -o yaml), read
+     * once at start for its addresses; null when the file has none or cannot be read now (the file
+     * source reports that itself).
+     */
+    private static io.fabric8.kubernetes.api.model.Node fileNode(Source source, String node) {
+        java.nio.file.Path f = source == null ? null : source.file;
+        if (f == null) return null;
+        try {
+            for (io.fabric8.kubernetes.api.model.Node n : dev.ferry.source.ManifestReader.read(f).nodes()) {
+                if (n.getMetadata() != null && node.equals(n.getMetadata().getName())) return n;
+            }
+        } catch (dev.ferry.source.ManifestException | RuntimeException e) {
+            return null;
+        }
+        return null;
+    }
+
+    /** A CIDR flag value ("10.96.0.0/12"); a bare address or a bad prefix is refused. */
+    static final class CidrFlag implements CommandLine.ITypeConverter<Cidr> {
+        @Override
+        public Cidr convert(String value) {
+            try {
+                if (value.indexOf('/') < 0) throw new IllegalArgumentException("missing /prefix");
+                return Cidr.parse(value.trim());
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException("\"" + value + "\" is not a CIDR: " + e.getMessage());
             }
         }
     }

@@ -63,6 +63,18 @@ final class SyncCommand implements Callable<Integer> {
     @Option(names = "--node-port-addresses", paramLabel = "CIDR", split = ",", description = "CIDRs of node addresses NodePorts answer on (default: all).")
     List<String> nodePortAddresses = new ArrayList<>();
 
+    @Option(names = "--service-cidr", paramLabel = "CIDR", split = ",",
+            description = "Service (ClusterIP) ranges: nftables mode drops connections to unallocated addresses in them.")
+    List<String> serviceCidrs = new ArrayList<>();
+
+    @Option(names = "--node-ip", paramLabel = "IP", split = ",",
+            description = "This node's primary IPs: loadBalancerSourceRanges covering one also admit the LB IPs as sources.")
+    List<String> nodeIps = new ArrayList<>();
+
+    @Option(names = "--localhost-nodeports", paramLabel = "BOOL", defaultValue = "true", arity = "1",
+            description = "iptables.localhostNodePorts: iptables mode serves NodePorts on 127.0.0.0/8 (default: ${DEFAULT-VALUE}).")
+    boolean localhostNodePorts;
+
     private List<Cidr> cidrs(String flag, List<String> values) {
         List<Cidr> out = new ArrayList<>();
         for (String v : values) {
@@ -79,7 +91,17 @@ final class SyncCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         List<Cidr> cluster = cidrs("--cluster-cidr", clusterCidrs);
         List<Cidr> nodePorts = cidrs("--node-port-addresses", nodePortAddresses);
+        List<Cidr> services = cidrs("--service-cidr", serviceCidrs);
+        List<java.net.InetAddress> node = new ArrayList<>();
+        for (String ip : nodeIps) {
+            java.net.InetAddress a = dev.ferry.model.IpAddresses.parse(ip.trim());
+            if (a == null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--node-ip: \"" + ip + "\" is not an IP address");
+            }
+            node.add(a);
+        }
         Manifest manifest = ManifestReader.read(source, ManifestReader.Limits.DEFAULTS.withMaxBytes(sourceMaxBytes));
+
         Conversion c = ClusterConverter.convert(manifest.services(), manifest.endpointSlices());
         PrintWriter err = spec.commandLine().getErr();
         for (Rejection r : c.rejections()) {
@@ -89,14 +111,14 @@ final class SyncCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         if (mode == Mode.iptables) {
             RenderOptions v4 = RenderOptions.defaults(false).withClusterCidrs(cluster).withMasqueradeAll(masqueradeAll)
-                    .withNodePortAddresses(nodePorts);
+                    .withNodePortAddresses(nodePorts).withLocalhostNodePorts(localhostNodePorts).withNodeIps(node);
             out.println("# iptables-restore payload (IPv4)");
             out.print(IptablesRenderer.render(ports, v4));
             out.println("# ip6tables-restore payload (IPv6)");
             out.print(IptablesRenderer.render(ports, v4.withFamily(true)));
         } else {
             NftOptions o = NftOptions.defaults().withClusterCidrs(cluster).withMasqueradeAll(masqueradeAll)
-                    .withNodePortAddresses(nodePorts);
+                    .withNodePortAddresses(nodePorts).withServiceCidrs(services).withNodeIps(node);
             out.print(NftRenderer.render(ports, o));
         }
         out.flush();

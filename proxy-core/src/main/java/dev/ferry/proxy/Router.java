@@ -71,10 +71,33 @@ final class Router {
         final ClientAddress client = new ClientAddress();
     }
 
+    /** This node's addresses: a source range covering one also admits the LB IPs as sources. */
+    private final java.util.List<java.net.InetAddress> nodeIps;
+
     Router(ServiceTableReader reader, String defaultAlgorithm, ConntrackState conntrack) {
+        this(reader, defaultAlgorithm, conntrack, java.util.List.of());
+    }
+
+    Router(ServiceTableReader reader, String defaultAlgorithm, ConntrackState conntrack,
+           java.util.List<java.net.InetAddress> nodeIps) {
         this.reader = reader;
         this.defaultAlgorithm = defaultAlgorithm;
         this.conntrack = conntrack;
+        this.nodeIps = java.util.List.copyOf(nodeIps);
+    }
+
+    /**
+     * kube-proxy's allowFromNode: a node holding its LB's VIP reaches it with the VIP as source, which
+     * the ranges admit when one covers a node IP. Only asked for a client the ranges refused, so the
+     * heap copy of the service port is off the accepted path.
+     */
+    private boolean admitsOwnVip(ServicePortView view, ClientAddress c) {
+        if (nodeIps.isEmpty()) {
+            return false;
+        }
+        dev.ferry.model.ServicePort sp = view.toServicePort();
+        return dev.ferry.select.TrafficVerdicts.sourceRangeAllows(sp.loadBalancerSourceRanges(), sp.loadBalancerIPs(),
+                nodeIps, dev.ferry.table.AddressBits.toInetAddress(c.family, c.hi, c.lo));
     }
 
     ServiceTableReader reader() {
@@ -229,7 +252,8 @@ final class Router {
             int fi = view.matchedFrontend();
             int kind = view.frontendKind(fi).ordinal();
             boolean allowed = kind != FrontendKind.LOAD_BALANCER.ordinal()
-                    || view.sourceAllowed(route.client.family, route.client.hi, route.client.lo);
+                    || view.sourceAllowed(route.client.family, route.client.hi, route.client.lo)
+                    || admitsOwnVip(view, route.client);
             ServicePortBackends b = stateOf(view);
             if (!view.isValid()) {
                 continue;

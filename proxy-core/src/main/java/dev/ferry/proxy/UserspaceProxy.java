@@ -84,7 +84,7 @@ public final class UserspaceProxy implements AutoCloseable {
         this.reader = reader;
         this.options = options;
         this.transport = Transport.pick(options.transport());
-        this.router = new Router(reader, options.defaultAlgorithm(), options.conntrack());
+        this.router = new Router(reader, options.defaultAlgorithm(), options.conntrack(), options.nodePortAddresses());
         this.router.onSkipped(UserspaceProxy::logSkip);
     }
 

@@ -14,8 +14,7 @@ import java.util.List;
  * and `ferry explain` all agree:
  * <ul>
  *   <li>cluster endpoints: the ready ones, narrowed by topology (EndpointSlice hints for this node's
- *       zone) when the service asks for it and every ready endpoint carries hints and one of them is
- *       for this zone; if none is ready anywhere, the serving-and-terminating ones;</li>
+ *       zone) when every ready endpoint carries hints and one of them is for this zone; if none is ready anywhere, the serving-and-terminating ones;</li>
  *   <li>local endpoints: this node's ready ones; if none, this node's serving-and-terminating ones;</li>
  *   <li>internalTrafficPolicy Local uses local endpoints for ClusterIP traffic, Cluster the cluster
  *       endpoints; externalTrafficPolicy likewise for external traffic (and only when the service is
@@ -105,12 +104,14 @@ public final class EndpointSelector {
     }
 
     /**
-     * Topology applies when the service asks for it, this node has a zone, every ready endpoint
-     * has hints, and at least one ready endpoint is hinted for this zone — otherwise all endpoints
-     * are used (a partial rollout of hints must not black-hole a zone).
+     * Topology applies, as in kube-proxy 1.32 with its default feature gates, when this node has a
+     * zone, every ready endpoint has zone hints, and at least one ready endpoint is hinted for this
+     * zone — otherwise all endpoints are used (a partial rollout of hints must not black-hole a zone).
+     * The service's trafficDistribution and topology annotations are not consulted: they tell the
+     * EndpointSlice controller to write hints, and kube-proxy follows whatever hints the slices carry.
      */
-    static boolean canUseTopology(ServicePort sp, NodeInfo node) {
-        if (!asksForTopology(sp.trafficDistribution()) || node.zone().isEmpty()) {
+    public static boolean canUseTopology(ServicePort sp, NodeInfo node) {
+        if (node.zone().isEmpty()) {
             return false;
         }
         boolean forThisZone = false;

@@ -242,7 +242,7 @@ public final class FileSource implements AutoCloseable {
             }
             manifest = null; // the file's objects may go before the table is written: only their ports are needed now
             rejections.addAndGet(c.rejections().size());
-            Snapshot s = new Snapshot(generation.incrementAndGet(), c.ports(), c.rejections());
+            Snapshot s = new Snapshot(generation.incrementAndGet(), c.ports(), c.rejections(), manifest.nodes());
             lastError = null;
             log.info("{}: loaded {} service ports{}", file, s.ports().size(),
                     c.rejections().isEmpty() ? "" : ", " + c.rejections().size() + " rejected");

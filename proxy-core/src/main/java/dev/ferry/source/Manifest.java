@@ -26,13 +26,25 @@ public final class Manifest {
     private final List<EndpointSlice> slices;
     private final Map<String, Origin> origins;
     private final long bytes;
+    private final List<io.fabric8.kubernetes.api.model.Node> nodes;
 
     Manifest(String file, long bytes, List<Service> services, List<EndpointSlice> slices, Map<String, Origin> origins) {
+        this(file, bytes, services, slices, origins, List.of());
+    }
+
+    Manifest(String file, long bytes, List<Service> services, List<EndpointSlice> slices, Map<String, Origin> origins,
+             List<io.fabric8.kubernetes.api.model.Node> nodes) {
         this.file = file;
         this.bytes = bytes;
         this.services = List.copyOf(services);
         this.slices = List.copyOf(slices);
         this.origins = Map.copyOf(origins);
+        this.nodes = List.copyOf(nodes);
+    }
+
+    /** The Node objects of the file ({@code kubectl get nodes,svc,endpointslices -A -o yaml}), for this node's zone and IPs. */
+    public List<io.fabric8.kubernetes.api.model.Node> nodes() {
+        return nodes;
     }
 
     public String file() {

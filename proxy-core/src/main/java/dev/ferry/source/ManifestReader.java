@@ -49,7 +49,9 @@ import tools.jackson.databind.node.ObjectNode;
 /**
  * Reads a Kubernetes YAML file into fabric8 Services and EndpointSlices: several documents
  * ({@code ---}), {@code kind: List} / {@code ServiceList} / {@code EndpointSliceList} as
- * {@code kubectl get svc,endpointslices -A -o yaml} prints them; other kinds are skipped (debug log).
+ * {@code kubectl get svc,endpointslices -A -o yaml} prints them (Nodes and NodeLists too, for this
+ * node's zone and addresses: {@code kubectl get nodes,svc,endpointslices -A -o yaml}); other kinds are
+ * skipped (debug log).
  *
  * <p>The file is decoded as strict UTF-8 ({@link StrictUtf8Reader}) and parsed into events
  * (snakeyaml-engine, YAML 1.2 core schema); {@link NodeReader} builds one object at a time from them
@@ -161,7 +163,7 @@ public final class ManifestReader {
             }
             throw new ManifestException(label, 0, 0, "", "not valid YAML: " + e.getMessage(), e);
         }
-        return new Manifest(label, text.bytesRead(), out.services, out.slices, out.origins);
+        return new Manifest(label, text.bytesRead(), out.services, out.slices, out.origins, out.nodes);
     }
 
     /** What the documents of one file add up to. */
@@ -169,16 +171,20 @@ public final class ManifestReader {
         final List<Service> services = new ArrayList<>();
         final List<EndpointSlice> slices = new ArrayList<>();
         final Map<String, Origin> origins = new HashMap<>();
+        /** Kubernetes Node objects found (the file source learns this node's zone and IPs from them). */
+        final List<io.fabric8.kubernetes.api.model.Node> nodes = new ArrayList<>();
 
         void addAll(Output o) {
             services.addAll(o.services);
             slices.addAll(o.slices);
             o.origins.forEach(origins::putIfAbsent);
+            nodes.addAll(o.nodes);
         }
     }
 
     private static boolean isListKind(String kind) {
-        return "List".equals(kind) || "ServiceList".equals(kind) || "EndpointSliceList".equals(kind);
+        return "List".equals(kind) || "ServiceList".equals(kind) || "EndpointSliceList".equals(kind)
+                || "NodeList".equals(kind);
     }
 
     /**
@@ -370,7 +376,7 @@ public final class ManifestReader {
                 throw error(at, "kind: Required value: every object needs a kind", prefix + "kind");
             }
             switch (kind) {
-                case "List", "ServiceList", "EndpointSliceList" -> {
+                case "List", "ServiceList", "EndpointSliceList", "NodeList" -> {
                     JsonNode items = tree.get("items");
                     if (items == null || items.isNull()) {
                         return;
@@ -405,6 +411,13 @@ public final class ManifestReader {
                     s.setKind("EndpointSlice");
                     out.slices.add(s);
                     remember("EndpointSlice", s.getMetadata(), prefix);
+                }
+                case "Node" -> {
+                    if (!"v1".equals(apiVersion)) {
+                        log.debug("{}: {}: skipping {} {} (not a core v1 Node)", label, at, apiVersion, kind);
+                        return;
+                    }
+                    out.nodes.add(bind(tree, prefix, io.fabric8.kubernetes.api.model.Node.class));
                 }
                 default -> log.debug("{}:{}: skipping kind {} {}", label, line(prefix), apiVersion, kind);
             }

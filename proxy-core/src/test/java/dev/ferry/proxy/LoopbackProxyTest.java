@@ -246,6 +246,38 @@ class LoopbackProxyTest {
     }
 
     @Test
+    void aSourceRangeCoveringTheNodeAlsoAdmitsTheLoadBalancerIpItself() throws IOException {
+        EchoBackend a = backend("a");
+        // the node is 127.0.0.1, inside the range: a connection from the VIP itself (a node holding its
+        // LB's VIP) is admitted, as kube-proxy's allowFromNode; other sources outside the range are not
+        start(defaults().withNodePortAddresses(List.of(dev.ferry.model.IpAddresses.parse("127.0.0.1"))),
+                Services.build("vip", ServiceType.LOAD_BALANCER, List.of("127.0.10.12"), 8080, 0, List.of(),
+                        List.of("127.0.11.12"), List.of("127.0.0.0/24"), SessionAffinity.NONE, "", false, Protocol.TCP,
+                        Services.loopback(a)));
+        assertEquals("a", greeting("127.0.11.12", 8080, "127.0.11.12"), "the LB IP as source");
+        assertEquals("a", greeting("127.0.11.12", 8080, "127.0.0.5"), "inside the range");
+        assertThrows(SocketException.class, () -> {
+            try (Socket s = open("127.0.11.12", 8080, "127.0.11.13")) {
+                s.getInputStream().read();
+            }
+        }, "outside the range and not the VIP");
+    }
+
+    @Test
+    void theLoadBalancerIpIsNoSourceWhenNoRangeCoversTheNode() throws IOException {
+        EchoBackend a = backend("a");
+        start(defaults().withNodePortAddresses(List.of(dev.ferry.model.IpAddresses.parse("127.0.0.1"))),
+                Services.build("vip2", ServiceType.LOAD_BALANCER, List.of("127.0.10.13"), 8080, 0, List.of(),
+                        List.of("127.0.11.14"), List.of("127.0.5.0/24"), SessionAffinity.NONE, "", false, Protocol.TCP,
+                        Services.loopback(a)));
+        assertThrows(SocketException.class, () -> {
+            try (Socket s = open("127.0.11.14", 8080, "127.0.11.14")) {
+                s.getInputStream().read();
+            }
+        }, "the VIP as source, no range covering the node");
+    }
+
+    @Test
     void clientIpAffinityKeepsEachClientOnOneBackend() throws IOException {
         EchoBackend a = backend("a");
         EchoBackend b = backend("b");

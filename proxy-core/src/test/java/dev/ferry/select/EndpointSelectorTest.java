@@ -59,7 +59,11 @@ class EndpointSelectorTest {
                 Arguments.of("PreferClose with full hints: same zone only", svc(C, C, true, "PreferClose", "1:R:x:a", "2:R:y:b", "3:R:z:a"), "1,3", "1,3"),
                 Arguments.of("PreferClose but one ready endpoint lacks hints: all", svc(C, C, true, "PreferClose", "1:R:x:a", "2:R:y:-"), "1,2", "1,2"),
                 Arguments.of("PreferClose but no endpoint for this zone: all", svc(C, C, true, "PreferClose", "1:R:x:b", "2:R:y:c"), "1,2", "1,2"),
-                Arguments.of("hints ignored without trafficDistribution", svc(C, C, true, "", "1:R:x:a", "2:R:y:b"), "1,2", "1,2"),
+                // kube-proxy 1.32 follows the slices' zone hints whoever set them: no trafficDistribution needed
+                Arguments.of("hints used without trafficDistribution", svc(C, C, true, "", "1:R:x:a", "2:R:y:b"), "1", "1"),
+                Arguments.of("hints used whatever trafficDistribution says", svc(C, C, true, "Other", "1:R:x:a", "2:R:y:b"), "1", "1"),
+                Arguments.of("hints without one for this zone: all, even if ready elsewhere", svc(C, C, true, "", "1:R:x:b", "2:N:y:a"), "1", "1"),
+                Arguments.of("no ready endpoint: hints ignored, terminating fallback", svc(C, C, true, "", "1:T:x:a", "2:T:y:b"), "1,2", "1,2"),
                 Arguments.of("hints for several zones", svc(C, C, true, "PreferClose", "1:R:x:a,b", "2:R:y:b"), "1", "1"),
                 Arguments.of("topology and eTP Local: external ignores topology", svc(C, L, true, "PreferClose", "1:R:me:b", "2:R:y:a"), "2", "1"),
                 Arguments.of("not-ready endpoints do not count for hint completeness", svc(C, C, true, "PreferClose", "1:R:x:a", "2:N:y:-", "3:R:z:b"), "1", "1"));

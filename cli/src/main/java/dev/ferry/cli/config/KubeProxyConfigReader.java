@@ -48,7 +48,7 @@ public final class KubeProxyConfigReader {
     static final Set<String> NOT_USED = Set.of(
             "featureGates", "clientConnection.acceptContentTypes", "clientConnection.contentType",
             "clientConnection.qps", "clientConnection.burst", "bindAddressHardFail", "enableProfiling",
-            "showHiddenMetricsForVersion", "iptables.masqueradeBit", "iptables.localhostNodePorts",
+            "showHiddenMetricsForVersion", "iptables.masqueradeBit",
             "ipvs.excludeCIDRs", "ipvs.strictARP", "ipvs.tcpTimeout", "ipvs.tcpFinTimeout", "ipvs.udpTimeout",
             "nftables.masqueradeBit", "winkernel", "detectLocalMode", "detectLocal", "oomScoreAdj",
             "configSyncPeriod", "portRange", "logging");
@@ -64,6 +64,16 @@ public final class KubeProxyConfigReader {
 
     /** Reads {@code file}, named as given in every message. */
     public static Result read(Path file) throws ConfigException {
+        return read(file, null);
+    }
+
+    /**
+     * Reads {@code file} for a daemon whose mode is {@code modeFlag} when the command line gives one
+     * (null: the file's {@code mode}). The mode picks which of the {@code iptables}, {@code ipvs} and
+     * {@code nftables} sections supplies the sync periods and masqueradeAll, so {@code --mode nftables}
+     * with a file that has no {@code mode:} still applies the file's {@code nftables:} section.
+     */
+    public static Result read(Path file, ProxyMode modeFlag) throws ConfigException {
         String label = file.toString();
         byte[] bytes;
         try {
@@ -79,11 +89,16 @@ public final class KubeProxyConfigReader {
         } catch (CharacterCodingException e) {
             throw new ConfigException(label, 0, 0, "", "not UTF-8 text");
         }
-        return parse(label, text);
+        return parse(label, text, modeFlag);
     }
 
     /** Parses YAML text; {@code label} names it in messages. */
     public static Result parse(String label, String text) throws ConfigException {
+        return parse(label, text, null);
+    }
+
+    /** As {@link #parse(String, String)}, for a daemon run in modeFlag when not null (see {@link #read(Path, ProxyMode)}). */
+    public static Result parse(String label, String text, ProxyMode modeFlag) throws ConfigException {
         LoadSettings settings = LoadSettings.builder().setLabel(label).setSchema(new CoreSchema()).setUseMarks(true)
                 .setAllowDuplicateKeys(true) // reported below with both lines, rather than as a bare parser error
                 .build();
@@ -106,16 +121,18 @@ public final class KubeProxyConfigReader {
         if (docs.size() > 1) {
             throw new ConfigException(label, line(docs.get(1)), 0, "", "several YAML documents: expected one " + KIND);
         }
-        return new Document(label).read(docs.get(0));
+        return new Document(label, modeFlag).read(docs.get(0));
     }
 
     /** One walk over one document; collects warnings, throws at the first bad value. */
     private static final class Document {
         private final String label;
         private final List<String> warnings = new ArrayList<>();
+        private final ProxyMode modeFlag;
 
-        Document(String label) {
+        Document(String label, ProxyMode modeFlag) {
             this.label = label;
+            this.modeFlag = modeFlag;
         }
 
         Result read(Node root) throws ConfigException {
@@ -140,20 +157,23 @@ public final class KubeProxyConfigReader {
             } catch (IllegalArgumentException e) {
                 throw error(top.get("mode"), "mode", e.getMessage());
             }
+            // The command line's mode wins over the file's, and so does the section it reads.
+            ProxyMode effective = modeFlag != null ? modeFlag : mode;
 
             Map<String, Node> client = section(top, "clientConnection", Set.of("kubeconfig"));
             String kubeconfig = string(client, "clientConnection.kubeconfig", "kubeconfig", "");
 
-            Map<String, Node> iptables = section(top, "iptables", Set.of("syncPeriod", "minSyncPeriod", "masqueradeAll"));
+            Map<String, Node> iptables = section(top, "iptables", Set.of("syncPeriod", "minSyncPeriod", "masqueradeAll",
+                    "localhostNodePorts"));
             Map<String, Node> ipvs = section(top, "ipvs", Set.of("syncPeriod", "minSyncPeriod", "scheduler"));
             Map<String, Node> nftables = section(top, "nftables", Set.of("syncPeriod", "minSyncPeriod", "masqueradeAll"));
             // kube-proxy reads the periods of the section named by its mode; Ferry's default mode reads iptables'.
-            String periods = switch (mode) {
+            String periods = switch (effective) {
                 case IPVS -> "ipvs";
                 case NFTABLES -> "nftables";
                 default -> "iptables";
             };
-            Map<String, Node> periodSection = switch (mode) {
+            Map<String, Node> periodSection = switch (effective) {
                 case IPVS -> ipvs;
                 case NFTABLES -> nftables;
                 default -> iptables;
@@ -172,9 +192,11 @@ public final class KubeProxyConfigReader {
                 throw error(periodSection.get("minSyncPeriod"), periods + ".minSyncPeriod", "must be less than or equal to "
                         + periods + ".syncPeriod (" + GoDuration.format(syncPeriod) + ")");
             }
-            boolean masqueradeAll = mode == ProxyMode.NFTABLES
+            boolean masqueradeAll = effective == ProxyMode.NFTABLES
                     ? bool(nftables, "nftables.masqueradeAll", "masqueradeAll", false)
                     : bool(iptables, "iptables.masqueradeAll", "masqueradeAll", false);
+
+            boolean localhostNodePorts = bool(iptables, "iptables.localhostNodePorts", "localhostNodePorts", d.localhostNodePorts());
 
             Algorithm scheduler = d.scheduler();
             String schedulerName = string(ipvs, "ipvs.scheduler", "scheduler", "");
@@ -256,7 +278,8 @@ public final class KubeProxyConfigReader {
             String hostnameOverride = string(top, "hostnameOverride", "").trim();
 
             ProxyConfig config = new ProxyConfig(mode, clusterCIDRs, bindAddress, healthz, metrics, nodePortAddresses,
-                    syncPeriod, minSyncPeriod, masqueradeAll, conntrack, hostnameOverride, kubeconfig, scheduler);
+                    syncPeriod, minSyncPeriod, masqueradeAll, conntrack, hostnameOverride, kubeconfig, scheduler,
+                    localhostNodePorts);
             return new Result(config, warnings);
         }
 

@@ -24,6 +24,8 @@ import java.util.List;
  * @param hostnameOverride   {@code hostnameOverride}; empty when unset
  * @param kubeconfig         {@code clientConnection.kubeconfig}; empty when unset
  * @param scheduler          {@code ipvs.scheduler} mapped to Ferry's load-balancing algorithm (default rr)
+ * @param localhostNodePorts {@code iptables.localhostNodePorts} (default true): iptables mode serves NodePorts
+ *                           on 127.0.0.0/8 too (route_localnet=1)
  */
 public record ProxyConfig(
         ProxyMode mode,
@@ -38,7 +40,8 @@ public record ProxyConfig(
         Conntrack conntrack,
         String hostnameOverride,
         String kubeconfig,
-        Algorithm scheduler) {
+        Algorithm scheduler,
+        boolean localhostNodePorts) {
 
     public static final int HEALTHZ_PORT = 10256;
     public static final int METRICS_PORT = 10249;
@@ -64,7 +67,7 @@ public record ProxyConfig(
         return new ProxyConfig(ProxyMode.DEFAULT, List.of(), IpAddresses.parse("0.0.0.0"),
                 new BindAddress(IpAddresses.parse("0.0.0.0"), HEALTHZ_PORT),
                 new BindAddress(IpAddresses.parse("127.0.0.1"), METRICS_PORT),
-                List.of(), Duration.ofSeconds(30), Duration.ofSeconds(1), false, Conntrack.DEFAULTS, "", "", Algorithm.RR);
+                List.of(), Duration.ofSeconds(30), Duration.ofSeconds(1), false, Conntrack.DEFAULTS, "", "", Algorithm.RR, true);
     }
 
     /**
@@ -86,7 +89,7 @@ public record ProxyConfig(
                 nodePortAddresses, syncPeriod, minSyncPeriod, masqueradeAll, conntrack,
                 o.hostnameOverride() != null ? o.hostnameOverride() : hostnameOverride,
                 o.kubeconfig() != null ? o.kubeconfig() : kubeconfig,
-                scheduler);
+                scheduler, localhostNodePorts);
     }
 
     /** kube-proxy's health timeout: a queued update not applied within this makes /healthz and /livez 503. */

@@ -61,12 +61,16 @@ public final class DataPlane implements AutoCloseable {
 
     /**
      * Everything a data plane needs from the configuration; iptablesBackend null means detect it at
-     * start; proxyTransport is one of the userspace proxy's transports (auto: io_uring, else epoll, else NIO).
+     * start; proxyTransport is one of the userspace proxy's transports (auto: io_uring, else epoll, else NIO);
+     * serviceCidrs are the ClusterIP ranges (nftables mode drops unallocated addresses in them);
+     * localhostNodePorts is iptables.localhostNodePorts; nodeIps the node's primary IPs (source ranges
+     * that cover one of them admit the LB IPs as sources).
      */
     public record Settings(Kind kind, Path stateDir, String nodeName, List<Cidr> clusterCidrs, boolean masqueradeAll,
                            List<Cidr> nodePortAddresses, Duration syncPeriod, String defaultAlgorithm,
                            String serviceInterface, InetSocketAddress dnsBind, List<InetSocketAddress> dnsUpstreams,
-                           List<Cidr> dnsAllowCidrs, String clusterDomain, IptablesBackend iptablesBackend, String proxyTransport) {}
+                           List<Cidr> dnsAllowCidrs, String clusterDomain, IptablesBackend iptablesBackend, String proxyTransport,
+                           List<Cidr> serviceCidrs, boolean localhostNodePorts, List<InetAddress> nodeIps) {}
 
     private final ServiceTableReader reader;
     private final Settings settings;
@@ -139,11 +143,13 @@ public final class DataPlane implements AutoCloseable {
                 }
                 startLoop("iptables", new IptablesSyncer(tool, RenderOptions.defaults(false)
                         .withClusterCidrs(settings.clusterCidrs()).withMasqueradeAll(settings.masqueradeAll())
-                        .withNodePortAddresses(settings.nodePortAddresses()), true, true,
+                        .withNodePortAddresses(settings.nodePortAddresses())
+                        .withLocalhostNodePorts(settings.localhostNodePorts()).withNodeIps(settings.nodeIps()), true, true,
                         new dev.ferry.conntrack.KernelConntrackCleaner(), backend));
             }
             case NFTABLES -> startLoop("nftables", new NftSyncer(NftOptions.defaults().withClusterCidrs(settings.clusterCidrs())
-                    .withMasqueradeAll(settings.masqueradeAll()).withNodePortAddresses(settings.nodePortAddresses()),
+                    .withMasqueradeAll(settings.masqueradeAll()).withNodePortAddresses(settings.nodePortAddresses())
+                    .withServiceCidrs(settings.serviceCidrs()).withNodeIps(settings.nodeIps()),
                     new KernelTool(), new dev.ferry.conntrack.KernelConntrackCleaner()));
             case IPVS -> {
                 try {

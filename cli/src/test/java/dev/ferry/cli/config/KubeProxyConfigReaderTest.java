@@ -282,4 +282,25 @@ class KubeProxyConfigReaderTest {
         ConfigException missing = assertThrows(ConfigException.class, () -> KubeProxyConfigReader.read(dir.resolve("nope.yaml")));
         assertTrue(missing.getMessage().contains("nope.yaml: no such file"), missing.getMessage());
     }
+
+    @Test
+    void theModeFlagPicksTheSectionOfAFileWithoutMode(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("kube-proxy.yaml");
+        Files.writeString(f, HEAD + "iptables: {syncPeriod: 10s, masqueradeAll: false}\n"
+                + "nftables: {syncPeriod: 40s, minSyncPeriod: 3s, masqueradeAll: true}\n"
+                + "ipvs: {syncPeriod: 50s, minSyncPeriod: 4s}\n");
+        ProxyConfig nft = KubeProxyConfigReader.read(f, ProxyMode.NFTABLES).config();
+        assertTrue(nft.masqueradeAll(), "--mode nftables must apply nftables.masqueradeAll");
+        assertEquals(Duration.ofSeconds(40), nft.syncPeriod());
+        assertEquals(Duration.ofSeconds(3), nft.minSyncPeriod());
+        ProxyConfig ipvs = KubeProxyConfigReader.read(f, ProxyMode.IPVS).config();
+        assertEquals(Duration.ofSeconds(50), ipvs.syncPeriod());
+        assertFalse(ipvs.masqueradeAll(), "ipvs mode reads iptables.masqueradeAll, as kube-proxy");
+        ProxyConfig ipt = KubeProxyConfigReader.read(f, null).config();
+        assertEquals(Duration.ofSeconds(10), ipt.syncPeriod(), "no flag: the file's (empty) mode, iptables");
+        assertFalse(ipt.masqueradeAll());
+        Files.writeString(f, HEAD + "mode: iptables\nnftables: {masqueradeAll: true}\n");
+        assertTrue(KubeProxyConfigReader.read(f, ProxyMode.NFTABLES).config().masqueradeAll(),
+                "the flag wins over the file's mode, section included");
+    }
 }

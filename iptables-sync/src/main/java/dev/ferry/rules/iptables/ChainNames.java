@@ -18,6 +18,8 @@ public final class ChainNames {
     public static final String MARK_MASQ = "KUBE-MARK-MASQ";
     public static final String FORWARD = "KUBE-FORWARD";
     public static final String PROXY_FIREWALL = "KUBE-PROXY-FIREWALL";
+    /** kubelet's historical chain, now kube-proxy's: drops martian localnet packets (localhost NodePorts). */
+    public static final String KUBELET_FIREWALL = "KUBE-FIREWALL";
 
     /** Prefixes of the per-service chains (XLB is kube-proxy's pre-1.24 name for EXT/SVL). */
     static final String[] SERVICE_CHAIN_PREFIXES = {"KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-", "KUBE-XLB-"};

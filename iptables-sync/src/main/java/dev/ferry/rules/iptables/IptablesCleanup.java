@@ -12,8 +12,9 @@ import java.util.Set;
 /**
  * Removes the iptables state of Ferry's (and kube-proxy's) iptables mode for one family: the jump
  * rules from the built-in chains, then every owned chain, flushed and deleted in one
- * iptables-restore --noflush transaction. Chains that belong to kubelet (KUBE-FIREWALL,
- * KUBE-MARK-DROP, KUBE-KUBELET-CANARY) are left alone, as kube-proxy's own cleanup does.
+ * iptables-restore --noflush transaction. Chains that belong to kubelet (KUBE-MARK-DROP,
+ * KUBE-KUBELET-CANARY, and a KUBE-FIREWALL with kubelet's rules) are left alone, as kube-proxy's own
+ * cleanup does; a KUBE-FIREWALL holding only the localhost-NodePort rule is Ferry's and removed.
  * Stateless.
  */
 public final class IptablesCleanup {
@@ -49,15 +50,17 @@ public final class IptablesCleanup {
         for (String table : List.of("filter", "nat")) {
             List<String> owned = new ArrayList<>();
             List<String> jumps = new ArrayList<>();
+            boolean firewallOurs = table.equals("filter") && firewallIsOurs(byTable.getOrDefault(table, List.of()));
+            java.util.function.Predicate<String> mine = c -> owns(c) || (firewallOurs && c.equals(ChainNames.KUBELET_FIREWALL));
             for (String line : byTable.getOrDefault(table, List.of())) {
                 if (line.startsWith(":")) {
                     String chain = line.substring(1, line.indexOf(' ') < 0 ? line.length() : line.indexOf(' '));
-                    if (owns(chain)) owned.add(chain);
+                    if (mine.test(chain)) owned.add(chain);
                 } else if (line.startsWith("-A ")) {
                     String[] w = line.split(" ");
                     String chain = w[1];
                     String target = jumpTarget(w);
-                    if (!owns(chain) && target != null && owns(target)) {
+                    if (!mine.test(chain) && target != null && mine.test(target)) {
                         jumps.add(line); // a rule outside our chains that leads into them
                     }
                 }
@@ -104,6 +107,22 @@ public final class IptablesCleanup {
             }
         }
         return out;
+    }
+
+    /**
+     * KUBE-FIREWALL is Ferry's (and kube-proxy's, since kubelet 1.28 stopped writing it) when it holds
+     * nothing but the localhost-NodePort martian rule; an older kubelet's (with its KUBE-MARK-DROP
+     * rule) is left alone, as kube-proxy's cleanup does.
+     */
+    static boolean firewallIsOurs(List<String> filterLines) {
+        boolean any = false;
+        for (String line : filterLines) {
+            if (line.startsWith("-A " + ChainNames.KUBELET_FIREWALL + " ")) {
+                if (!line.contains("block incoming localnet connections")) return false;
+                any = true;
+            }
+        }
+        return any || filterLines.contains(":" + ChainNames.KUBELET_FIREWALL + " - [0:0]");
     }
 
     static boolean owns(String chain) {

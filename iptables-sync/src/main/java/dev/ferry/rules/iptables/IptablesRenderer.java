@@ -8,6 +8,7 @@ import dev.ferry.model.ServicePort;
 import dev.ferry.model.SessionAffinity;
 import dev.ferry.model.TrafficPolicy;
 import dev.ferry.rules.ServicePortValidator;
+import dev.ferry.select.TrafficVerdicts;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -181,6 +182,14 @@ public final class IptablesRenderer {
             emit(true, true, ChainNames.EXTERNAL_SERVICES, fExternal);
             StringBuilder c = chain;
             c.setLength(0);
+            if (o.servesLocalhostNodePorts()) {
+                // route_localnet=1 lets any host route 127.0.0.0/8 to this node: accept such packets only as
+                // the DNAT'd NodePort connections they become, as kube-proxy does.
+                c.append("-A KUBE-FIREWALL -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8")
+                        .append(" ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP\n");
+            }
+            emit(true, true, ChainNames.KUBELET_FIREWALL, c);
+            c.setLength(0);
             c.append("-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP\n");
             c.append("-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark ")
                     .append(mark).append('/').append(mark).append(" -j ACCEPT\n");
@@ -191,14 +200,30 @@ public final class IptablesRenderer {
 
         void nodePortsTail() {
             List<Cidr> cidrs = o.nodePortCidrs();
+            boolean localhost = o.servesLocalhostNodePorts();
+            String loopback = o.ipv6() ? "::1/128" : "127.0.0.0/8";
             String comment = " -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\"";
             if (cidrs.isEmpty()) {
-                nServices.append("-A KUBE-SERVICES").append(comment).append(" -m addrtype --dst-type LOCAL ! -d ")
-                        .append(o.ipv6() ? "::1/128" : "127.0.0.0/8").append(" -j KUBE-NODEPORTS\n");
+                nServices.append("-A KUBE-SERVICES").append(comment).append(" -m addrtype --dst-type LOCAL");
+                if (!localhost) {
+                    // without route_localnet a DNAT'd loopback connection hangs: leave localhost alone
+                    nServices.append(" ! -d ").append(loopback);
+                }
+                nServices.append(" -j KUBE-NODEPORTS\n");
             } else {
-                // kube-proxy matches the node's addresses inside these CIDRs; "in the CIDR and local" is the
-                // same set without enumerating interfaces (which a namespaced node would not see from here).
+                Cidr lo = Cidr.parse(loopback);
                 for (Cidr c : cidrs) {
+                    boolean onlyLoopback = lo.contains(c.address()) && c.prefixLength() >= lo.prefixLength();
+                    if (onlyLoopback && !localhost) {
+                        continue; // kube-proxy ignores loopback nodePortAddresses without localhostNodePorts (always for IPv6)
+                    }
+                    if (!localhost && c.contains(lo.address())) {
+                        // a wider CIDR holding loopback: loopback destinations stop here, before the jump
+                        nServices.append("-A KUBE-SERVICES -m comment --comment \"localhost is not a NodePort address\" -d ")
+                                .append(loopback).append(" -j RETURN\n");
+                    }
+                    // kube-proxy matches the node's addresses inside these CIDRs; "in the CIDR and local" is the
+                    // same set without enumerating interfaces (which a namespaced node would not see from here).
                     nServices.append("-A KUBE-SERVICES").append(comment).append(" -d ").append(c)
                             .append(" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\n");
                 }
@@ -300,7 +325,7 @@ public final class IptablesRenderer {
                 if (isV6(e.address()) != o.ipv6()) continue;
                 if (e.clusterTraffic()) internal.add(e);
                 if (e.externalTraffic()) external.add(e);
-                anyUsable |= e.ready() || (e.serving() && e.terminating()) || e.clusterTraffic() || e.externalTraffic();
+                anyUsable |= TrafficVerdicts.usable(e) || e.clusterTraffic() || e.externalTraffic();
             }
             Comparator<Endpoint> byHostPort = Comparator.comparing(Endpoint::hostPort);
             internal.sort(byHostPort);
@@ -325,18 +350,15 @@ public final class IptablesRenderer {
 
             String internalFilterTarget = null, internalFilterComment = null;
             String externalFilterTarget = null, externalFilterComment = null;
-            if (!hasEndpoints) {
-                internalFilterTarget = externalFilterTarget = "REJECT";
-                internalFilterComment = externalFilterComment = "\"" + name + " has no endpoints\"";
-            } else {
-                if (!hasInternal) {
-                    internalFilterTarget = "DROP";
-                    internalFilterComment = "\"" + name + " has no local endpoints\"";
-                }
-                if (!hasExternal) {
-                    externalFilterTarget = "DROP";
-                    externalFilterComment = "\"" + name + " has no local endpoints\"";
-                }
+            TrafficVerdicts.Block internalBlock = TrafficVerdicts.whenNoEndpoint(hasEndpoints, hasInternal);
+            TrafficVerdicts.Block externalBlock = TrafficVerdicts.whenNoEndpoint(hasEndpoints, hasExternal);
+            if (internalBlock != TrafficVerdicts.Block.NONE) {
+                internalFilterTarget = internalBlock.name();
+                internalFilterComment = blockComment(name, internalBlock);
+            }
+            if (externalBlock != TrafficVerdicts.Block.NONE) {
+                externalFilterTarget = externalBlock.name();
+                externalFilterComment = blockComment(name, externalBlock);
             }
             String cip = IpAddresses.format(clusterIP);
 
@@ -462,6 +484,14 @@ public final class IptablesRenderer {
                     c.append("-A ").append(fwChain).append(" -m comment --comment \"").append(name)
                             .append(" loadbalancer IP\" -s ").append(r).append(" -j ").append(extChain).append('\n');
                 }
+                if (TrafficVerdicts.allowsFromNode(ranges, o.nodeIpsOfFamily())) {
+                    // a VIP the node holds locally makes the node's own connections leave with it as source
+                    for (InetAddress ip : lbIPs) {
+                        c.append("-A ").append(fwChain).append(" -m comment --comment \"").append(name)
+                                .append(" loadbalancer IP\" -s ").append(IpAddresses.format(ip)).append(" -j ")
+                                .append(extChain).append('\n');
+                    }
+                }
                 c.append("-A ").append(fwChain).append(" -m comment --comment \"other traffic to ").append(name)
                         .append(" will be dropped by KUBE-PROXY-FIREWALL\"\n");
                 emit(false, false, fwChain, c);
@@ -582,6 +612,11 @@ public final class IptablesRenderer {
             }
             return out;
         }
+    }
+
+    /** kube-proxy's comment on a filter rule that blocks a service's traffic. */
+    static String blockComment(String name, TrafficVerdicts.Block b) {
+        return "\"" + name + (b == TrafficVerdicts.Block.REJECT ? " has no endpoints\"" : " has no local endpoints\"");
     }
 
     static boolean isV6(InetAddress a) {

@@ -44,6 +44,8 @@ public final class IptablesSyncer implements RuleSyncer {
     private final StaleUdpFlows staleUdp;
     private final IptablesBackend backend;
     private final Family[] families;
+    /** route_localnet=1 is set (once; kube-proxy never resets it either). */
+    private boolean routeLocalnet;
 
     private final class Family {
         final boolean v6;
@@ -170,6 +172,9 @@ public final class IptablesSyncer implements RuleSyncer {
                 // follow in a transaction of their own (12 lines; nothing reaches the chains before it).
                 payload = withTableWideCache(payload);
             }
+            if (!fam.v6 && !routeLocalnet && options.withFamily(false).servesLocalhostNodePorts()) {
+                routeLocalnet = enableRouteLocalnet();
+            }
             if (!r.isEmpty()) {
                 fam.lastPayload = payload;
                 restore(fam, payload);
@@ -188,6 +193,20 @@ public final class IptablesSyncer implements RuleSyncer {
         }
         staleUdp.applied(ports);
         return new SyncReport(full, lines, renderNanos, applyNanos, rejected);
+    }
+
+    /**
+     * Localhost NodePorts DNAT 127.0.0.0/8 to a pod, which the kernel routes only with route_localnet=1;
+     * without it the connection hangs. Failure is logged and retried at the next sync (the rules are
+     * still applied: other addresses work).
+     */
+    private boolean enableRouteLocalnet() throws IOException {
+        ToolResult r = tool.run(List.of("sysctl", "-q", "-w", "net.ipv4.conf.all.route_localnet=1"));
+        if (!r.ok()) {
+            log.error("cannot set net.ipv4.conf.all.route_localnet=1 for localhost NodePorts (iptables.localhostNodePorts):"
+                    + " {}", r.stderr().strip());
+        }
+        return r.ok();
     }
 
     private void restore(Family fam, String payload) throws ApplyException, IOException {

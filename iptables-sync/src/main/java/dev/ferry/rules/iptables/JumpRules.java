@@ -30,6 +30,9 @@ final class JumpRules {
             new Jump("filter", "INPUT", ChainNames.PROXY_FIREWALL, args("kubernetes load balancer firewall", true, ChainNames.PROXY_FIREWALL)),
             new Jump("filter", "OUTPUT", ChainNames.PROXY_FIREWALL, args("kubernetes load balancer firewall", true, ChainNames.PROXY_FIREWALL)),
             new Jump("filter", "FORWARD", ChainNames.PROXY_FIREWALL, args("kubernetes load balancer firewall", true, ChainNames.PROXY_FIREWALL)),
+            // kube-proxy's kubelet jump chains: no comment
+            new Jump("filter", "INPUT", ChainNames.KUBELET_FIREWALL, List.of("-j", ChainNames.KUBELET_FIREWALL)),
+            new Jump("filter", "OUTPUT", ChainNames.KUBELET_FIREWALL, List.of("-j", ChainNames.KUBELET_FIREWALL)),
             new Jump("nat", "OUTPUT", ChainNames.SERVICES, args("kubernetes service portals", false, ChainNames.SERVICES)),
             new Jump("nat", "PREROUTING", ChainNames.SERVICES, args("kubernetes service portals", false, ChainNames.SERVICES)),
             new Jump("nat", "POSTROUTING", ChainNames.POSTROUTING, args("kubernetes postrouting rules", false, ChainNames.POSTROUTING)));

@@ -431,9 +431,11 @@ public final class NftRenderer {
     private void writeSkeletonRules(NftPayload.Writer w, NftFamily f, String t) {
         String h = f.header;
         String mark = "0x" + Integer.toHexString(options.masqueradeBit());
+        // As kube-proxy's nftables mode: never NodePorts on loopback (no route_localnet here), even when
+        // nodePortAddresses lists it.
         String nodePortMatch = options.nodePortAddresses(f).isEmpty()
                 ? "fib daddr type local " + h + " daddr != " + f.loopback
-                : "fib daddr type local " + h + " daddr @nodeport-ips";
+                : "fib daddr type local " + h + " daddr != " + f.loopback + " " + h + " daddr @nodeport-ips";
         rule(w, t, "filter-prerouting", "ct state new jump firewall-check");
         rule(w, t, "filter-input", "ct state new jump nodeport-endpoints-check");
         rule(w, t, "filter-input", "ct state new jump service-endpoints-check");
@@ -451,6 +453,13 @@ public final class NftRenderer {
         rule(w, t, "service-endpoints-check", h + " daddr . meta l4proto . th dport vmap @no-endpoint-services");
         rule(w, t, "nodeport-endpoints-check", nodePortMatch + " meta l4proto . th dport vmap @no-endpoint-nodeports");
         rule(w, t, "cluster-ips-check", h + " daddr @cluster-ips reject");
+        List<dev.ferry.model.Cidr> serviceCidrs = options.serviceCidrs(f);
+        if (!serviceCidrs.isEmpty()) {
+            // an address of the service range that no service holds: dropped, as kube-proxy does, instead
+            // of being routed towards whatever the default route leads to
+            rule(w, t, "cluster-ips-check", h + " daddr " + ServiceChainRenderer.cidrSet(serviceCidrs)
+                    + " drop comment \"drop traffic to unallocated ClusterIPs\"");
+        }
         rule(w, t, ServiceChainRenderer.REJECT_CHAIN, "reject");
         rule(w, t, ServiceChainRenderer.MARK_MASQ, "meta mark set meta mark | " + mark);
         for (String hairpin : PickChains.hairpinRules(f)) {
@@ -463,7 +472,9 @@ public final class NftRenderer {
             w.line(null, "add element ", t, " ", ServiceChainRenderer.CLUSTER_CIDRS, " ",
                     ServiceChainRenderer.cidrSet(options.clusterCidrs(f)));
         }
-        List<dev.ferry.model.Cidr> npa = options.nodePortAddresses(f);
+        dev.ferry.model.Cidr loopback = dev.ferry.model.Cidr.parse(f.loopback);
+        List<dev.ferry.model.Cidr> npa = options.nodePortAddresses(f).stream()
+                .filter(c -> !(loopback.contains(c.address()) && c.prefixLength() >= loopback.prefixLength())).toList();
         if (!npa.isEmpty()) {
             StringBuilder sb = new StringBuilder();
             for (int i = 0; i < npa.size(); i++) {

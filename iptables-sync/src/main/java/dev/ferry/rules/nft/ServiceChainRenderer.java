@@ -7,6 +7,7 @@ import dev.ferry.model.ServicePort;
 import dev.ferry.model.ServiceType;
 import dev.ferry.model.SessionAffinity;
 import dev.ferry.model.TrafficPolicy;
+import dev.ferry.select.TrafficVerdicts;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -68,6 +69,7 @@ final class ServiceChainRenderer {
 
         List<Endpoint> clusterEps = familyEps.stream().filter(Endpoint::clusterTraffic).toList();
         List<Endpoint> externalEps = familyEps.stream().filter(Endpoint::externalTraffic).toList();
+        boolean anyUsable = !clusterEps.isEmpty() || !externalEps.isEmpty() || TrafficVerdicts.anyUsable(familyEps);
         boolean hasExternalFrontends = nodePort || !externalIps.isEmpty() || !lbIps.isEmpty();
         boolean affinity = sp.sessionAffinity() == SessionAffinity.CLIENT_IP;
         int timeout = sp.affinityTimeoutSeconds() > 0 ? sp.affinityTimeoutSeconds() : SessionAffinity.DEFAULT_TIMEOUT_SECONDS;
@@ -105,7 +107,7 @@ final class ServiceChainRenderer {
                 elements.add(new ServiceRules.Element(SERVICE_NODEPORTS, key, "goto " + pick(picks, PickChains.Kind.NODEPORT, n)));
                 endpointElements(elements, PickChains.nodePortEndpoints(proto), key, clusterEps);
             }
-            firewall(sp, f, lbIps, proto, fwChain, chains, elements);
+            firewall(sp, f, o, lbIps, proto, fwChain, chains, elements);
             return new ServiceRules(sp.name(), chains, sets, elements, picks);
         }
 
@@ -128,22 +130,27 @@ final class ServiceChainRenderer {
             String key = frontendKey(ip, proto, sp.port());
             elements.add(new ServiceRules.Element(CLUSTER_IPS, addr(ip), null));
             elements.add(clusterEps.isEmpty()
-                    ? new ServiceRules.Element(NO_ENDPOINT_SERVICES, key, "goto " + REJECT_CHAIN)
+                    ? new ServiceRules.Element(NO_ENDPOINT_SERVICES, key, verdict(TrafficVerdicts.whenNoEndpoint(anyUsable, false)))
                     : new ServiceRules.Element(SERVICE_IPS, key, "goto " + svcChain));
         }
 
         // External traffic.
         if (hasExternalFrontends) {
-            if (!externalEps.isEmpty()) {
+            boolean local = sp.externalTrafficPolicy() == TrafficPolicy.LOCAL;
+            // As kube-proxy: under externalTrafficPolicy Local the external chain is used even without a
+            // local endpoint, so that pods and the node itself still reach the cluster endpoints; traffic
+            // from elsewhere falls off its end and the no-endpoint maps drop it.
+            boolean extChainUsed = !externalEps.isEmpty() || (local && anyUsable && !clusterEps.isEmpty());
+            if (extChainUsed) {
                 boolean sameSet = externalEps.equals(clusterEps);
                 String target = sameSet ? svcChain : localChain;
-                if (!sameSet) {
+                if (!sameSet && !externalEps.isEmpty()) {
                     List<String> rules = new ArrayList<>();
                     dispatch(rules, externalEps, base, affinity, f, proto, seed, sets, timeout);
                     chains.put(localChain, rules);
                 }
                 List<String> ext = new ArrayList<>();
-                if (sp.externalTrafficPolicy() == TrafficPolicy.LOCAL) {
+                if (local) {
                     // Pods and the node itself reach the service through the cluster endpoints, as
                     // kube-proxy does: only traffic from outside is kept on this node's endpoints.
                     List<Cidr> cidrs = o.clusterCidrs(f);
@@ -157,43 +164,63 @@ final class ServiceChainRenderer {
                 } else {
                     ext.add("jump " + MARK_MASQ);
                 }
-                ext.add("goto " + target);
+                if (!externalEps.isEmpty()) {
+                    ext.add("goto " + target);
+                }
                 chains.put(extChain, ext);
             }
             // kube-proxy: no endpoints at all → reject; endpoints but none for external traffic → drop.
-            String none = clusterEps.isEmpty() && externalEps.isEmpty() ? "goto " + REJECT_CHAIN : "drop";
+            String none = verdict(TrafficVerdicts.whenNoEndpoint(anyUsable, false));
             for (InetAddress ip : extIps) {
                 String key = frontendKey(ip, proto, sp.port());
-                elements.add(externalEps.isEmpty()
-                        ? new ServiceRules.Element(NO_ENDPOINT_SERVICES, key, none)
-                        : new ServiceRules.Element(SERVICE_IPS, key, "goto " + extChain));
+                if (extChainUsed) {
+                    elements.add(new ServiceRules.Element(SERVICE_IPS, key, "goto " + extChain));
+                }
+                if (externalEps.isEmpty()) {
+                    elements.add(new ServiceRules.Element(NO_ENDPOINT_SERVICES, key, none));
+                }
             }
             if (nodePort) {
                 String key = proto + " . " + sp.nodePort();
-                elements.add(externalEps.isEmpty()
-                        ? new ServiceRules.Element(NO_ENDPOINT_NODEPORTS, key, none)
-                        : new ServiceRules.Element(SERVICE_NODEPORTS, key, "goto " + extChain));
+                if (extChainUsed) {
+                    elements.add(new ServiceRules.Element(SERVICE_NODEPORTS, key, "goto " + extChain));
+                }
+                if (externalEps.isEmpty()) {
+                    elements.add(new ServiceRules.Element(NO_ENDPOINT_NODEPORTS, key, none));
+                }
             }
-            firewall(sp, f, lbIps, proto, fwChain, chains, elements);
+            firewall(sp, f, o, lbIps, proto, fwChain, chains, elements);
         }
 
         return new ServiceRules(sp.name(), chains, sets, elements, picks);
     }
 
     /** loadBalancerSourceRanges: the firewall chain and its firewall-ips entries. */
-    private static void firewall(ServicePort sp, NftFamily f, List<InetAddress> lbIps, String proto, String fwChain,
-                                 Map<String, List<String>> chains, List<ServiceRules.Element> elements) {
+    private static void firewall(ServicePort sp, NftFamily f, NftOptions o, List<InetAddress> lbIps, String proto,
+                                 String fwChain, Map<String, List<String>> chains, List<ServiceRules.Element> elements) {
         if (lbIps.isEmpty() || sp.loadBalancerSourceRanges().isEmpty()) {
             return;
         }
         List<Cidr> ranges = sp.loadBalancerSourceRanges().stream()
                 .filter(c -> c.isIpv6() == (f == NftFamily.IPV6)).toList();
+        List<String> allowed = new ArrayList<>();
+        ranges.forEach(c -> allowed.add(c.toString()));
+        if (TrafficVerdicts.allowsFromNode(ranges, o.nodeIps(f))) {
+            // a VIP the node holds locally makes the node's own connections leave with it as source
+            lbIps.forEach(ip -> allowed.add(addr(ip)));
+        }
         // Ranges only of the other family allow nobody of this one.
-        chains.put(fwChain, List.of(ranges.isEmpty() ? "drop" : f.header + " saddr != " + cidrSet(ranges) + " drop"));
+        chains.put(fwChain, List.of(allowed.isEmpty() ? "drop"
+                : f.header + " saddr != " + (allowed.size() == 1 ? allowed.get(0) : "{ " + String.join(", ", allowed) + " }") + " drop"));
         for (InetAddress ip : lbIps) {
             elements.add(new ServiceRules.Element(FIREWALL_IPS,
                     frontendKey(ip, proto, sp.port()), "goto " + fwChain));
         }
+    }
+
+    /** The no-endpoint map verdict of a block decision. */
+    static String verdict(TrafficVerdicts.Block b) {
+        return b == TrafficVerdicts.Block.DROP ? "drop" : "goto " + REJECT_CHAIN;
     }
 
     private static String pick(List<String> picks, PickChains.Kind kind, int n) {
