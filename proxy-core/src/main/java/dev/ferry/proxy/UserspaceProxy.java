@@ -46,6 +46,12 @@ import org.slf4j.LoggerFactory;
  * reset). Listeners open and close as the table changes; connections already relayed are never
  * touched by a change. Only endpoint addresses from the table are ever connected to.
  *
+ * <p>What clients and Services can make it hold is bounded ({@link ProxyLimits}, counted in
+ * {@link #bounds()}): UDP flows, TCP connections, and listening sockets. Frontends the listener
+ * budget cannot hold are not listened on (smaller Services first; no Service beyond half of the
+ * budget, so one Service with thousands of ports cannot starve the others) and are named by
+ * {@link #refusedListeners()}; listeners already open are never closed for the budget.
+ *
  * <p>Threads: {@link #start()}, {@link #onTableChanged()} and {@link #close()} are called from one
  * thread (the table writer); {@link #metrics()} and the getters from any thread.
  */
@@ -59,6 +65,14 @@ public final class UserspaceProxy implements AutoCloseable {
     /** The listening sockets of each frontend: one per event loop with SO_REUSEPORT on a native transport, else one. */
     private final Map<FrontendKey, List<Channel>> listeners = new HashMap<>();
     private final Set<FrontendKey> failedBinds = new HashSet<>();
+    private final ProxyBounds bounds;
+    private final AcceptErrors acceptErrors;
+    /** The Service (namespace/name) of each frontend listened on, for the per-Service share of the budget. */
+    private final Map<FrontendKey, String> listenerServices = new HashMap<>();
+    /** Frontends not listened on because of the listener budget, with their Service. */
+    private volatile Map<FrontendKey, String> budgetRefused = Map.of();
+    /** Event loops of the worker group: the listening sockets one native TCP frontend takes. */
+    private int loops = 1;
     private volatile int listening;
     private EventLoopGroup bossGroup;
     private EventLoopGroup workerGroup;
@@ -72,6 +86,8 @@ public final class UserspaceProxy implements AutoCloseable {
         this.options = options;
         this.transport = Transport.pick(options.transport());
         this.router = new Router(reader, options.defaultAlgorithm(), options.conntrack());
+        this.bounds = new ProxyBounds(options.limits());
+        this.acceptErrors = new AcceptErrors(bounds);
     }
 
     /**
@@ -91,6 +107,12 @@ public final class UserspaceProxy implements AutoCloseable {
             bossGroup = transport.newGroup(1, "ferry-accept");
         }
         workerGroup = transport.newGroup(options.ioThreads(), "ferry-io", balance);
+        loops = 0;
+        workerGroup.forEach(e -> loops++);
+        ProxyLimits l = options.limits();
+        LOG.info("userspace proxy limits: {} UDP flows ({} per client and frontend), {} TCP connections, {} listening"
+                + " sockets (file descriptor limit {})", l.udpFlows(), l.udpFlowsPerClient(), l.connections(),
+                l.listenerSockets(), ProxyLimits.fdLimit());
         onTableChanged();
     }
 
@@ -121,7 +143,8 @@ public final class UserspaceProxy implements AutoCloseable {
         seenGeneration = gen;
         router.refresh();
         Set<InetAddress> frontendAddresses = new HashSet<>();
-        Set<FrontendKey> wanted = wantedFrontends(frontendAddresses);
+        Map<FrontendKey, String> services = new HashMap<>();
+        Set<FrontendKey> wanted = wantedFrontends(frontendAddresses, services);
         if (serviceInterface != null) {
             // Every service address is held, with or without endpoints, so that the kernel answers a
             // frontend without a listener with a RST (connection refused) instead of a routing error.
@@ -147,6 +170,7 @@ public final class UserspaceProxy implements AutoCloseable {
                     closing.add(c.close()); // the listening sockets only: accepted connections live on
                 }
                 it.remove();
+                listenerServices.remove(e.getKey());
                 closed++;
             }
         }
@@ -156,12 +180,9 @@ public final class UserspaceProxy implements AutoCloseable {
         }
         failedBinds.retainAll(wanted);
         List<List<ChannelFuture>> binding = new ArrayList<>();
-        List<FrontendKey> keys = new ArrayList<>();
-        for (FrontendKey k : wanted) {
-            if (!listeners.containsKey(k)) {
-                binding.add(bind(k));
-                keys.add(k);
-            }
+        List<FrontendKey> keys = admitted(wanted, services);
+        for (FrontendKey k : keys) {
+            binding.add(bind(k));
         }
         int opened = 0;
         for (int i = 0; i < binding.size(); i++) {
@@ -178,6 +199,7 @@ public final class UserspaceProxy implements AutoCloseable {
             }
             if (cause == null) {
                 listeners.put(k, channels);
+                listenerServices.put(k, services.get(k));
                 failedBinds.remove(k);
                 opened++;
             } else {
@@ -188,10 +210,102 @@ public final class UserspaceProxy implements AutoCloseable {
             }
         }
         listening = listeners.size();
+        int sockets = 0;
+        for (List<Channel> cs : listeners.values()) {
+            sockets += cs.size();
+        }
+        bounds.listenerSockets(sockets);
         if (opened > 0 || closed > 0) {
             LOG.info("table generation {}: {} listeners opened, {} closed, {} listening", gen, opened, closed,
                     listening);
         }
+    }
+
+    /** Listening sockets one frontend takes: one per event loop for TCP on a native transport, else one. */
+    private int socketsFor(FrontendKey k) {
+        return k.protocol == Protocol.TCP && transport.isNative() ? loops : 1;
+    }
+
+    private static final java.util.Comparator<FrontendKey> FRONTEND_ORDER = java.util.Comparator
+            .<FrontendKey>comparingInt(k -> k.family).thenComparingLong(k -> k.hi).thenComparingLong(k -> k.lo)
+            .thenComparingInt(k -> k.port).thenComparing(k -> k.protocol).thenComparing(k -> k.nodePort);
+
+    /**
+     * The wanted frontends not listened on yet that the listener budget can hold, in the order to
+     * bind them; records the others in {@link #budgetRefused} and counts the newly refused ones.
+     * Services with fewer frontends go first (then by name, address and port), and no Service gets
+     * more than half of the budget unless it is its first frontend: a Service with 65 535 ports gets
+     * its lowest ports served and leaves room for every other Service.
+     */
+    private List<FrontendKey> admitted(Set<FrontendKey> wanted, Map<FrontendKey, String> services) {
+        int budget = options.limits().listenerSockets();
+        int perService = budget - budget / 2;
+        int inUse = 0;
+        Map<String, Integer> byService = new HashMap<>();
+        for (var e : listeners.entrySet()) {
+            inUse += e.getValue().size();
+            byService.merge(listenerServices.getOrDefault(e.getKey(), ""), e.getValue().size(), Integer::sum);
+        }
+        Map<String, Integer> wantedPerService = new HashMap<>();
+        List<FrontendKey> fresh = new ArrayList<>();
+        for (FrontendKey k : wanted) {
+            wantedPerService.merge(services.getOrDefault(k, ""), 1, Integer::sum);
+            if (!listeners.containsKey(k)) {
+                fresh.add(k);
+            }
+        }
+        fresh.sort(java.util.Comparator.<FrontendKey>comparingInt(k -> wantedPerService.get(services.getOrDefault(k, "")))
+                .thenComparing(k -> services.getOrDefault(k, "")).thenComparing(FRONTEND_ORDER));
+        List<FrontendKey> out = new ArrayList<>();
+        Map<FrontendKey, String> refused = new java.util.LinkedHashMap<>();
+        Map<FrontendKey, String> before = budgetRefused;
+        int newlyRefused = 0;
+        for (FrontendKey k : fresh) {
+            String svc = services.getOrDefault(k, "");
+            int need = socketsFor(k);
+            int held = byService.getOrDefault(svc, 0);
+            if (inUse + need > budget || (held > 0 && held + need > perService)) {
+                refused.put(k, svc);
+                if (!before.containsKey(k)) {
+                    newlyRefused++;
+                }
+                continue;
+            }
+            inUse += need;
+            byService.put(svc, held + need);
+            out.add(k);
+        }
+        budgetRefused = java.util.Collections.unmodifiableMap(refused);
+        if (newlyRefused > 0) {
+            var first = refused.entrySet().iterator().next();
+            bounds.refused(ProxyBounds.Refusal.LISTENERS, newlyRefused,
+                    "listener budget of {} sockets ({} in use, at most {} per Service): {} frontends not listened on,"
+                    + " e.g. {} of {}; raise the descriptor limit or --proxy-max-listeners", budget, inUse, perService,
+                    refused.size(), first.getKey(), first.getValue());
+        }
+        return out;
+    }
+
+    /**
+     * Frontends not listened on because the listener budget is spent, as "SERVICE: FRONTEND"
+     * (e.g. {@code default/big: TCP 10.96.0.5:8080}), in the order they were considered.
+     */
+    public List<String> refusedListeners() {
+        List<String> out = new ArrayList<>();
+        budgetRefused.forEach((k, svc) -> out.add(svc + ": " + k));
+        return out;
+    }
+
+    /** Every listening socket (tests fire events into their pipelines). */
+    List<Channel> listenerChannels() {
+        List<Channel> out = new ArrayList<>();
+        listeners.values().forEach(out::addAll);
+        return out;
+    }
+
+    /** The proxy's bounds: limits, what is in use, refusals and evictions. */
+    public ProxyBounds bounds() {
+        return bounds;
     }
 
     private static boolean isLocal(InetAddress a) {
@@ -206,7 +320,7 @@ public final class UserspaceProxy implements AutoCloseable {
      * Every socket the table asks for: frontends with at least one endpoint usable from them. Adds
      * every frontend address (with or without endpoints) to {@code addresses}.
      */
-    private Set<FrontendKey> wantedFrontends(Set<InetAddress> addresses) {
+    private Set<FrontendKey> wantedFrontends(Set<InetAddress> addresses, Map<FrontendKey, String> services) {
         Set<FrontendKey> wanted = new HashSet<>();
         reader.forEach(new ServicePortView(), v -> {
             Protocol p = v.protocol();
@@ -220,12 +334,17 @@ public final class UserspaceProxy implements AutoCloseable {
                 if (!anyUsable(v, f)) {
                     continue;
                 }
+                String service = v.namespace() + "/" + v.name();
                 if (v.frontendKind(f) == FrontendKind.NODE_PORT) {
                     for (InetAddress a : options.nodePortAddresses()) {
-                        wanted.add(new FrontendKey(p, a, v.frontendPort(f), true));
+                        FrontendKey k = new FrontendKey(p, a, v.frontendPort(f), true);
+                        wanted.add(k);
+                        services.put(k, service);
                     }
                 } else {
-                    wanted.add(new FrontendKey(p, v.frontendAddress(f), v.frontendPort(f), false));
+                    FrontendKey k = new FrontendKey(p, v.frontendAddress(f), v.frontendPort(f), false);
+                    wanted.add(k);
+                    services.put(k, service);
                 }
             }
         });
@@ -247,7 +366,7 @@ public final class UserspaceProxy implements AutoCloseable {
                     .group(workerGroup)
                     .channel(transport.datagramChannel())
                     .option(ChannelOption.SO_REUSEADDR, true)
-                    .handler(new UdpFrontendHandler(router, k, options, transport, balance))
+                    .handler(new UdpFrontendHandler(router, k, options, transport, balance, bounds))
                     .bind(k.socketAddress));
         }
         if (!transport.isNative()) {
@@ -274,13 +393,14 @@ public final class UserspaceProxy implements AutoCloseable {
                 .channel(transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
+                .handler(acceptErrors)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.RCVBUF_ALLOCATOR, RelayBuffers.reads())
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(new TcpFrontendHandler(router, k, options, transport, balance));
+                        ch.pipeline().addLast(new TcpFrontendHandler(router, k, options, transport, balance, bounds));
                     }
                 });
     }
@@ -332,6 +452,7 @@ public final class UserspaceProxy implements AutoCloseable {
             f.awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
         listeners.clear();
+        listenerServices.clear();
         listening = 0;
         if (bossGroup != null) {
             bossGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
