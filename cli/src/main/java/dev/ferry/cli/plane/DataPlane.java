@@ -7,6 +7,7 @@ import dev.ferry.dns.DnsServer;
 import dev.ferry.health.ServiceHealthServers;
 import dev.ferry.model.Cidr;
 import dev.ferry.model.ServicePort;
+import dev.ferry.proxy.ProxyLimits;
 import dev.ferry.proxy.ProxyOptions;
 import dev.ferry.proxy.UserspaceProxy;
 import dev.ferry.rules.Backoff;
@@ -52,12 +53,14 @@ public final class DataPlane implements AutoCloseable {
 
     /**
      * Everything a data plane needs from the configuration; iptablesBackend null means detect it at
-     * start; proxyTransport is one of the userspace proxy's transports (auto: io_uring, else epoll, else NIO).
+     * start; proxyTransport is one of the userspace proxy's transports (auto: io_uring, else epoll, else NIO);
+     * proxyLimits bound what clients and Services can make the userspace proxy hold.
      */
     public record Settings(Kind kind, Path stateDir, String nodeName, List<Cidr> clusterCidrs, boolean masqueradeAll,
                            List<Cidr> nodePortAddresses, Duration syncPeriod, String defaultAlgorithm,
                            String serviceInterface, InetSocketAddress dnsBind, List<InetSocketAddress> dnsUpstreams,
-                           String clusterDomain, IptablesBackend iptablesBackend, String proxyTransport) {}
+                           String clusterDomain, IptablesBackend iptablesBackend, String proxyTransport,
+                           ProxyLimits proxyLimits) {}
 
     private final ServiceTableReader reader;
     private final Settings settings;
@@ -97,7 +100,7 @@ public final class DataPlane implements AutoCloseable {
                 closeables.add(ct);
                 ProxyOptions o = ProxyOptions.defaults().withConntrack(ct).withNodePortAddresses(nodeIps)
                         .withDefaultAlgorithm(settings.defaultAlgorithm()).withServiceInterface(settings.serviceInterface())
-                        .withTransport(settings.proxyTransport());
+                        .withTransport(settings.proxyTransport()).withLimits(settings.proxyLimits());
                 proxy = new UserspaceProxy(reader, o);
                 closeables.add(0, proxy);
                 proxy.start();
