@@ -76,6 +76,10 @@ public final class UserspaceProxy implements AutoCloseable {
     private volatile int listening;
     private EventLoopGroup bossGroup;
     private EventLoopGroup workerGroup;
+    /** Where UDP frontends and their flows run: the worker group, or an epoll group when TCP runs on io_uring. */
+    private Transport udpTransport;
+    private EventLoopGroup udpGroup;
+    private final LoopBalance udpBalance = new LoopBalance();
     private final LoopBalance balance = new LoopBalance();
     private ServiceInterface serviceInterface;
     private long seenGeneration = -1;
@@ -109,6 +113,13 @@ public final class UserspaceProxy implements AutoCloseable {
         workerGroup = transport.newGroup(options.ioThreads(), "ferry-io", balance);
         loops = 0;
         workerGroup.forEach(e -> loops++);
+        udpTransport = transport.forUdp();
+        if (udpTransport == transport) {
+            udpGroup = workerGroup;
+        } else {
+            udpGroup = udpTransport.newGroup(Math.max(1, loops / 2), "ferry-udp", udpBalance);
+            LOG.info("UDP on {} ({})", udpTransport.name(), udpTransport.why());
+        }
         ProxyLimits l = options.limits();
         LOG.info("userspace proxy limits: {} UDP flows ({} per client and frontend), {} TCP connections, {} listening"
                 + " sockets (file descriptor limit {})", l.udpFlows(), l.udpFlowsPerClient(), l.connections(),
@@ -363,10 +374,11 @@ public final class UserspaceProxy implements AutoCloseable {
     private List<ChannelFuture> bind(FrontendKey k) {
         if (k.protocol == Protocol.UDP) {
             return List.of(new Bootstrap()
-                    .group(workerGroup)
-                    .channel(transport.datagramChannel())
+                    .group(udpGroup)
+                    .channel(udpTransport.datagramChannel())
                     .option(ChannelOption.SO_REUSEADDR, true)
-                    .handler(new UdpFrontendHandler(router, k, options, transport, balance, bounds))
+                    .handler(new UdpFrontendHandler(router, k, options, udpTransport,
+                            udpGroup == workerGroup ? balance : udpBalance, bounds))
                     .bind(k.socketAddress));
         }
         if (!transport.isNative()) {
@@ -456,6 +468,9 @@ public final class UserspaceProxy implements AutoCloseable {
         listening = 0;
         if (bossGroup != null) {
             bossGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+        if (udpGroup != null && udpGroup != workerGroup) {
+            udpGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
         if (workerGroup != null) {
             workerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
