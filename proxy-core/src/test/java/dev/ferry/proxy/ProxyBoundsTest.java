@@ -139,7 +139,7 @@ class ProxyBoundsTest {
         EchoBackend dns = fixture.backend("dns");
         EchoBackend web = fixture.backend("web");
         proxy = fixture.start(options(new ProxyLimits(FLOWS, FLOWS_PER_CLIENT, 1000, 1000))
-                        .withUdpIdleTimeout(Duration.ofSeconds(5)),
+                        .withUdpIdleTimeout(Duration.ofSeconds(8)), // longer than any phase, even on a loaded machine
                 Services.clusterIp("flood", FLOOD_IP, 5353, Protocol.UDP, Services.loopback(dns)),
                 Services.clusterIp("quiet", QUIET_IP, 5353, Protocol.UDP, Services.loopback(dns)),
                 Services.clusterIp("web", WEB_IP, 8080, Protocol.TCP, Services.loopback(web)));
@@ -212,20 +212,18 @@ class ProxyBoundsTest {
                 + bounds.evictions(ProxyBounds.Eviction.UDP_GLOBAL) + ", datagrams "
                 + proxy.metrics("default/flood:5353/UDP").udpDatagrams();
         assertTrue(bounds.evictions(ProxyBounds.Eviction.UDP_GLOBAL) > 0, "the global bound evicted flows: " + counts);
-        assertTrue(bounds.evictions(ProxyBounds.Eviction.UDP_PER_CLIENT) > 50, "each flooder hit its own bound too");
 
         // Every flow is taken by the flood's frontend now: a flow to another frontend is refused, and counted.
-        if (bounds.udpFlows() == FLOWS) {
-            try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(ip("127.0.0.70"), 0))) {
-                byte[] b = "late".getBytes(StandardCharsets.UTF_8);
-                s.send(new DatagramPacket(b, b.length, new InetSocketAddress(ip(QUIET_IP), 5353)));
-            }
-            waitFor("the refused flow is counted", () -> bounds.refusals(ProxyBounds.Refusal.UDP_FLOWS) >= 1, 5);
+        assertEquals(FLOWS, bounds.udpFlows(), "the flood holds every flow: " + counts);
+        try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(ip("127.0.0.70"), 0))) {
+            byte[] b = "late".getBytes(StandardCharsets.UTF_8);
+            s.send(new DatagramPacket(b, b.length, new InetSocketAddress(ip(QUIET_IP), 5353)));
         }
+        waitFor("the refused flow is counted", () -> bounds.refusals(ProxyBounds.Refusal.UDP_FLOWS) >= 1, 5);
 
         assertEquals("web", LoopbackProxyTest.greeting(WEB_IP, 8080, null), "TCP after the flood");
-        // The idle sweep still runs: every flow and its backend socket goes after the 5 s timeout.
-        waitFor("all flows idle out", () -> bounds.udpFlows() == 0, 15);
+        // The idle sweep still runs: every flow and its backend socket goes after the 8 s timeout.
+        waitFor("all flows idle out", () -> bounds.udpFlows() == 0, 25);
         waitFor("backend sockets closed", () -> {
             try {
                 return openFds() <= baseline + 5;
