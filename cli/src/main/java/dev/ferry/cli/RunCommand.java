@@ -97,6 +97,27 @@ final class RunCommand implements Callable<Integer> {
                     + " seccomp allow it, else epoll (logged with the cause); epoll opts out of io_uring.")
     String proxyTransport;
 
+    @Option(names = "--udp-max-flows", paramLabel = "N", converter = PositiveInt.class,
+            description = "Userspace proxy: UDP flows (one backend socket each) at most; past it a new flow closes its"
+                    + " frontend's least recently used one. Default: 12% of the file descriptor limit, at most"
+                    + " max(conntrack.maxPerCore x cores, conntrack.min).")
+    Integer udpMaxFlows;
+
+    @Option(names = "--udp-max-flows-per-client", paramLabel = "N", converter = PositiveInt.class,
+            description = "Userspace proxy: UDP flows of one client address on one frontend; past it the client's least"
+                    + " recently used flow is closed. Default: 1024 (or --udp-max-flows when lower).")
+    Integer udpMaxFlowsPerClient;
+
+    @Option(names = "--proxy-max-connections", paramLabel = "N", converter = PositiveInt.class,
+            description = "Userspace proxy: TCP connections relayed at once; past it new ones are reset."
+                    + " Default: 6% of the file descriptor limit (two sockets each).")
+    Integer proxyMaxConnections;
+
+    @Option(names = "--proxy-max-listeners", paramLabel = "N", converter = PositiveInt.class,
+            description = "Userspace proxy: listening sockets (a TCP frontend takes one per event loop); frontends past it"
+                    + " are not served and are named in /healthz. Default: 25% of the file descriptor limit.")
+    Integer proxyMaxListeners;
+
     @Option(names = "--healthz-bind-address", paramLabel = "IP:PORT", converter = HealthzAddressFlag.class,
             description = "Serve /healthz and /livez here (default 0.0.0.0:10256; overrides healthzBindAddress).")
     BindAddress healthzBindAddress;
@@ -232,6 +253,11 @@ final class RunCommand implements Callable<Integer> {
         sync.afterEveryWrite(serviceHealth::onTableChanged);
         sync.everySecond(serviceHealth::tick);
         metrics.dns(serviceHealth.dns());
+        if (serviceHealth.proxy() != null) {
+            dev.ferry.proxy.UserspaceProxy proxy = serviceHealth.proxy();
+            metrics.userspaceBounds(proxy.bounds());
+            health.report("listener budget", () -> refusedListenersReason(proxy.refusedListeners()));
+        }
         StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
         AutoCloseable running;
         try {
@@ -300,6 +326,16 @@ final class RunCommand implements Callable<Integer> {
     }
 
     private boolean stopped;
+
+    /** Null when every frontend is listened on; else how many are not, naming the first few. */
+    static String refusedListenersReason(List<String> refused) {
+        if (refused.isEmpty()) {
+            return null;
+        }
+        int shown = Math.min(5, refused.size());
+        return refused.size() + " frontends not listened on (raise the file descriptor limit or --proxy-max-listeners): "
+                + String.join(", ", refused.subList(0, shown)) + (refused.size() > shown ? ", ..." : "");
+    }
 
     private synchronized void shutdown(AutoCloseable source, TableSync sync, DemoBackends backends, StatusServers servers,
                                        DataPlane serviceHealth) {
@@ -375,9 +411,24 @@ final class RunCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         String algorithm = config.scheduler() == null ? "rr" : config.scheduler().schedulerName();
+        ProxyConfig.Conntrack ct = config.conntrack();
+        dev.ferry.proxy.ProxyLimits limits = dev.ferry.proxy.ProxyLimits.forFdLimit(dev.ferry.proxy.ProxyLimits.fdLimit(),
+                dev.ferry.proxy.ProxyLimits.conntrackMax(ct.maxPerCore(), ct.min()));
+        if (udpMaxFlows != null) {
+            limits = limits.withUdpFlows(udpMaxFlows);
+        }
+        if (udpMaxFlowsPerClient != null) {
+            limits = limits.withUdpFlowsPerClient(udpMaxFlowsPerClient);
+        }
+        if (proxyMaxConnections != null) {
+            limits = limits.withConnections(proxyMaxConnections);
+        }
+        if (proxyMaxListeners != null) {
+            limits = limits.withListenerSockets(proxyMaxListeners);
+        }
         return new DataPlane.Settings(kind, dir, node, config.clusterCIDRs(), config.masqueradeAll(), nodePorts,
                 config.syncPeriod(), algorithm, serviceInterface, dns, upstreams, dnsAllow, clusterDomain, iptablesBackend,
-                proxyTransport, serviceCidrs, config.localhostNodePorts() && !demo, nodeIps);
+                proxyTransport, serviceCidrs, config.localhostNodePorts() && !demo, nodeIps, limits);
     }
 
     private static Cidr parseFlagCidr(String flag, String value) {
@@ -496,6 +547,23 @@ final class RunCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.TypeConversionException(e.getMessage());
             }
+        }
+    }
+
+    /** A count of at least 1. */
+    static final class PositiveInt implements CommandLine.ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            int n;
+            try {
+                n = Integer.parseInt(value.strip());
+            } catch (NumberFormatException e) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not a whole number");
+            }
+            if (n < 1) {
+                throw new CommandLine.TypeConversionException("'" + value + "' must be at least 1");
+            }
+            return n;
         }
     }
 

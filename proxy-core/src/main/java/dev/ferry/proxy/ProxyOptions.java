@@ -23,10 +23,12 @@ import java.util.Objects;
  * @param transport "auto" (the best native transport on Linux, else NIO), "io_uring", "epoll" or
  *     "nio"; a native transport the kernel or platform does not offer falls back (see {@link Transport#pick(String)})
  * @param ioThreads event loop threads (0: Netty's default, 2 × cores)
+ * @param limits how many UDP flows, TCP connections and listening sockets the proxy may hold
  */
 public record ProxyOptions(List<InetAddress> nodePortAddresses, String defaultAlgorithm, Duration connectTimeout,
                            Duration idleTimeout, int maxConnectAttempts, ConntrackState conntrack,
-                           Duration udpIdleTimeout, String serviceInterface, String transport, int ioThreads) {
+                           Duration udpIdleTimeout, String serviceInterface, String transport, int ioThreads,
+                           ProxyLimits limits) {
 
     public ProxyOptions {
         nodePortAddresses = List.copyOf(nodePortAddresses == null ? List.of() : nodePortAddresses);
@@ -50,52 +52,56 @@ public record ProxyOptions(List<InetAddress> nodePortAddresses, String defaultAl
         if (ioThreads < 0) {
             throw new IllegalArgumentException("ioThreads must be 0 (default) or more, got " + ioThreads);
         }
+        Objects.requireNonNull(limits, "limits");
     }
 
-    /** Defaults: NodePort on loopback only, rr, 1 s connect, 1 h idle, 3 attempts, no conntrack, UDP 30 s, no interface. */
+    /**
+     * Defaults: NodePort on loopback only, rr, 1 s connect, 1 h idle, 3 attempts, no conntrack, UDP 30 s,
+     * no interface, limits from this process's descriptor limit ({@link ProxyLimits#defaults()}).
+     */
     public static ProxyOptions defaults() {
         return new ProxyOptions(List.of(InetAddress.getLoopbackAddress()), "rr", Duration.ofSeconds(1),
-                Duration.ofHours(1), 3, null, Duration.ofSeconds(30), null, "auto", 0);
+                Duration.ofHours(1), 3, null, Duration.ofSeconds(30), null, "auto", 0, ProxyLimits.defaults());
     }
 
     public ProxyOptions withNodePortAddresses(List<InetAddress> a) {
         return new ProxyOptions(a, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts, conntrack,
-                udpIdleTimeout, serviceInterface, transport, ioThreads);
+                udpIdleTimeout, serviceInterface, transport, ioThreads, limits);
     }
 
     public ProxyOptions withDefaultAlgorithm(String a) {
         return new ProxyOptions(nodePortAddresses, a, connectTimeout, idleTimeout, maxConnectAttempts, conntrack,
-                udpIdleTimeout, serviceInterface, transport, ioThreads);
+                udpIdleTimeout, serviceInterface, transport, ioThreads, limits);
     }
 
     public ProxyOptions withConnectTimeout(Duration d) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, d, idleTimeout, maxConnectAttempts, conntrack,
-                udpIdleTimeout, serviceInterface, transport, ioThreads);
+                udpIdleTimeout, serviceInterface, transport, ioThreads, limits);
     }
 
     public ProxyOptions withIdleTimeout(Duration d) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, d, maxConnectAttempts, conntrack,
-                udpIdleTimeout, serviceInterface, transport, ioThreads);
+                udpIdleTimeout, serviceInterface, transport, ioThreads, limits);
     }
 
     public ProxyOptions withMaxConnectAttempts(int n) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, n, conntrack,
-                udpIdleTimeout, serviceInterface, transport, ioThreads);
+                udpIdleTimeout, serviceInterface, transport, ioThreads, limits);
     }
 
     public ProxyOptions withConntrack(ConntrackState c) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts, c,
-                udpIdleTimeout, serviceInterface, transport, ioThreads);
+                udpIdleTimeout, serviceInterface, transport, ioThreads, limits);
     }
 
     public ProxyOptions withUdpIdleTimeout(Duration d) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts,
-                conntrack, d, serviceInterface, transport, ioThreads);
+                conntrack, d, serviceInterface, transport, ioThreads, limits);
     }
 
     public ProxyOptions withServiceInterface(String name) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts,
-                conntrack, udpIdleTimeout, name, transport, ioThreads);
+                conntrack, udpIdleTimeout, name, transport, ioThreads, limits);
     }
 
     /** False: NIO; true: "auto". */
@@ -106,11 +112,16 @@ public record ProxyOptions(List<InetAddress> nodePortAddresses, String defaultAl
     /** One of {@link Transport#CHOICES}. */
     public ProxyOptions withTransport(String t) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts,
-                conntrack, udpIdleTimeout, serviceInterface, t, ioThreads);
+                conntrack, udpIdleTimeout, serviceInterface, t, ioThreads, limits);
     }
 
     public ProxyOptions withIoThreads(int n) {
         return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts,
-                conntrack, udpIdleTimeout, serviceInterface, transport, n);
+                conntrack, udpIdleTimeout, serviceInterface, transport, n, limits);
+    }
+
+    public ProxyOptions withLimits(ProxyLimits l) {
+        return new ProxyOptions(nodePortAddresses, defaultAlgorithm, connectTimeout, idleTimeout, maxConnectAttempts,
+                conntrack, udpIdleTimeout, serviceInterface, transport, ioThreads, l);
     }
 }

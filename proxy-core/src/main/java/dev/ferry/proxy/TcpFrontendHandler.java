@@ -30,6 +30,9 @@ import java.util.concurrent.TimeUnit;
  * fail, propagates half-close (a FIN is passed on only after what came before it is flushed), and
  * closes both sides when neither has sent anything for the idle timeout.
  *
+ * <p>Connections are bounded ({@link ProxyLimits#connections()}): one accepted while the bound is
+ * reached is reset at once and counted, and the connections already relayed go on.
+ *
  * <p>One instance per client connection; all its methods run on that channel's event loop (the
  * backend channel is registered on the same loop).
  */
@@ -40,6 +43,9 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private final Transport transport;
     /** Counts this connection on its loop. */
     private final LoopBalance balance;
+    private final ProxyBounds bounds;
+    /** Holds one of the proxy's connection slots, given back when the client channel closes. */
+    private boolean holdsSlot;
     private final Router.Route route = new Router.Route();
     private final long idleNanos;
     private Channel inbound;
@@ -54,8 +60,10 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private ScheduledFuture<?> idleCheck;
     private final Runnable idleCheckTask = this::checkIdle;
 
-    TcpFrontendHandler(Router router, FrontendKey key, ProxyOptions options, Transport transport, LoopBalance balance) {
+    TcpFrontendHandler(Router router, FrontendKey key, ProxyOptions options, Transport transport, LoopBalance balance,
+                       ProxyBounds bounds) {
         this.router = router;
+        this.bounds = bounds;
         this.key = key;
         this.options = options;
         this.transport = transport;
@@ -67,6 +75,14 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     public void channelActive(ChannelHandlerContext ctx) {
         inbound = ctx.channel();
         InetSocketAddress remote = (InetSocketAddress) inbound.remoteAddress();
+        if (!bounds.tryOpenConnection()) {
+            bounds.refused(ProxyBounds.Refusal.CONNECTIONS, 1,
+                    "{} TCP connections are relayed already: a new one from {} to {} is reset",
+                    options.limits().connections(), remote, key);
+            reset(inbound);
+            return;
+        }
+        holdsSlot = true;
         route.client.set(remote.getAddress());
         int first = router.resolve(key, route, remote.getPort());
         if (route.backends != null) {
@@ -279,6 +295,10 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         balance.closed(ctx.channel().eventLoop());
+        if (holdsSlot) {
+            holdsSlot = false;
+            bounds.connectionClosed();
+        }
         if (idleCheck != null) {
             idleCheck.cancel(false);
         }

@@ -103,6 +103,21 @@ public record Transport(String name, Class<? extends ServerSocketChannel> server
         };
     }
 
+    /**
+     * The transport UDP runs on: epoll when this is io_uring (and epoll loads), else this one. Every
+     * UDP flow is a backend socket of its own, and Netty's io_uring datagram channel (4.2.18) sets
+     * up 2 × 256 message headers per socket: about 60 KB of heap and native memory that only a GC
+     * gives back. Under a flood of new flows that made the daemon's RSS reach 4.5 GB with 2 400
+     * flows live (0.76 GB with -Xmx384m), against 0.22 GB on epoll (benchmarks/RESULTS.md, issue 13).
+     */
+    Transport forUdp() {
+        if (name.equals("io_uring") && Epoll.isAvailable()) {
+            return new Transport("epoll", EpollServerSocketChannel.class, EpollSocketChannel.class,
+                    EpollDatagramChannel.class, "UDP on epoll: a socket per flow costs ~60 KB on io_uring");
+        }
+        return this;
+    }
+
     /** A Linux native transport (epoll or io_uring): SO_REUSEPORT and one listener per event loop. */
     public boolean isNative() {
         return !name.equals("nio");

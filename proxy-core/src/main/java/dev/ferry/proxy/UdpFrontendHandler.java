@@ -13,9 +13,9 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -24,6 +24,14 @@ import java.util.concurrent.TimeUnit;
  * per client address — a connected socket to the chosen backend — relays datagrams both ways,
  * records flows in conntrack's flow table (a restarted daemon sends a known client to the same
  * backend) and closes flows idle for the UDP timeout.
+ *
+ * <p>Flows are bounded ({@link ProxyBounds}): a client address holds at most
+ * {@link ProxyLimits#udpFlowsPerClient()} flows here, and a new one beyond that closes its least
+ * recently used one; when every flow of the proxy is taken, a new flow closes this frontend's least
+ * recently used one, or is refused when this frontend has none. So a client sending from endless
+ * source ports recycles its own flows and sockets instead of taking the node's descriptors. Flows
+ * sit in two least-recently-used lists (the frontend's and their client's), which makes eviction
+ * and the idle sweep cost what they remove, not the number of flows.
  *
  * <p>One instance per frontend socket; everything runs on that socket's event loop (backend
  * sockets are registered on the same loop), so the flow map needs no lock.
@@ -37,10 +45,24 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
     private final Transport transport;
     /** Where this listener is counted among the event loops' channels. */
     private final LoopBalance balance;
+    private final ProxyBounds bounds;
     private final Map<InetSocketAddress, UdpFlow> flows = new HashMap<>();
+    private final Map<InetAddress, ClientFlows> clients = new HashMap<>();
+    /** This frontend's flows, least recently seen first. */
+    private UdpFlow oldest;
+    private UdpFlow newest;
+    /** The router refresh the sweep last checked every flow against. */
+    private long sweptRefresh = -1;
     private final FlowKey flowKey = new FlowKey();
     private final Flow flowScratch = new Flow();
     private ScheduledFuture<?> sweeper;
+
+    /** One client address's flows on this frontend, least recently seen first. */
+    private static final class ClientFlows {
+        int count;
+        UdpFlow oldest;
+        UdpFlow newest;
+    }
 
     /** One client's flow to its backend. */
     private final class UdpFlow {
@@ -55,6 +77,13 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
         long checkedAt;
         long lastSeen;
         long lastTouched;
+        /** Listed in {@link #flows} and the LRU lists, holding a flow slot. */
+        boolean linked;
+        UdpFlow prev;
+        UdpFlow next;
+        ClientFlows owner;
+        UdpFlow clientPrev;
+        UdpFlow clientNext;
 
         UdpFlow(InetSocketAddress client, ServicePortBackends backends, boolean external, InetSocketAddress target,
                 ChannelFuture connected, long refresh, long now) {
@@ -71,8 +100,10 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    UdpFrontendHandler(Router router, FrontendKey key, ProxyOptions options, Transport transport, LoopBalance balance) {
+    UdpFrontendHandler(Router router, FrontendKey key, ProxyOptions options, Transport transport, LoopBalance balance,
+                       ProxyBounds bounds) {
         this.balance = balance;
+        this.bounds = bounds;
         this.router = router;
         this.key = key;
         this.options = options;
@@ -99,17 +130,18 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
         InetSocketAddress sender = packet.sender();
         long now = System.currentTimeMillis();
         UdpFlow flow = flows.get(sender);
-        if (flow != null && flow.checkedAt != router.refreshes() && !stillServed(flow)) {
-            drop(flow);
+        if (flow != null && (!flow.backend.isOpen() || (flow.checkedAt != router.refreshes() && !stillServed(flow)))) {
+            close(flow, true);
             flow = null;
         }
-        if (flow == null || !flow.backend.isOpen()) {
+        if (flow == null) {
             flow = open(ctx.channel(), sender, now);
             if (flow == null) {
                 packet.release();
                 return;
             }
-            flows.put(sender, flow);
+        } else {
+            touch(flow);
         }
         flow.lastSeen = now;
         if (now - flow.lastTouched >= TOUCH_MILLIS) {
@@ -163,18 +195,142 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
         return true;
     }
 
-    private void drop(UdpFlow flow) {
-        flows.remove(flow.client);
-        release(flow);
-    }
-
-    /** Closes a flow's backend socket and forgets it in conntrack (the caller has unlisted it). */
-    private void release(UdpFlow flow) {
+    /**
+     * Unlists a flow, gives its slot back and closes its backend socket; {@code forget} also removes
+     * it from conntrack (not when the listener closes: a restarted daemon keeps the client's backend).
+     * Safe to call twice (the backend's close listener calls it again).
+     */
+    private void close(UdpFlow flow, boolean forget) {
+        if (!flow.linked) {
+            return;
+        }
+        flow.linked = false;
+        flows.remove(flow.client, flow);
+        unlink(flow);
+        bounds.udpFlowClosed();
         flow.backend.close();
         ConntrackState ct = router.conntrack();
-        if (ct != null) {
+        if (forget && ct != null) {
             ct.flows().remove(setKey(flow.client));
         }
+    }
+
+    /** Makes a flow the most recently seen of its frontend and of its client. */
+    private void touch(UdpFlow f) {
+        if (f != newest) {
+            unlinkFrontend(f);
+            appendFrontend(f);
+        }
+        ClientFlows c = f.owner;
+        if (f != c.newest) {
+            unlinkClient(f);
+            appendClient(f);
+        }
+    }
+
+    private void link(UdpFlow f) {
+        f.linked = true;
+        flows.put(f.client, f);
+        appendFrontend(f);
+        ClientFlows c = clients.computeIfAbsent(f.client.getAddress(), a -> new ClientFlows());
+        f.owner = c;
+        c.count++;
+        appendClient(f);
+    }
+
+    private void unlink(UdpFlow f) {
+        unlinkFrontend(f);
+        unlinkClient(f);
+        ClientFlows c = f.owner;
+        if (--c.count == 0) {
+            clients.remove(f.client.getAddress());
+        }
+    }
+
+    private void appendFrontend(UdpFlow f) {
+        f.prev = newest;
+        f.next = null;
+        if (newest == null) {
+            oldest = f;
+        } else {
+            newest.next = f;
+        }
+        newest = f;
+    }
+
+    private void unlinkFrontend(UdpFlow f) {
+        if (f.prev == null) {
+            oldest = f.next;
+        } else {
+            f.prev.next = f.next;
+        }
+        if (f.next == null) {
+            newest = f.prev;
+        } else {
+            f.next.prev = f.prev;
+        }
+        f.prev = null;
+        f.next = null;
+    }
+
+    private static void appendClient(UdpFlow f) {
+        ClientFlows c = f.owner;
+        f.clientPrev = c.newest;
+        f.clientNext = null;
+        if (c.newest == null) {
+            c.oldest = f;
+        } else {
+            c.newest.clientNext = f;
+        }
+        c.newest = f;
+    }
+
+    private static void unlinkClient(UdpFlow f) {
+        ClientFlows c = f.owner;
+        if (f.clientPrev == null) {
+            c.oldest = f.clientNext;
+        } else {
+            f.clientPrev.clientNext = f.clientNext;
+        }
+        if (f.clientNext == null) {
+            c.newest = f.clientPrev;
+        } else {
+            f.clientNext.clientPrev = f.clientPrev;
+        }
+        f.clientPrev = null;
+        f.clientNext = null;
+    }
+
+    /**
+     * Makes room for one more flow of {@code sender}: closes the client's least recently used flow
+     * when it is at its bound, then takes a slot, closing this frontend's least recently used flow
+     * when the proxy has none left. False (nothing taken) when no slot can be had.
+     */
+    private boolean makeRoom(InetSocketAddress sender) {
+        ClientFlows c = clients.get(sender.getAddress());
+        if (c != null && c.count >= options.limits().udpFlowsPerClient()) {
+            UdpFlow victim = c.oldest;
+            bounds.evicted(ProxyBounds.Eviction.UDP_PER_CLIENT,
+                    "client {} reached {} UDP flows to {}: its least recently used flow (port {}) is closed for a new one",
+                    sender.getAddress().getHostAddress(), c.count, key, victim.client.getPort());
+            close(victim, true);
+        }
+        if (bounds.tryOpenUdpFlow()) {
+            return true;
+        }
+        if (oldest != null) {
+            bounds.evicted(ProxyBounds.Eviction.UDP_GLOBAL,
+                    "all {} UDP flows are taken: the least recently used flow of {} (from {}) is closed for a new one",
+                    options.limits().udpFlows(), key, oldest.client);
+            close(oldest, true);
+            if (bounds.tryOpenUdpFlow()) {
+                return true;
+            }
+        }
+        bounds.refused(ProxyBounds.Refusal.UDP_FLOWS, 1,
+                "all {} UDP flows are taken (none on {} to close): a new flow from {} is refused",
+                options.limits().udpFlows(), key, sender);
+        return false;
     }
 
     private UdpFlow open(Channel frontend, InetSocketAddress sender, long now) {
@@ -189,6 +345,9 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
             return null;
         }
         ServicePortBackends b = route.backends;
+        if (!makeRoom(sender)) {
+            return null;
+        }
         ConntrackState ct = router.conntrack();
         if (ct != null && ct.flows().lookup(setKey(sender), now, flowScratch)) {
             int known = Router.positionOf(b, route.choice, flowScratch.backend());
@@ -219,6 +378,13 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
                     }
                 });
         ChannelFuture f = bootstrap.connect(target);
+        if (f.isDone() && !f.isSuccess()) {
+            // No socket at all (the process is out of descriptors): give the slot back, drop the datagram.
+            bounds.udpFlowClosed();
+            b.metrics.connectErrors.increment();
+            bounds.warn("udp-backend-socket", "cannot open a UDP socket to {} for {}: {}", target, key, f.cause());
+            return null;
+        }
         b.metrics.udpFlows.increment();
         router.recordAffinity(route, pos);
         if (ct != null) {
@@ -229,7 +395,11 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
                 b.metrics.connectErrors.increment();
             }
         });
-        return new UdpFlow(sender, b, route.external, target, f, refresh, now);
+        UdpFlow flow = new UdpFlow(sender, b, route.external, target, f, refresh, now);
+        link(flow);
+        // A backend socket closed under the flow (ICMP unreachable) frees the flow at once.
+        f.channel().closeFuture().addListener(closed -> close(flow, true));
+        return flow;
     }
 
     private FlowKey setKey(InetSocketAddress client) {
@@ -238,17 +408,32 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
         return flowKey;
     }
 
+    /**
+     * Closes idle flows (from the least recently seen on, so it costs what it removes) and, after a
+     * table change, flows whose endpoint no longer serves this frontend (an idle flow to a removed
+     * endpoint goes at once, not only when its client speaks again). Never throws: an exception
+     * would cancel the periodic task and leave every later flow open for good.
+     */
     private void expire() {
-        long now = System.currentTimeMillis();
-        long idle = options.udpIdleTimeout().toMillis();
-        long refresh = router.refreshes();
-        for (Iterator<UdpFlow> it = flows.values().iterator(); it.hasNext(); ) {
-            UdpFlow f = it.next();
-            // An idle flow to a removed endpoint goes at once too, not only when the client speaks again.
-            if (now - f.lastSeen >= idle || !f.backend.isOpen() || (f.checkedAt != refresh && !stillServed(f))) {
-                it.remove();
-                release(f);
+        try {
+            long now = System.currentTimeMillis();
+            long idle = options.udpIdleTimeout().toMillis();
+            while (oldest != null && now - oldest.lastSeen >= idle) {
+                close(oldest, true);
             }
+            long refresh = router.refreshes();
+            if (refresh != sweptRefresh) {
+                sweptRefresh = refresh;
+                for (UdpFlow f = oldest; f != null; ) {
+                    UdpFlow next = f.next;
+                    if (!f.backend.isOpen() || (f.checkedAt != refresh && !stillServed(f))) {
+                        close(f, true);
+                    }
+                    f = next;
+                }
+            }
+        } catch (RuntimeException e) {
+            bounds.warn("udp-sweep", "UDP flow sweep of {} failed (retried next period): {}", key, e.toString());
         }
     }
 
@@ -258,10 +443,9 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (sweeper != null) {
             sweeper.cancel(false);
         }
-        for (UdpFlow f : flows.values()) {
-            f.backend.close();
+        while (oldest != null) {
+            close(oldest, false);
         }
-        flows.clear();
         ctx.fireChannelInactive();
     }
 }

@@ -44,6 +44,12 @@ import org.slf4j.LoggerFactory;
  * reset). Listeners open and close as the table changes; connections already relayed are never
  * touched by a change. Only endpoint addresses from the table are ever connected to.
  *
+ * <p>What clients and Services can make it hold is bounded ({@link ProxyLimits}, counted in
+ * {@link #bounds()}): UDP flows, TCP connections, and listening sockets. Frontends the listener
+ * budget cannot hold are not listened on (smaller Services first; no Service beyond half of the
+ * budget, so one Service with thousands of ports cannot starve the others) and are named by
+ * {@link #refusedListeners()}; listeners already open are never closed for the budget.
+ *
  * <p>Threads: {@link #start()}, {@link #onTableChanged()} and {@link #close()} are called from one
  * thread (the table writer); {@link #metrics()} and the getters from any thread.
  */
@@ -72,10 +78,24 @@ public final class UserspaceProxy implements AutoCloseable {
     private volatile String addressFailure;
     private final java.util.concurrent.atomic.AtomicLong addressesRestored = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong listenRetries = new java.util.concurrent.atomic.AtomicLong();
+    private final ProxyBounds bounds;
+    private final AcceptErrors acceptErrors;
+    /** The Service (namespace/name) of each frontend listened on, for the per-Service share of the budget. */
+    private final Map<FrontendKey, String> listenerServices = new HashMap<>();
+    /** The Service of each frontend the last table walk wanted; writer thread only. */
+    private Map<FrontendKey, String> frontendServices = Map.of();
+    /** Frontends not listened on because of the listener budget, with their Service. */
+    private volatile Map<FrontendKey, String> budgetRefused = Map.of();
+    /** Event loops of the worker group: the listening sockets one native TCP frontend takes. */
+    private int loops = 1;
     private volatile int listening;
     private EventLoopGroup bossGroup;
     private EventLoopGroup workerGroup;
     private final LoopBalance balance = new LoopBalance();
+    /** Where UDP frontends and their flows run: the worker group, or an epoll group when TCP runs on io_uring. */
+    private Transport udpTransport;
+    private EventLoopGroup udpGroup;
+    private final LoopBalance udpBalance = new LoopBalance();
     private ServiceInterface serviceInterface;
     private long seenGeneration = -1;
     private boolean started;
@@ -86,6 +106,8 @@ public final class UserspaceProxy implements AutoCloseable {
         this.transport = Transport.pick(options.transport());
         this.router = new Router(reader, options.defaultAlgorithm(), options.conntrack(), options.nodePortAddresses());
         this.router.onSkipped(UserspaceProxy::logSkip);
+        this.bounds = new ProxyBounds(options.limits());
+        this.acceptErrors = new AcceptErrors(bounds);
     }
 
     private static void logSkip(String servicePort, String why) {
@@ -111,6 +133,19 @@ public final class UserspaceProxy implements AutoCloseable {
             bossGroup = transport.newGroup(1, "ferry-accept");
         }
         workerGroup = transport.newGroup(options.ioThreads(), "ferry-io", balance);
+        loops = 0;
+        workerGroup.forEach(e -> loops++);
+        udpTransport = transport.forUdp();
+        if (udpTransport == transport) {
+            udpGroup = workerGroup;
+        } else {
+            udpGroup = udpTransport.newGroup(Math.max(1, loops / 2), "ferry-udp", udpBalance);
+            LOG.info("UDP on {} ({})", udpTransport.name(), udpTransport.why());
+        }
+        ProxyLimits l = options.limits();
+        LOG.info("userspace proxy limits: {} UDP flows ({} per client and frontend), {} TCP connections, {} listening"
+                + " sockets (file descriptor limit {})", l.udpFlows(), l.udpFlowsPerClient(), l.connections(),
+                l.listenerSockets(), ProxyLimits.fdLimit());
         onTableChanged();
     }
 
@@ -143,7 +178,9 @@ public final class UserspaceProxy implements AutoCloseable {
         seenGeneration = gen;
         router.refresh();
         Set<InetAddress> frontendAddresses = new HashSet<>();
-        Set<FrontendKey> wanted = wantedFrontends(frontendAddresses);
+        Map<FrontendKey, String> services = new HashMap<>();
+        Set<FrontendKey> wanted = wantedFrontends(frontendAddresses, services);
+        frontendServices = services;
         // Every service address is held, with or without endpoints, so that the kernel answers a
         // frontend without a listener with a RST (connection refused) instead of a routing error.
         frontendAddresses.removeAll(options.nodePortAddresses());
@@ -158,6 +195,7 @@ public final class UserspaceProxy implements AutoCloseable {
                     closing.add(c.close()); // the listening sockets only: accepted connections live on
                 }
                 it.remove();
+                listenerServices.remove(e.getKey());
                 closed++;
             }
         }
@@ -166,13 +204,7 @@ public final class UserspaceProxy implements AutoCloseable {
             f.awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
         failedBinds.keySet().retainAll(wanted);
-        List<FrontendKey> keys = new ArrayList<>();
-        for (FrontendKey k : wanted) {
-            if (!listeners.containsKey(k)) {
-                keys.add(k);
-            }
-        }
-        int opened = bindAll(keys);
+        int opened = bindAll(admitted(wanted, services));
         listening = listeners.size();
         if (opened > 0 || closed > 0) {
             LOG.info("table generation {}: {} listeners opened, {} closed, {} listening", gen, opened, closed,
@@ -272,6 +304,7 @@ public final class UserspaceProxy implements AutoCloseable {
             }
             if (cause == null) {
                 listeners.put(k, channels);
+                listenerServices.put(k, frontendServices.get(k));
                 if (failedBinds.remove(k) != null) {
                     LOG.info("listening on {} now", k);
                 }
@@ -285,7 +318,99 @@ public final class UserspaceProxy implements AutoCloseable {
             }
         }
         listenFailure = failedBinds.isEmpty() ? null : describeFailedBinds();
+        int sockets = 0;
+        for (List<Channel> cs : listeners.values()) {
+            sockets += cs.size();
+        }
+        bounds.listenerSockets(sockets);
         return opened;
+    }
+
+    /** Listening sockets one frontend takes: one per event loop for TCP on a native transport, else one. */
+    private int socketsFor(FrontendKey k) {
+        return k.protocol == Protocol.TCP && transport.isNative() ? loops : 1;
+    }
+
+    private static final java.util.Comparator<FrontendKey> FRONTEND_ORDER = java.util.Comparator
+            .<FrontendKey>comparingInt(k -> k.family).thenComparingLong(k -> k.hi).thenComparingLong(k -> k.lo)
+            .thenComparingInt(k -> k.port).thenComparing(k -> k.protocol).thenComparing(k -> k.nodePort);
+
+    /**
+     * The wanted frontends not listened on yet that the listener budget can hold, in the order to
+     * bind them; records the others in {@link #budgetRefused} and counts the newly refused ones.
+     * Services with fewer frontends go first (then by name, address and port), and no Service gets
+     * more than half of the budget unless it is its first frontend: a Service with 65 535 ports gets
+     * its lowest ports served and leaves room for every other Service.
+     */
+    private List<FrontendKey> admitted(Set<FrontendKey> wanted, Map<FrontendKey, String> services) {
+        int budget = options.limits().listenerSockets();
+        int perService = budget - budget / 2;
+        int inUse = 0;
+        Map<String, Integer> byService = new HashMap<>();
+        for (var e : listeners.entrySet()) {
+            inUse += e.getValue().size();
+            byService.merge(listenerServices.getOrDefault(e.getKey(), ""), e.getValue().size(), Integer::sum);
+        }
+        Map<String, Integer> wantedPerService = new HashMap<>();
+        List<FrontendKey> fresh = new ArrayList<>();
+        for (FrontendKey k : wanted) {
+            wantedPerService.merge(services.getOrDefault(k, ""), 1, Integer::sum);
+            if (!listeners.containsKey(k)) {
+                fresh.add(k);
+            }
+        }
+        fresh.sort(java.util.Comparator.<FrontendKey>comparingInt(k -> wantedPerService.get(services.getOrDefault(k, "")))
+                .thenComparing(k -> services.getOrDefault(k, "")).thenComparing(FRONTEND_ORDER));
+        List<FrontendKey> out = new ArrayList<>();
+        Map<FrontendKey, String> refused = new java.util.LinkedHashMap<>();
+        Map<FrontendKey, String> before = budgetRefused;
+        int newlyRefused = 0;
+        for (FrontendKey k : fresh) {
+            String svc = services.getOrDefault(k, "");
+            int need = socketsFor(k);
+            int held = byService.getOrDefault(svc, 0);
+            if (inUse + need > budget || (held > 0 && held + need > perService)) {
+                refused.put(k, svc);
+                if (!before.containsKey(k)) {
+                    newlyRefused++;
+                }
+                continue;
+            }
+            inUse += need;
+            byService.put(svc, held + need);
+            out.add(k);
+        }
+        budgetRefused = java.util.Collections.unmodifiableMap(refused);
+        if (newlyRefused > 0) {
+            var first = refused.entrySet().iterator().next();
+            bounds.refused(ProxyBounds.Refusal.LISTENERS, newlyRefused,
+                    "listener budget of {} sockets ({} in use, at most {} per Service): {} frontends not listened on,"
+                    + " e.g. {} of {}; raise the descriptor limit or --proxy-max-listeners", budget, inUse, perService,
+                    refused.size(), first.getKey(), first.getValue());
+        }
+        return out;
+    }
+
+    /**
+     * Frontends not listened on because the listener budget is spent, as "SERVICE: FRONTEND"
+     * (e.g. {@code default/big: TCP 10.96.0.5:8080}), in the order they were considered.
+     */
+    public List<String> refusedListeners() {
+        List<String> out = new ArrayList<>();
+        budgetRefused.forEach((k, svc) -> out.add(svc + ": " + k));
+        return out;
+    }
+
+    /** Every listening socket (tests fire events into their pipelines). */
+    List<Channel> listenerChannels() {
+        List<Channel> out = new ArrayList<>();
+        listeners.values().forEach(out::addAll);
+        return out;
+    }
+
+    /** The proxy's bounds: limits, what is in use, refusals and evictions. */
+    public ProxyBounds bounds() {
+        return bounds;
     }
 
     private String describeFailedBinds() {
@@ -338,7 +463,7 @@ public final class UserspaceProxy implements AutoCloseable {
      * Every socket the table asks for: frontends with at least one endpoint usable from them. Adds
      * every frontend address (with or without endpoints) to {@code addresses}.
      */
-    private Set<FrontendKey> wantedFrontends(Set<InetAddress> addresses) {
+    private Set<FrontendKey> wantedFrontends(Set<InetAddress> addresses, Map<FrontendKey, String> services) {
         Set<FrontendKey> wanted = new HashSet<>();
         reader.forEach(new ServicePortView(), v -> {
             Protocol p = v.protocol();
@@ -348,6 +473,7 @@ public final class UserspaceProxy implements AutoCloseable {
             // A service port whose routing state could not be built keeps its address (refused, not
             // unreachable) but gets no listener; the others are not held up by it.
             boolean skipped = router.isSkipped(v.stamp());
+            String service = v.namespace() + "/" + v.name();
             for (int f = 0, n = v.frontendCount(); f < n; f++) {
                 if (v.frontendKind(f) != FrontendKind.NODE_PORT) {
                     addresses.add(v.frontendAddress(f));
@@ -357,10 +483,14 @@ public final class UserspaceProxy implements AutoCloseable {
                 }
                 if (v.frontendKind(f) == FrontendKind.NODE_PORT) {
                     for (InetAddress a : options.nodePortAddresses()) {
-                        wanted.add(new FrontendKey(p, a, v.frontendPort(f), true));
+                        FrontendKey k = new FrontendKey(p, a, v.frontendPort(f), true);
+                        wanted.add(k);
+                        services.put(k, service);
                     }
                 } else {
-                    wanted.add(new FrontendKey(p, v.frontendAddress(f), v.frontendPort(f), false));
+                    FrontendKey k = new FrontendKey(p, v.frontendAddress(f), v.frontendPort(f), false);
+                    wanted.add(k);
+                    services.put(k, service);
                 }
             }
         });
@@ -379,10 +509,11 @@ public final class UserspaceProxy implements AutoCloseable {
     private List<ChannelFuture> bind(FrontendKey k) {
         if (k.protocol == Protocol.UDP) {
             return List.of(new Bootstrap()
-                    .group(workerGroup)
-                    .channel(transport.datagramChannel())
+                    .group(udpGroup)
+                    .channel(udpTransport.datagramChannel())
                     .option(ChannelOption.SO_REUSEADDR, true)
-                    .handler(new UdpFrontendHandler(router, k, options, transport, balance))
+                    .handler(new UdpFrontendHandler(router, k, options, udpTransport,
+                            udpGroup == workerGroup ? balance : udpBalance, bounds))
                     .bind(k.socketAddress));
         }
         if (!transport.isNative()) {
@@ -409,13 +540,14 @@ public final class UserspaceProxy implements AutoCloseable {
                 .channel(transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
+                .handler(acceptErrors)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.RCVBUF_ALLOCATOR, RelayBuffers.reads())
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(new TcpFrontendHandler(router, k, options, transport, balance));
+                        ch.pipeline().addLast(new TcpFrontendHandler(router, k, options, transport, balance, bounds));
                     }
                 });
     }
@@ -467,9 +599,13 @@ public final class UserspaceProxy implements AutoCloseable {
             f.awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
         listeners.clear();
+        listenerServices.clear();
         listening = 0;
         if (bossGroup != null) {
             bossGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+        if (udpGroup != null && udpGroup != workerGroup) {
+            udpGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
         if (workerGroup != null) {
             workerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);

@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Every loopback case again with the io_uring transport asked for explicitly (accept, connect,
- * relay, half-close, back-pressure, UDP flows over the ring), plus how a request for it resolves.
+ * relay, half-close, back-pressure; UDP runs on epoll beside it, see Transport.forUdp), plus how a
+ * request for it resolves.
  */
 class LoopbackProxyIoUringTest extends LoopbackProxyTest {
 

@@ -42,6 +42,7 @@ public final class ProxierHealth {
     private final AtomicBoolean nodeEligible = new AtomicBoolean(true);
     private volatile LongSupplier externalPending = () -> 0;
     private final List<NamedCondition> conditions = new CopyOnWriteArrayList<>();
+    private final List<NamedCondition> degradations = new CopyOnWriteArrayList<>();
 
     /**
      * Something the data plane must hold to serve what the table says. Called on HTTP threads on
@@ -68,10 +69,28 @@ public final class ProxierHealth {
         conditions.add(new NamedCondition(name, condition));
     }
 
+    /**
+     * Adds a condition every probe reports in the body ({@code "degraded"}) without failing it: a
+     * bound that one Service or one client hit (frontends past the listener budget), which must
+     * not take the whole node out of every load balancer nor get the daemon restarted.
+     */
+    public void report(String name, Condition condition) {
+        degradations.add(new NamedCondition(name, condition));
+    }
+
     /** The reasons of the conditions failing now, each as {@code name: reason}; empty when all hold. */
     public List<String> failures() {
+        return reasons(conditions);
+    }
+
+    /** The reported (non-failing) conditions that do not hold now, each as {@code name: reason}. */
+    public List<String> degradations() {
+        return reasons(degradations);
+    }
+
+    private static List<String> reasons(List<NamedCondition> from) {
         List<String> out = new ArrayList<>(0);
-        for (NamedCondition c : conditions) {
+        for (NamedCondition c : from) {
             String why;
             try {
                 why = c.condition().failure();
@@ -141,6 +160,7 @@ public final class ProxierHealth {
         }
         boolean healthy = pending == NONE || now - pending < healthTimeoutMillis;
         List<String> failures = failures();
+        List<String> degraded = degradations();
         healthy &= failures.isEmpty();
         boolean eligible = nodeEligible.get();
         if (withNode) {
@@ -151,7 +171,8 @@ public final class ProxierHealth {
         long last = healthy ? now : lastUpdated.get();
         String body = "{\"lastUpdated\": \"" + goTime(last) + "\",\"currentTime\": \"" + goTime(now) + "\""
                 + (withNode ? ", \"nodeEligible\": " + eligible : "")
-                + (failures.isEmpty() ? "" : ", \"failures\": " + jsonArray(failures)) + "}";
+                + (failures.isEmpty() ? "" : ", \"failures\": " + jsonArray(failures))
+                + (degraded.isEmpty() ? "" : ", \"degraded\": " + jsonArray(degraded)) + "}";
         return new Check(healthy ? 200 : 503, body);
     }
 

@@ -205,6 +205,55 @@ public final class ProxyMetrics {
                 .callback(cb -> cb.call(dns.rejectedUpstreamAnswers())).register(registry);
     }
 
+    /**
+     * Exposes the userspace proxy's bounds: what was refused or evicted because a bound was hit (by
+     * reason), what is in use, the limits, and the process's descriptors against RLIMIT_NOFILE.
+     */
+    public void userspaceBounds(dev.ferry.proxy.ProxyBounds bounds) {
+        CounterWithCallback.builder().name("ferry_userspace_refused_total")
+                .help("New work the userspace proxy refused because a bound was hit, by reason (udp_flows, connections,"
+                        + " listeners: frontends not listened on, accept_error: failed accepts)")
+                .labelNames("reason")
+                .callback(cb -> {
+                    for (var r : dev.ferry.proxy.ProxyBounds.Refusal.values()) {
+                        cb.call(bounds.refusals(r), r.label);
+                    }
+                }).register(registry);
+        CounterWithCallback.builder().name("ferry_userspace_udp_flow_evictions_total")
+                .help("UDP flows closed before their idle timeout to make room for a new one, by the bound that was hit")
+                .labelNames("reason")
+                .callback(cb -> {
+                    for (var e : dev.ferry.proxy.ProxyBounds.Eviction.values()) {
+                        cb.call(bounds.evictions(e), e.label);
+                    }
+                }).register(registry);
+        var l = bounds.limits();
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_userspace_in_use")
+                .help("What the userspace proxy holds now, by resource").labelNames("resource")
+                .callback(cb -> {
+                    cb.call(bounds.udpFlows(), "udp_flows");
+                    cb.call(bounds.connections(), "connections");
+                    cb.call(bounds.listenerSockets(), "listener_sockets");
+                }).register(registry);
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_userspace_limit")
+                .help("The userspace proxy's bounds, by resource").labelNames("resource")
+                .callback(cb -> {
+                    cb.call(l.udpFlows(), "udp_flows");
+                    cb.call(l.udpFlowsPerClient(), "udp_flows_per_client");
+                    cb.call(l.connections(), "connections");
+                    cb.call(l.listenerSockets(), "listener_sockets");
+                }).register(registry);
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.UnixOperatingSystemMXBean os) {
+            io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_process_open_fds")
+                    .help("File descriptors the daemon has open").callback(cb -> cb.call(os.getOpenFileDescriptorCount()))
+                    .register(registry);
+            io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_process_max_fds")
+                    .help("The daemon's file descriptor limit (RLIMIT_NOFILE)")
+                    .callback(cb -> cb.call(os.getMaxFileDescriptorCount())).register(registry);
+        }
+    }
+
     LatencyHistogram syncDuration() {
         return syncDuration;
     }

@@ -9,6 +9,7 @@ import dev.ferry.dns.DnsServer;
 import dev.ferry.health.ServiceHealthServers;
 import dev.ferry.model.Cidr;
 import dev.ferry.model.ServicePort;
+import dev.ferry.proxy.ProxyLimits;
 import dev.ferry.proxy.ProxyOptions;
 import dev.ferry.proxy.UserspaceProxy;
 import dev.ferry.rules.Backoff;
@@ -65,12 +66,14 @@ public final class DataPlane implements AutoCloseable {
      * serviceCidrs are the ClusterIP ranges (nftables mode drops unallocated addresses in them);
      * localhostNodePorts is iptables.localhostNodePorts; nodeIps the node's primary IPs (source ranges
      * that cover one of them admit the LB IPs as sources).
+     * proxyLimits bound what clients and Services can make the userspace proxy hold.
      */
     public record Settings(Kind kind, Path stateDir, String nodeName, List<Cidr> clusterCidrs, boolean masqueradeAll,
                            List<Cidr> nodePortAddresses, Duration syncPeriod, String defaultAlgorithm,
                            String serviceInterface, InetSocketAddress dnsBind, List<InetSocketAddress> dnsUpstreams,
                            List<Cidr> dnsAllowCidrs, String clusterDomain, IptablesBackend iptablesBackend, String proxyTransport,
-                           List<Cidr> serviceCidrs, boolean localhostNodePorts, List<InetAddress> nodeIps) {}
+                           List<Cidr> serviceCidrs, boolean localhostNodePorts, List<InetAddress> nodeIps,
+                           ProxyLimits proxyLimits) {}
 
     private final ServiceTableReader reader;
     private final Settings settings;
@@ -119,7 +122,7 @@ public final class DataPlane implements AutoCloseable {
                 closeables.add(ct);
                 ProxyOptions o = ProxyOptions.defaults().withConntrack(ct).withNodePortAddresses(nodeIps)
                         .withDefaultAlgorithm(settings.defaultAlgorithm()).withServiceInterface(settings.serviceInterface())
-                        .withTransport(settings.proxyTransport());
+                        .withTransport(settings.proxyTransport()).withLimits(settings.proxyLimits());
                 proxy = new UserspaceProxy(reader, o);
                 proxy.onSkipped((servicePort, why) -> skipListener.accept(servicePort, why));
                 closeables.add(0, proxy);

@@ -100,4 +100,17 @@ class ProxierHealthTest {
         assertEquals(503, c.status());
         assertTrue(c.body().contains("table: check failed: java.lang.IllegalStateException: mapping gone"), c.body());
     }
+
+    @Test
+    void aReportedConditionIsNamedInTheBodyWithoutFailingTheProbes() {
+        java.util.concurrent.atomic.AtomicReference<String> why = new java.util.concurrent.atomic.AtomicReference<>();
+        health.report("listener budget", why::get);
+        assertEquals(200, health.check(true).status());
+        assertFalse(health.check(true).body().contains("degraded"), health.check(true).body());
+        why.set("2 frontends not listened on");
+        ProxierHealth.Check c = health.check(true);
+        assertEquals(200, c.status(), "a bound one Service hit must not fail the node");
+        assertTrue(c.body().contains("\"degraded\": [\"listener budget: 2 frontends not listened on\"]"), c.body());
+        assertTrue(health.healthy());
+    }
 }
