@@ -240,9 +240,10 @@ public final class FileSource implements AutoCloseable {
             for (Rejection r : c.rejections()) {
                 log.warn("{}: {} ({})", manifest.locate(r), r, r.reason().code());
             }
-            manifest = null; // the file's objects may go before the table is written: only their ports are needed now
+            java.util.List<io.fabric8.kubernetes.api.model.Node> nodes = manifest.nodes();
+            manifest = null; // the file's objects may go before the table is written: only their ports (and Nodes) are needed now
             rejections.addAndGet(c.rejections().size());
-            Snapshot s = new Snapshot(generation.incrementAndGet(), c.ports(), c.rejections(), manifest.nodes());
+            Snapshot s = new Snapshot(generation.incrementAndGet(), c.ports(), c.rejections(), nodes);
             lastError = null;
             log.info("{}: loaded {} service ports{}", file, s.ports().size(),
                     c.rejections().isEmpty() ? "" : ", " + c.rejections().size() + " rejected");
