@@ -430,20 +430,24 @@ class ApiServerIT {
 
         // Ferry loses the API; meanwhile one endpoint moves, one service appears and one goes.
         net.cutRelay();
-        api.discovery().v1().endpointSlices().inNamespace(NS).resource(slice("flip", "flip-1", 2)).update();
-        create(service("born", "ClusterIP", Map.of(), 80));
-        create(slice("born", "born-1", 2));
-        String born = clusterIP("born");
-        api.services().inNamespace(NS).withName("gone").delete();
-        api.discovery().v1().endpointSlices().inNamespace(NS).withName("gone-1").delete();
-        long rev = cp.compactEtcd();
-        // The watch cache serves any resourceVersion it still holds whatever etcd compacted: a restarted
-        // API server's cache starts after the compacted revision, so Ferry's next watch gets 410 Expired.
-        cp.stopApiServer();
-        cp.restartApiServer();
-        step("etcd compacted at revision " + rev + ", API server restarted");
-        awaitAnswers("stay keeps answering while cut off", stay, 80, of("b1-8080"), 5_000);
-        net.startHostRelay();
+        String born;
+        try {
+            api.discovery().v1().endpointSlices().inNamespace(NS).resource(slice("flip", "flip-1", 2)).update();
+            create(service("born", "ClusterIP", Map.of(), 80));
+            create(slice("born", "born-1", 2));
+            born = clusterIP("born");
+            api.services().inNamespace(NS).withName("gone").delete();
+            api.discovery().v1().endpointSlices().inNamespace(NS).withName("gone-1").delete();
+            long rev = cp.compactEtcd();
+            // The watch cache serves any resourceVersion it still holds whatever etcd compacted: a restarted
+            // API server's cache starts after the compacted revision, so Ferry's next watch gets 410 Expired.
+            cp.stopApiServer();
+            cp.restartApiServer();
+            step("etcd compacted at revision " + rev + ", API server restarted");
+            awaitAnswers("stay keeps answering while cut off", stay, 80, of("b1-8080"), 5_000);
+        } finally {
+            net.startHostRelay();
+        }
 
         awaitAnswers("flip's endpoint moved", flip, 80, of("b2-8080"), 90_000);
         awaitAnswers("born appeared", born, 80, of("b2-8080"), 30_000);
@@ -451,10 +455,18 @@ class ApiServerIT {
         awaitAnswers("stay kept", stay, 80, of("b1-8080"), 5_000);
         Thread.sleep(1500);
         long[] after = ferry.tableWrites();
-        // Exactly the three changes: one port added (born), one updated (flip), one removed (gone); "stay"
-        // and every other service untouched by the relist.
-        assertArrayEquals(new long[] {1, 1, 1}, new long[] {after[0] - before[0], after[1] - before[1], after[2] - before[2]},
-                "table writes (added, updated, removed) across the relist\n" + ferry.logTail());
+        // Only the three changes: one port added (born), one removed (gone), flip updated. The informers
+        // relist one after the other, so born may be written first without endpoints (its slice not yet
+        // relisted) and then updated: one more update, never more. A surviving service removed and re-added
+        // would count in both "added" and "removed"; one rewritten would exceed the updates.
+        long added = after[0] - before[0];
+        long updated = after[1] - before[1];
+        long removed = after[2] - before[2];
+        String writes = "table writes across the relist: " + added + " added, " + updated + " updated, " + removed
+                + " removed\n" + ferry.logTail();
+        assertEquals(1, added, writes);
+        assertEquals(1, removed, writes);
+        assertTrue(updated == 1 || updated == 2, writes);
         // A plain reconnect resumes the watch from its resourceVersion; only a 410 makes the informer list again.
         assertTrue(countLists() > lists, "no relist (list of services by system:kube-proxy) after the 410");
         step("410 relist without flaps");
@@ -474,14 +486,22 @@ class ApiServerIT {
         cp.stopApiServer();
         long down = System.currentTimeMillis();
         step("API server stopped");
-        while (System.currentTimeMillis() - down < 30_000) {
-            assertEquals(of("b1-8080", "b2-8080"), answers(web, 80, 8), "web during the outage\n" + ferry.logTail());
-            assertTrue(ferry.alive(), "ferry exited during the outage\n" + ferry.logTail());
-            Thread.sleep(2000);
+        Set<String> seen = new TreeSet<>();
+        try {
+            while (System.currentTimeMillis() - down < 30_000) {
+                // Every connection answered, by one of web's two backends (each picked at random).
+                Set<String> now = answers(web, 80, 4);
+                assertTrue(of("b1-8080", "b2-8080").containsAll(now), "web during the outage: " + now + "\n" + ferry.logTail());
+                seen.addAll(now);
+                assertTrue(ferry.alive(), "ferry exited during the outage\n" + ferry.logTail());
+                Thread.sleep(1000);
+            }
+            assertEquals(of("b1-8080", "b2-8080"), seen, "web's backends during the outage");
+            assertFalse(dumped("web").isEmpty(), "web left the table during the outage");
+            assertEquals(200, ferry.healthz("/livez"), "/livez during the outage");
+        } finally {
+            cp.restartApiServer();
         }
-        assertFalse(dumped("web").isEmpty(), "web left the table during the outage");
-        assertEquals(200, ferry.healthz("/livez"), "/livez during the outage");
-        cp.restartApiServer();
         step("API server restarted");
         // A change after the restart reaches the kernel: web loses backend 2.
         api.discovery().v1().endpointSlices().inNamespace(NS).withName("web-2").delete();
