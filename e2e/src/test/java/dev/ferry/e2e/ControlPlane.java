@@ -92,7 +92,12 @@ final class ControlPlane implements AutoCloseable {
         Path audit = dir.resolve("logs/ferry-e2e-audit.log");
         Files.deleteIfExists(audit);
         ControlPlane cp = new ControlPlane(scripts, dir, audit, null);
-        cp.startApiServer(policy);
+        try {
+            cp.startApiServer(policy);
+        } catch (IOException | InterruptedException | RuntimeException | Error e) {
+            cp.close(); // etcd may be up without the API server: stop what start.sh started
+            throw e;
+        }
         KubernetesClient admin = new KubernetesClientBuilder()
                 .withConfig(Config.fromKubeconfig(dir.resolve("kubeconfig").toFile())).build();
         return new ControlPlane(scripts, dir, audit, admin);
