@@ -93,6 +93,9 @@ class ApiServerIT {
 
     @AfterAll
     void stopEverything() throws Exception {
+        if (work == null) {
+            return; // skipped before anything was started
+        }
         try {
             if (ferry != null) {
                 ferry.close();
@@ -112,6 +115,9 @@ class ApiServerIT {
     void step(String what) {
         String line = String.format("[e2e +%6.1f s] %s%n", (System.currentTimeMillis() - t0) / 1000.0, what);
         System.out.print(line);
+        if (work == null) {
+            return;
+        }
         try {
             Files.writeString(work.resolve("steps.log"), line, java.nio.file.StandardOpenOption.CREATE,
                     java.nio.file.StandardOpenOption.APPEND);
