@@ -509,6 +509,7 @@ public final class ChangeTracker implements AutoCloseable {
         long duration = System.nanoTime() - start;
         stats.synced(full, endMillis, duration, servicePortCount);
         if (result != null) {
+            stats.written(result.added(), result.updated(), result.removed());
             for (String e : result.errors()) {
                 log.warn("service port not written: {}", e);
             }

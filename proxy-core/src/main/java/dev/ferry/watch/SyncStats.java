@@ -30,6 +30,9 @@ public final class SyncStats {
     private volatile long servicePorts;
     private volatile long ignoredServices;
     private volatile long rejectedObjectsNow;
+    private volatile long portsAdded;
+    private volatile long portsUpdated;
+    private volatile long portsRemoved;
     private final AtomicLongArray rejections = new AtomicLongArray(RejectionReason.values().length);
     private final Histogram syncDurations = new Histogram(HOUR_NANOS, 3);
     private final Histogram programmingLatency = new Histogram(DAY_MILLIS, 3);
@@ -92,6 +95,24 @@ public final class SyncStats {
         return out;
     }
 
+    /**
+     * Service ports the sink added to the table since start. With {@link #portsUpdated()} and
+     * {@link #portsRemoved()} this shows flaps: a relist that converges without change leaves all three as they were.
+     */
+    public long portsAdded() {
+        return portsAdded;
+    }
+
+    /** Service ports the sink rewrote because their record changed, since start. */
+    public long portsUpdated() {
+        return portsUpdated;
+    }
+
+    /** Service ports the sink removed from the table since start. */
+    public long portsRemoved() {
+        return portsRemoved;
+    }
+
     public long rejections(RejectionReason reason) {
         return rejections.get(reason.ordinal());
     }
@@ -125,6 +146,12 @@ public final class SyncStats {
 
     synchronized void programmed(long latencyMillis) {
         programmingLatency.recordValue(Math.min(Math.max(latencyMillis, 0), DAY_MILLIS));
+    }
+
+    synchronized void written(int added, int updated, int removed) {
+        portsAdded += added;
+        portsUpdated += updated;
+        portsRemoved += removed;
     }
 
     synchronized void failed() {

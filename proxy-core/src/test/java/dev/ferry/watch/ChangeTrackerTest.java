@@ -131,6 +131,25 @@ class ChangeTrackerTest {
     }
 
     @Test
+    void tableWriteCountersCountWhatTheSinkAddedUpdatedAndRemoved() throws Exception {
+        cache.put("a", "10.96.0.1", "10.1.0.1");
+        cache.put("b", "10.96.0.2", "10.1.0.2");
+        start(new SyncPeriods(Duration.ZERO, Duration.ofMinutes(10)));
+        SyncStats s = tracker.stats();
+        assertEquals(List.of(2L, 0L, 0L), List.of(s.portsAdded(), s.portsUpdated(), s.portsRemoved()));
+
+        cache.put("b", "10.96.0.2", "10.1.0.2", "10.1.0.22");
+        tracker.serviceChanged("default/a"); // touched, unchanged: not a write
+        tracker.serviceChanged("default/b");
+        sink.await("b updated", () -> s.portsUpdated() == 1);
+        cache.services.remove("default/a");
+        cache.slices.remove("default/a");
+        tracker.serviceChanged("default/a");
+        sink.await("a removed", () -> s.portsRemoved() == 1);
+        assertEquals(List.of(2L, 1L, 1L), List.of(s.portsAdded(), s.portsUpdated(), s.portsRemoved()));
+    }
+
+    @Test
     void eventsThatChangeNothingWriteNothing() throws Exception {
         cache.put("a", "10.96.0.1", "10.1.0.1");
         start(new SyncPeriods(Duration.ZERO, Duration.ofMinutes(10)));

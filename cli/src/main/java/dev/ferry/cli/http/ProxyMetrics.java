@@ -151,6 +151,14 @@ public final class ProxyMetrics {
         io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_ignored_services")
                 .help("Services ignored by label (service.kubernetes.io/service-proxy-name, service.kubernetes.io/headless)")
                 .callback(cb -> cb.call(stats.ignoredServices())).register(registry);
+        CounterWithCallback.builder().name("ferry_service_table_writes_total")
+                .help("Service ports written to the table by the API watch since start, by operation (added, updated, removed)")
+                .labelNames("op")
+                .callback(cb -> {
+                    cb.call(stats.portsAdded(), "added");
+                    cb.call(stats.portsUpdated(), "updated");
+                    cb.call(stats.portsRemoved(), "removed");
+                }).register(registry);
         CounterWithCallback.builder().name("ferry_sync_failures_total")
                 .help("Table syncs that failed and were retried as full syncs")
                 .callback(cb -> cb.call(stats.failedSyncs())).register(registry);
