@@ -46,14 +46,15 @@ public final class FaultHarness {
     private final Path repo;
     private final Path work;
     private final List<PhaseResult> results = new ArrayList<>();
-    private final List<Process> children = new ArrayList<>();
+    private final List<Process> children = java.util.Collections.synchronizedList(new ArrayList<>());
     private Timeline timeline;
     private Topology topology;
     private Process ferry;
+    private long ferryStartedAt;
     private int ferryStarts;
     private PrintWriter agentIn;
-    private volatile String floodResult;
     private volatile boolean rssGuardFired;
+    private volatile boolean stopping;
 
     private FaultHarness(Map<String, String> opt) throws IOException {
         this.opt = opt;
@@ -99,11 +100,19 @@ public final class FaultHarness {
             System.exit(2);
         }
         FaultHarness h = new FaultHarness(opt);
-        Thread hook = new Thread(h::cleanup, "fault-harness-cleanup");
+        Thread main = Thread.currentThread();
+        Thread hook = new Thread(() -> {
+            h.stopping = true; // Ctrl-C: no new Ferry from here on, the main thread stops at its next wait
+            main.interrupt();
+            h.cleanup();
+        }, "fault-harness-cleanup");
         Runtime.getRuntime().addShutdownHook(hook);
         long start = System.currentTimeMillis();
         try {
             h.run();
+        } catch (InterruptedException | IOException e) {
+            if (!h.stopping) throw e;
+            System.err.println("[fault] stopped by a signal: namespaces deleted, partial results below");
         } finally {
             h.cleanup();
         }
@@ -215,19 +224,24 @@ public final class FaultHarness {
         long from = now();
         sleepSeconds(num("before", 3));
         long faultAt = now();
-        floodResult = null;
-        agentIn.println("flood " + UDP_SERVICE_IP + " " + UDP_PORT + " " + rate + " " + seconds + " "
-                + Topology.FLOOD_PREFIX + " " + Topology.FLOOD_FIRST + " " + sources);
-        agentIn.flush();
-        long deadline = faultAt + seconds * 1000L + 120_000;
-        while (floodResult == null && now() < deadline) Thread.sleep(100);
-        String achieved = "flood did not report";
-        if (floodResult != null) {
-            String[] f = floodResult.split(" ");
-            long sent = Long.parseLong(f[0]);
-            long millis = Long.parseLong(f[1]);
-            achieved = String.format("%d datagrams, each a new source address:port, in %.1f s (%.0f/s)", sent,
-                    millis / 1000.0, sent * 1000.0 / Math.max(1, millis));
+        Process flood = new ProcessBuilder(Topology.exec(topology.client, "python3",
+                repo.resolve("benchmarks/fault/udp_flood.py").toString(), UDP_SERVICE_IP, Integer.toString(UDP_PORT),
+                Integer.toString(rate), Integer.toString(seconds), Topology.FLOOD_PREFIX,
+                Integer.toString(Topology.FLOOD_FIRST), Integer.toString(sources)))
+                .redirectError(ProcessBuilder.Redirect.appendTo(work.resolve("flood.log").toFile())).start();
+        children.add(flood);
+        String achieved = "flood did not report (see flood.log)";
+        if (flood.waitFor(seconds + 120L, TimeUnit.SECONDS)) {
+            String[] f = new String(flood.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim().split(" ");
+            if (f.length == 4 && f[0].equals("F")) {
+                long sent = Long.parseLong(f[1]);
+                long millis = Long.parseLong(f[2]);
+                achieved = String.format("%d datagrams, each from a new source address:port, in %.1f s (%.0f/s)%s",
+                        sent, millis / 1000.0, sent * 1000.0 / Math.max(1, millis),
+                        f[3].equals("0") ? "" : ", " + f[3] + " send errors");
+            }
+        } else {
+            flood.destroyForcibly();
         }
         sleepSeconds(num("after", 10));
         record(mode, "UDP flood " + rate + "/s × " + seconds + " s", from, faultAt, faultAt, achieved);
@@ -274,13 +288,19 @@ public final class FaultHarness {
     private boolean startFerry(String mode, Path source) throws Exception {
         long at = now();
         ferry = launchFerry(mode, source);
-        return waitForOk(at, 60_000) >= 0;
+        return waitForOk(at, 60_000) >= 0 && waitForHealthy(at, 30_000);
     }
 
-    /** Before each fault: the service must work; if the last fault left it broken, start Ferry afresh. */
+    /**
+     * Before each fault: the service must work and the running process must have answered /healthz
+     * 200 (rules left by an earlier process make requests succeed before the new one is up); if the
+     * last fault left the service broken, start Ferry afresh.
+     */
     private boolean ensureServing(String mode, Path source) throws Exception {
         long at = now();
-        if (ferry != null && ferry.isAlive() && waitForOk(at, 3_000) >= 0) return true;
+        if (ferry != null && ferry.isAlive() && waitForOk(at, 3_000) >= 0 && waitForHealthy(ferryStartedAt, 30_000)) {
+            return true;
+        }
         log(mode + ": service not working before the next fault: starting Ferry afresh (ferry0 deleted)");
         stopFerry();
         topology.inNode("ip", "link", "del", "ferry0");
@@ -300,7 +320,9 @@ public final class FaultHarness {
     }
 
     private Process launchFerry(String mode, Path source) throws IOException {
+        if (stopping) throw new IOException("stopping: no new Ferry process");
         ferryStarts++;
+        ferryStartedAt = now();
         List<String> cmd = Topology.exec(topology.node, repo.resolve("ferry").toString(), "run", "--source",
                 source.toString(), "--mode", mode, "--node-name", "node-1",
                 "--state-dir", work.resolve("state-" + mode).toString());
@@ -316,7 +338,7 @@ public final class FaultHarness {
         return work.resolve("ferry-" + mode + ".log");
     }
 
-    private void stopFerry() {
+    private synchronized void stopFerry() {
         Process p = ferry;
         ferry = null;
         if (p == null) return;
@@ -330,6 +352,15 @@ public final class FaultHarness {
             p.destroyForcibly();
             Thread.currentThread().interrupt();
         }
+    }
+
+    private boolean waitForHealthy(long since, long timeoutMillis) throws InterruptedException {
+        long deadline = now() + timeoutMillis;
+        while (now() < deadline) {
+            if (timeline.firstHealthySince(since) >= 0) return true;
+            Thread.sleep(100);
+        }
+        return false;
     }
 
     private long waitForOk(long since, long timeoutMillis) throws InterruptedException {
@@ -397,7 +428,6 @@ public final class FaultHarness {
                     switch (f[0]) {
                         case "R" -> mine.add(new Timeline.Request(Long.parseLong(f[1]), f[2].equals("1"), f[3]));
                         case "H" -> mine.add(new Timeline.Probe(Long.parseLong(f[1]), Integer.parseInt(f[2]), f[3].equals("1")));
-                        case "F" -> floodResult = f[1] + " " + f[2];
                         default -> { }
                     }
                 }
@@ -423,20 +453,21 @@ public final class FaultHarness {
         return cmd.toArray(new String[0]);
     }
 
-    private void stopChildren() {
+    private synchronized void stopChildren() {
         if (agentIn != null) {
-            agentIn.println("quit");
+            agentIn.close();
             agentIn = null;
         }
-        for (Process p : children) p.destroy();
-        for (Process p : children) {
+        List<Process> all = new ArrayList<>(children);
+        children.clear();
+        for (Process p : all) p.destroy();
+        for (Process p : all) {
             try {
                 if (!p.waitFor(5, TimeUnit.SECONDS)) p.destroyForcibly();
             } catch (InterruptedException e) {
                 p.destroyForcibly();
             }
         }
-        children.clear();
     }
 
     private synchronized void cleanup() {

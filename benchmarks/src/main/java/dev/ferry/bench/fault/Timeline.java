@@ -57,6 +57,14 @@ final class Timeline {
         return -1;
     }
 
+    /** The time of the first /healthz 200 probed at or after t, or -1. */
+    synchronized long firstHealthySince(long t) {
+        for (Probe p : probes) {
+            if (p.at() >= t && p.code() == 200) return p.at();
+        }
+        return -1;
+    }
+
     /** True when a Ferry process was running at the sample nearest to t. */
     synchronized boolean processUp(long t) {
         Sample best = null;
