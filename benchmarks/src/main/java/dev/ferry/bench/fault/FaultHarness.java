@@ -23,11 +23,11 @@ import java.util.concurrent.TimeUnit;
  * RSS and fds (sampled from /proc every 200 ms), and the seconds where /healthz was wrong (right
  * means: 200 exactly when the request made right after the probe, in the same second, succeeded).
  *
- * <p>Faults: SIGTERM and kill -9 restarts (each mode); in userspace mode also a UDP flood (new
+ * <p>Faults: SIGTERM and kill -9 restarts and a crash loop (each mode); in userspace mode also a UDP flood (new
  * source address and port per datagram), {@code ip addr flush dev ferry0}, and a reload of a
  * hostile source file (0 bytes, garbage, a YAML alias bomb), restored afterwards. Each mode gets its
  * own three namespaces with a unique prefix (see {@link Topology}), deleted at the end even on
- * failure or Ctrl-C. Needs root, iproute2, iptables/nft, and a built tree ({@code ./ferry},
+ * failure or Ctrl-C. Needs root, iproute2, iptables/nft, curl, python3, and a built tree ({@code ./ferry},
  * {@code benchmarks/target/benchmarks.jar}).
  *
  * <pre>
@@ -41,6 +41,7 @@ public final class FaultHarness {
     static final String UDP_SERVICE_IP = "10.96.50.2";
     static final int TCP_PORT = 8080;
     static final int UDP_PORT = 5300;
+    static final List<String> RESTARTS = List.of("sigterm", "kill9", "crashloop");
 
     private final Map<String, String> opt;
     private final Path repo;
@@ -65,7 +66,7 @@ public final class FaultHarness {
     static String usage() {
         return """
                 usage: FaultHarness [--quick] [--repo DIR] [--modes userspace,iptables,nftables]
-                       [--faults sigterm,kill9,flood,flush,empty,garbage,aliasbomb]
+                       [--faults sigterm,kill9,crashloop,flood,flush,empty,garbage,aliasbomb]
                        [--before S] [--after S] [--flood-seconds S] [--flood-rate N] [--flood-sources N]
                        [--hold S] [--flush-observe S] [--rss-guard-mb N]
                   --quick            before 2, after 6, flood 15 s, hold 4, flush-observe 10 (about 4 min)
@@ -134,11 +135,11 @@ public final class FaultHarness {
         if (!Files.isExecutable(repo.resolve("ferry")) || !Files.exists(repo.resolve("cli/target/ferry.jar"))) {
             throw new IOException("no built ./ferry under " + repo + " (mvn -B -DskipTests package; or pass --repo)");
         }
-        List<String> faults = list("faults", "empty,garbage,aliasbomb,flush,flood,sigterm,kill9");
+        List<String> faults = list("faults", "empty,garbage,aliasbomb,flush,flood,sigterm,kill9,crashloop");
         for (String mode : list("modes", "userspace,iptables,nftables")) {
             List<String> here = new ArrayList<>();
             for (String f : faults) {
-                if (mode.equals("userspace") || f.equals("sigterm") || f.equals("kill9")) here.add(f);
+                if (mode.equals("userspace") || RESTARTS.contains(f)) here.add(f);
             }
             if (here.isEmpty()) continue;
             runMode(mode, here);
@@ -170,6 +171,7 @@ public final class FaultHarness {
                 switch (fault) {
                     case "sigterm" -> restart(mode, source, false);
                     case "kill9" -> restart(mode, source, true);
+                    case "crashloop" -> crashLoop(mode, source);
                     case "flood" -> flood(mode);
                     case "flush" -> flush(mode);
                     case "empty" -> hostile(mode, source, "0-byte source file", new byte[0]);
@@ -212,6 +214,35 @@ public final class FaultHarness {
         long firstOk = waitForOk(restartAt, 30_000);
         notes += (notes.isEmpty() ? "" : "; ") + (firstOk < 0 ? "no successful request within 30 s of the new start"
                 : "first success " + (firstOk - faultAt) + " ms after the signal");
+        sleepSeconds(num("after", 10));
+        record(mode, fault, from, faultAt, restartAt, notes);
+    }
+
+    /**
+     * A crash loop: kill -9, start again, kill -9 that process as soon as it answers /healthz 200
+     * (typically before it has read its source and synced), start again: what a DaemonSet pod that
+     * crashes early in its start-up does.
+     */
+    private void crashLoop(String mode, Path source) throws Exception {
+        String fault = "crash loop (kill -9, restart, kill -9 at its first /healthz 200, restart)";
+        log(mode + ": " + fault);
+        long from = now();
+        sleepSeconds(num("before", 3));
+        long faultAt = now();
+        ferry.destroyForcibly();
+        ferry.waitFor(10, TimeUnit.SECONDS);
+        long second = now();
+        ferry = launchFerry(mode, source);
+        boolean answered = waitForHealthy(second, 20_000);
+        ferry.destroyForcibly();
+        ferry.waitFor(10, TimeUnit.SECONDS);
+        long restartAt = now();
+        ferry = launchFerry(mode, source);
+        long firstOk = waitForOk(restartAt, 30_000);
+        String notes = (answered ? "second process killed " + (restartAt - second) + " ms into its start-up; "
+                : "second process never answered /healthz, killed after 20 s; ")
+                + (firstOk < 0 ? "no successful request within 30 s of the last start"
+                : "first success " + (firstOk - restartAt) + " ms after the last start");
         sleepSeconds(num("after", 10));
         record(mode, fault, from, faultAt, restartAt, notes);
     }
@@ -288,7 +319,34 @@ public final class FaultHarness {
     private boolean startFerry(String mode, Path source) throws Exception {
         long at = now();
         ferry = launchFerry(mode, source);
-        return waitForOk(at, 60_000) >= 0 && waitForHealthy(at, 30_000);
+        return waitForOk(at, 60_000) >= 0 && waitForHealthy(at, 30_000) && waitForSync(30_000);
+    }
+
+    /**
+     * Waits until the running Ferry reports a completed sync on its metrics (on the node's loopback):
+     * /healthz can answer 200 before the source was even read, and rules an earlier process left
+     * keep requests working meanwhile, so neither proves the new process is up.
+     */
+    private boolean waitForSync(long timeoutMillis) throws InterruptedException {
+        long deadline = now() + timeoutMillis;
+        while (now() < deadline) {
+            try {
+                Process p = new ProcessBuilder(Topology.exec(topology.node, "curl", "-s", "-m", "1",
+                        "http://127.0.0.1:10249/metrics")).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+                String metrics = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                p.waitFor(5, TimeUnit.SECONDS);
+                for (String line : metrics.split("\n")) {
+                    if (line.startsWith("kubeproxy_sync_proxy_rules_last_timestamp_seconds ")
+                            && Double.parseDouble(line.substring(line.indexOf(' ') + 1)) > 0) {
+                        return true;
+                    }
+                }
+            } catch (IOException | NumberFormatException e) {
+                // not serving yet
+            }
+            Thread.sleep(250);
+        }
+        return false;
     }
 
     /**
@@ -298,7 +356,8 @@ public final class FaultHarness {
      */
     private boolean ensureServing(String mode, Path source) throws Exception {
         long at = now();
-        if (ferry != null && ferry.isAlive() && waitForOk(at, 3_000) >= 0 && waitForHealthy(ferryStartedAt, 30_000)) {
+        if (ferry != null && ferry.isAlive() && waitForOk(at, 3_000) >= 0 && waitForHealthy(ferryStartedAt, 30_000)
+                && waitForSync(30_000)) {
             return true;
         }
         log(mode + ": service not working before the next fault: starting Ferry afresh (ferry0 deleted)");
