@@ -68,10 +68,14 @@ public final class FaultHarness {
                 usage: FaultHarness [--quick] [--repo DIR] [--modes userspace,iptables,nftables]
                        [--faults sigterm,kill9,crashloop,flood,flush,empty,garbage,aliasbomb]
                        [--before S] [--after S] [--flood-seconds S] [--flood-rate N] [--flood-sources N]
-                       [--hold S] [--flush-observe S] [--rss-guard-mb N]
-                  --quick            before 2, after 6, flood 15 s, hold 4, flush-observe 10 (about 4 min)
+                       [--hold S] [--flush-observe S] [--recover-wait S] [--rss-guard-mb N]
+                  --quick            before 2, after 5, flood 15 s, hold 3, flush-observe 8, recover-wait 12
+                                     (under 5 min)
                   defaults           before 3, after 10, flood 60 s at 10000/s from 16 addresses, hold 8,
-                                     flush-observe 20 (about 8 min)
+                                     flush-observe 20, recover-wait 30 (about 8 min)
+                  --before/--after   quiet seconds before a fault and after it (after recovery, for restarts)
+                  --hold             seconds a hostile source file stays before the good one is restored
+                  --recover-wait     how long a restart waits for the first successful request
                   --rss-guard-mb     kill -9 Ferry if its RSS passes this (protects a shared machine; 3072)
                 """;
     }
@@ -82,10 +86,11 @@ public final class FaultHarness {
             String a = args[i];
             if (a.equals("--quick")) {
                 opt.putIfAbsent("before", "2");
-                opt.putIfAbsent("after", "6");
+                opt.putIfAbsent("after", "5");
                 opt.putIfAbsent("flood-seconds", "15");
-                opt.putIfAbsent("hold", "4");
-                opt.putIfAbsent("flush-observe", "10");
+                opt.putIfAbsent("hold", "3");
+                opt.putIfAbsent("flush-observe", "8");
+                opt.putIfAbsent("recover-wait", "12");
             } else if (a.equals("-h") || a.equals("--help")) {
                 System.out.print(usage());
                 return;
@@ -211,8 +216,9 @@ public final class FaultHarness {
         notes = kill9 ? "" : exited ? "exited " + exitMillis + " ms after SIGTERM" : "did NOT exit within 15 s of SIGTERM (killed)";
         long restartAt = now();
         ferry = launchFerry(mode, source);
-        long firstOk = waitForOk(restartAt, 30_000);
-        notes += (notes.isEmpty() ? "" : "; ") + (firstOk < 0 ? "no successful request within 30 s of the new start"
+        long firstOk = waitForOk(restartAt, num("recover-wait", 30) * 1000L);
+        notes += (notes.isEmpty() ? "" : "; ") + (firstOk < 0
+                ? "no successful request within " + num("recover-wait", 30) + " s of the new start"
                 : "first success " + (firstOk - faultAt) + " ms after the signal");
         sleepSeconds(num("after", 10));
         record(mode, fault, from, faultAt, restartAt, notes);
@@ -238,10 +244,10 @@ public final class FaultHarness {
         ferry.waitFor(10, TimeUnit.SECONDS);
         long restartAt = now();
         ferry = launchFerry(mode, source);
-        long firstOk = waitForOk(restartAt, 30_000);
+        long firstOk = waitForOk(restartAt, num("recover-wait", 30) * 1000L);
         String notes = (answered ? "second process killed " + (restartAt - second) + " ms into its start-up; "
                 : "second process never answered /healthz, killed after 20 s; ")
-                + (firstOk < 0 ? "no successful request within 30 s of the last start"
+                + (firstOk < 0 ? "no successful request within " + num("recover-wait", 30) + " s of the last start"
                 : "first success " + (firstOk - restartAt) + " ms after the last start");
         sleepSeconds(num("after", 10));
         record(mode, fault, from, faultAt, restartAt, notes);
