@@ -17,6 +17,16 @@ class DnsOptionsTest {
         assertEquals("cluster.local", o.clusterDomain());
         assertEquals(5, o.ttlSeconds());
         assertTrue(o.upstreams().isEmpty(), "no upstreams: out-of-zone names are refused");
+        assertEquals(DnsOptions.LOOPBACK, o.allowedClients(), "clients on loopback only unless told otherwise");
+        assertEquals(2_000, o.clientQueriesPerSecond());
+        assertEquals(512, o.maxPendingForwards(), "one socket per forwarded question: bounded");
+    }
+
+    @Test
+    void aNegativeClientRateIsRejected() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> DnsOptions.of(new InetSocketAddress("127.0.0.1", 53)).withClientQueriesPerSecond(-1));
+        assertTrue(e.getMessage().contains("dns client rate"), e.getMessage());
     }
 
     @Test

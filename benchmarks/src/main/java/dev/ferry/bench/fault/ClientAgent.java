@@ -1,14 +1,9 @@
 package dev.ferry.bench.fault;
 
-import java.io.BufferedReader;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.StandardSocketOptions;
-import java.nio.ByteBuffer;
-import java.nio.channels.DatagramChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -23,11 +18,9 @@ import java.util.concurrent.TimeUnit;
  * <pre>
  * R millis 1|0 reason      one request: start time (epoch ms), ok or failed, why
  * H millis code 1|0        the healthz status (0: no answer) and whether that second's request succeeded
- * F sent millis            a flood finished: datagrams sent and how long it took
  * </pre>
  *
- * Commands on stdin: {@code flood IP PORT RATE SECONDS SOURCE_PREFIX FIRST COUNT} (each datagram from
- * a new source address and port: SOURCE_PREFIX+FIRST .. +COUNT-1, ports 10000-60999) and {@code quit}.
+ * Exits when its stdin closes.
  */
 public final class ClientAgent {
     private static final PrintStream OUT = System.out;
@@ -54,14 +47,9 @@ public final class ClientAgent {
             OUT.println("H " + start + " " + code + " " + (error == null ? 1 : 0));
         }), firstSecond - System.currentTimeMillis(), 1000, TimeUnit.MILLISECONDS);
         OUT.println("ready");
-        BufferedReader commands = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        for (String line = commands.readLine(); line != null; line = commands.readLine()) {
-            String[] f = line.trim().split("\\s+");
-            if (f[0].equals("quit")) break;
-            if (f[0].equals("flood")) {
-                flood(new InetSocketAddress(f[1], Integer.parseInt(f[2])), Integer.parseInt(f[3]),
-                        Integer.parseInt(f[4]), f[5], Integer.parseInt(f[6]), Integer.parseInt(f[7]));
-            }
+        // Runs until its stdin closes (the harness quits or dies).
+        while (System.in.read() >= 0) {
+            // nothing to read: stdin only tells us the harness is still there
         }
         System.exit(0);
     }
@@ -107,43 +95,5 @@ public final class ClientAgent {
         } catch (Exception e) {
             return 0;
         }
-    }
-
-    /** Every datagram from a new (address, port); paced in 10 ms batches. */
-    static void flood(InetSocketAddress target, int rate, int seconds, String prefix, int first, int count) {
-        InetSocketAddress[] sources = new InetSocketAddress[count];
-        ByteBuffer payload = ByteBuffer.wrap("flood".getBytes(StandardCharsets.US_ASCII));
-        long start = System.nanoTime();
-        long total = (long) rate * seconds;
-        long sent = 0;
-        int port = 10_000;
-        int source = 0;
-        while (sent < total) {
-            long due = (System.nanoTime() - start) * rate / 1_000_000_000L;
-            if (sent >= due) {
-                try {
-                    Thread.sleep(1);
-                } catch (InterruptedException e) {
-                    break;
-                }
-                continue;
-            }
-            for (long i = sent; i < due && sent < total; i++) {
-                if (sources[source] == null) sources[source] = new InetSocketAddress(prefix + (first + source), 0);
-                try (DatagramChannel ch = DatagramChannel.open()) {
-                    ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-                    ch.bind(new InetSocketAddress(sources[source].getAddress(), port));
-                    ch.send(payload.rewind(), target);
-                } catch (Exception e) {
-                    // a port in use or a full buffer: skip it, the flood goes on
-                }
-                sent++;
-                if (++source == count) {
-                    source = 0;
-                    if (++port > 60_999) port = 10_000;
-                }
-            }
-        }
-        OUT.println("F " + sent + " " + (System.nanoTime() - start) / 1_000_000);
     }
 }

@@ -23,11 +23,11 @@ import java.util.concurrent.TimeUnit;
  * RSS and fds (sampled from /proc every 200 ms), and the seconds where /healthz was wrong (right
  * means: 200 exactly when the request made right after the probe, in the same second, succeeded).
  *
- * <p>Faults: SIGTERM and kill -9 restarts (each mode); in userspace mode also a UDP flood (new
+ * <p>Faults: SIGTERM and kill -9 restarts and a crash loop (each mode); in userspace mode also a UDP flood (new
  * source address and port per datagram), {@code ip addr flush dev ferry0}, and a reload of a
  * hostile source file (0 bytes, garbage, a YAML alias bomb), restored afterwards. Each mode gets its
  * own three namespaces with a unique prefix (see {@link Topology}), deleted at the end even on
- * failure or Ctrl-C. Needs root, iproute2, iptables/nft, and a built tree ({@code ./ferry},
+ * failure or Ctrl-C. Needs root, iproute2, iptables/nft, curl, python3, and a built tree ({@code ./ferry},
  * {@code benchmarks/target/benchmarks.jar}).
  *
  * <pre>
@@ -41,19 +41,21 @@ public final class FaultHarness {
     static final String UDP_SERVICE_IP = "10.96.50.2";
     static final int TCP_PORT = 8080;
     static final int UDP_PORT = 5300;
+    static final List<String> RESTARTS = List.of("sigterm", "kill9", "crashloop");
 
     private final Map<String, String> opt;
     private final Path repo;
     private final Path work;
     private final List<PhaseResult> results = new ArrayList<>();
-    private final List<Process> children = new ArrayList<>();
+    private final List<Process> children = java.util.Collections.synchronizedList(new ArrayList<>());
     private Timeline timeline;
     private Topology topology;
     private Process ferry;
+    private long ferryStartedAt;
     private int ferryStarts;
     private PrintWriter agentIn;
-    private volatile String floodResult;
     private volatile boolean rssGuardFired;
+    private volatile boolean stopping;
 
     private FaultHarness(Map<String, String> opt) throws IOException {
         this.opt = opt;
@@ -64,12 +66,16 @@ public final class FaultHarness {
     static String usage() {
         return """
                 usage: FaultHarness [--quick] [--repo DIR] [--modes userspace,iptables,nftables]
-                       [--faults sigterm,kill9,flood,flush,empty,garbage,aliasbomb]
+                       [--faults sigterm,kill9,crashloop,flood,flush,empty,garbage,aliasbomb]
                        [--before S] [--after S] [--flood-seconds S] [--flood-rate N] [--flood-sources N]
-                       [--hold S] [--flush-observe S] [--rss-guard-mb N]
-                  --quick            before 2, after 6, flood 15 s, hold 4, flush-observe 10 (about 4 min)
+                       [--hold S] [--flush-observe S] [--recover-wait S] [--rss-guard-mb N]
+                  --quick            before 2, after 5, flood 15 s, hold 3, flush-observe 8, recover-wait 12
+                                     (under 5 min)
                   defaults           before 3, after 10, flood 60 s at 10000/s from 16 addresses, hold 8,
-                                     flush-observe 20 (about 8 min)
+                                     flush-observe 20, recover-wait 30 (about 8 min)
+                  --before/--after   quiet seconds before a fault and after it (after recovery, for restarts)
+                  --hold             seconds a hostile source file stays before the good one is restored
+                  --recover-wait     how long a restart waits for the first successful request
                   --rss-guard-mb     kill -9 Ferry if its RSS passes this (protects a shared machine; 3072)
                 """;
     }
@@ -80,10 +86,11 @@ public final class FaultHarness {
             String a = args[i];
             if (a.equals("--quick")) {
                 opt.putIfAbsent("before", "2");
-                opt.putIfAbsent("after", "6");
+                opt.putIfAbsent("after", "5");
                 opt.putIfAbsent("flood-seconds", "15");
-                opt.putIfAbsent("hold", "4");
-                opt.putIfAbsent("flush-observe", "10");
+                opt.putIfAbsent("hold", "3");
+                opt.putIfAbsent("flush-observe", "8");
+                opt.putIfAbsent("recover-wait", "12");
             } else if (a.equals("-h") || a.equals("--help")) {
                 System.out.print(usage());
                 return;
@@ -99,11 +106,19 @@ public final class FaultHarness {
             System.exit(2);
         }
         FaultHarness h = new FaultHarness(opt);
-        Thread hook = new Thread(h::cleanup, "fault-harness-cleanup");
+        Thread main = Thread.currentThread();
+        Thread hook = new Thread(() -> {
+            h.stopping = true; // Ctrl-C: no new Ferry from here on, the main thread stops at its next wait
+            main.interrupt();
+            h.cleanup();
+        }, "fault-harness-cleanup");
         Runtime.getRuntime().addShutdownHook(hook);
         long start = System.currentTimeMillis();
         try {
             h.run();
+        } catch (InterruptedException | IOException e) {
+            if (!h.stopping) throw e;
+            System.err.println("[fault] stopped by a signal: namespaces deleted, partial results below");
         } finally {
             h.cleanup();
         }
@@ -125,11 +140,11 @@ public final class FaultHarness {
         if (!Files.isExecutable(repo.resolve("ferry")) || !Files.exists(repo.resolve("cli/target/ferry.jar"))) {
             throw new IOException("no built ./ferry under " + repo + " (mvn -B -DskipTests package; or pass --repo)");
         }
-        List<String> faults = list("faults", "empty,garbage,aliasbomb,flush,flood,sigterm,kill9");
+        List<String> faults = list("faults", "empty,garbage,aliasbomb,flush,flood,sigterm,kill9,crashloop");
         for (String mode : list("modes", "userspace,iptables,nftables")) {
             List<String> here = new ArrayList<>();
             for (String f : faults) {
-                if (mode.equals("userspace") || f.equals("sigterm") || f.equals("kill9")) here.add(f);
+                if (mode.equals("userspace") || RESTARTS.contains(f)) here.add(f);
             }
             if (here.isEmpty()) continue;
             runMode(mode, here);
@@ -161,6 +176,7 @@ public final class FaultHarness {
                 switch (fault) {
                     case "sigterm" -> restart(mode, source, false);
                     case "kill9" -> restart(mode, source, true);
+                    case "crashloop" -> crashLoop(mode, source);
                     case "flood" -> flood(mode);
                     case "flush" -> flush(mode);
                     case "empty" -> hostile(mode, source, "0-byte source file", new byte[0]);
@@ -200,9 +216,39 @@ public final class FaultHarness {
         notes = kill9 ? "" : exited ? "exited " + exitMillis + " ms after SIGTERM" : "did NOT exit within 15 s of SIGTERM (killed)";
         long restartAt = now();
         ferry = launchFerry(mode, source);
-        long firstOk = waitForOk(restartAt, 30_000);
-        notes += (notes.isEmpty() ? "" : "; ") + (firstOk < 0 ? "no successful request within 30 s of the new start"
+        long firstOk = waitForOk(restartAt, num("recover-wait", 30) * 1000L);
+        notes += (notes.isEmpty() ? "" : "; ") + (firstOk < 0
+                ? "no successful request within " + num("recover-wait", 30) + " s of the new start"
                 : "first success " + (firstOk - faultAt) + " ms after the signal");
+        sleepSeconds(num("after", 10));
+        record(mode, fault, from, faultAt, restartAt, notes);
+    }
+
+    /**
+     * A crash loop: kill -9, start again, kill -9 that process as soon as it answers /healthz 200
+     * (typically before it has read its source and synced), start again: what a DaemonSet pod that
+     * crashes early in its start-up does.
+     */
+    private void crashLoop(String mode, Path source) throws Exception {
+        String fault = "crash loop (kill -9, restart, kill -9 at its first /healthz 200, restart)";
+        log(mode + ": " + fault);
+        long from = now();
+        sleepSeconds(num("before", 3));
+        long faultAt = now();
+        ferry.destroyForcibly();
+        ferry.waitFor(10, TimeUnit.SECONDS);
+        long second = now();
+        ferry = launchFerry(mode, source);
+        boolean answered = waitForHealthy(second, 20_000);
+        ferry.destroyForcibly();
+        ferry.waitFor(10, TimeUnit.SECONDS);
+        long restartAt = now();
+        ferry = launchFerry(mode, source);
+        long firstOk = waitForOk(restartAt, num("recover-wait", 30) * 1000L);
+        String notes = (answered ? "second process killed " + (restartAt - second) + " ms into its start-up; "
+                : "second process never answered /healthz, killed after 20 s; ")
+                + (firstOk < 0 ? "no successful request within " + num("recover-wait", 30) + " s of the last start"
+                : "first success " + (firstOk - restartAt) + " ms after the last start");
         sleepSeconds(num("after", 10));
         record(mode, fault, from, faultAt, restartAt, notes);
     }
@@ -215,19 +261,24 @@ public final class FaultHarness {
         long from = now();
         sleepSeconds(num("before", 3));
         long faultAt = now();
-        floodResult = null;
-        agentIn.println("flood " + UDP_SERVICE_IP + " " + UDP_PORT + " " + rate + " " + seconds + " "
-                + Topology.FLOOD_PREFIX + " " + Topology.FLOOD_FIRST + " " + sources);
-        agentIn.flush();
-        long deadline = faultAt + seconds * 1000L + 120_000;
-        while (floodResult == null && now() < deadline) Thread.sleep(100);
-        String achieved = "flood did not report";
-        if (floodResult != null) {
-            String[] f = floodResult.split(" ");
-            long sent = Long.parseLong(f[0]);
-            long millis = Long.parseLong(f[1]);
-            achieved = String.format("%d datagrams, each a new source address:port, in %.1f s (%.0f/s)", sent,
-                    millis / 1000.0, sent * 1000.0 / Math.max(1, millis));
+        Process flood = new ProcessBuilder(Topology.exec(topology.client, "python3",
+                repo.resolve("benchmarks/fault/udp_flood.py").toString(), UDP_SERVICE_IP, Integer.toString(UDP_PORT),
+                Integer.toString(rate), Integer.toString(seconds), Topology.FLOOD_PREFIX,
+                Integer.toString(Topology.FLOOD_FIRST), Integer.toString(sources)))
+                .redirectError(ProcessBuilder.Redirect.appendTo(work.resolve("flood.log").toFile())).start();
+        children.add(flood);
+        String achieved = "flood did not report (see flood.log)";
+        if (flood.waitFor(seconds + 120L, TimeUnit.SECONDS)) {
+            String[] f = new String(flood.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim().split(" ");
+            if (f.length == 4 && f[0].equals("F")) {
+                long sent = Long.parseLong(f[1]);
+                long millis = Long.parseLong(f[2]);
+                achieved = String.format("%d datagrams, each from a new source address:port, in %.1f s (%.0f/s)%s",
+                        sent, millis / 1000.0, sent * 1000.0 / Math.max(1, millis),
+                        f[3].equals("0") ? "" : ", " + f[3] + " send errors");
+            }
+        } else {
+            flood.destroyForcibly();
         }
         sleepSeconds(num("after", 10));
         record(mode, "UDP flood " + rate + "/s × " + seconds + " s", from, faultAt, faultAt, achieved);
@@ -274,13 +325,47 @@ public final class FaultHarness {
     private boolean startFerry(String mode, Path source) throws Exception {
         long at = now();
         ferry = launchFerry(mode, source);
-        return waitForOk(at, 60_000) >= 0;
+        return waitForOk(at, 60_000) >= 0 && waitForHealthy(at, 30_000) && waitForSync(30_000);
     }
 
-    /** Before each fault: the service must work; if the last fault left it broken, start Ferry afresh. */
+    /**
+     * Waits until the running Ferry reports a completed sync on its metrics (on the node's loopback):
+     * /healthz can answer 200 before the source was even read, and rules an earlier process left
+     * keep requests working meanwhile, so neither proves the new process is up.
+     */
+    private boolean waitForSync(long timeoutMillis) throws InterruptedException {
+        long deadline = now() + timeoutMillis;
+        while (now() < deadline) {
+            try {
+                Process p = new ProcessBuilder(Topology.exec(topology.node, "curl", "-s", "-m", "1",
+                        "http://127.0.0.1:10249/metrics")).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+                String metrics = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                p.waitFor(5, TimeUnit.SECONDS);
+                for (String line : metrics.split("\n")) {
+                    if (line.startsWith("kubeproxy_sync_proxy_rules_last_timestamp_seconds ")
+                            && Double.parseDouble(line.substring(line.indexOf(' ') + 1)) > 0) {
+                        return true;
+                    }
+                }
+            } catch (IOException | NumberFormatException e) {
+                // not serving yet
+            }
+            Thread.sleep(250);
+        }
+        return false;
+    }
+
+    /**
+     * Before each fault: the service must work and the running process must have answered /healthz
+     * 200 (rules left by an earlier process make requests succeed before the new one is up); if the
+     * last fault left the service broken, start Ferry afresh.
+     */
     private boolean ensureServing(String mode, Path source) throws Exception {
         long at = now();
-        if (ferry != null && ferry.isAlive() && waitForOk(at, 3_000) >= 0) return true;
+        if (ferry != null && ferry.isAlive() && waitForOk(at, 3_000) >= 0 && waitForHealthy(ferryStartedAt, 30_000)
+                && waitForSync(30_000)) {
+            return true;
+        }
         log(mode + ": service not working before the next fault: starting Ferry afresh (ferry0 deleted)");
         stopFerry();
         topology.inNode("ip", "link", "del", "ferry0");
@@ -300,7 +385,9 @@ public final class FaultHarness {
     }
 
     private Process launchFerry(String mode, Path source) throws IOException {
+        if (stopping) throw new IOException("stopping: no new Ferry process");
         ferryStarts++;
+        ferryStartedAt = now();
         List<String> cmd = Topology.exec(topology.node, repo.resolve("ferry").toString(), "run", "--source",
                 source.toString(), "--mode", mode, "--node-name", "node-1",
                 "--state-dir", work.resolve("state-" + mode).toString());
@@ -316,7 +403,7 @@ public final class FaultHarness {
         return work.resolve("ferry-" + mode + ".log");
     }
 
-    private void stopFerry() {
+    private synchronized void stopFerry() {
         Process p = ferry;
         ferry = null;
         if (p == null) return;
@@ -330,6 +417,15 @@ public final class FaultHarness {
             p.destroyForcibly();
             Thread.currentThread().interrupt();
         }
+    }
+
+    private boolean waitForHealthy(long since, long timeoutMillis) throws InterruptedException {
+        long deadline = now() + timeoutMillis;
+        while (now() < deadline) {
+            if (timeline.firstHealthySince(since) >= 0) return true;
+            Thread.sleep(100);
+        }
+        return false;
     }
 
     private long waitForOk(long since, long timeoutMillis) throws InterruptedException {
@@ -397,7 +493,6 @@ public final class FaultHarness {
                     switch (f[0]) {
                         case "R" -> mine.add(new Timeline.Request(Long.parseLong(f[1]), f[2].equals("1"), f[3]));
                         case "H" -> mine.add(new Timeline.Probe(Long.parseLong(f[1]), Integer.parseInt(f[2]), f[3].equals("1")));
-                        case "F" -> floodResult = f[1] + " " + f[2];
                         default -> { }
                     }
                 }
@@ -423,20 +518,21 @@ public final class FaultHarness {
         return cmd.toArray(new String[0]);
     }
 
-    private void stopChildren() {
+    private synchronized void stopChildren() {
         if (agentIn != null) {
-            agentIn.println("quit");
+            agentIn.close();
             agentIn = null;
         }
-        for (Process p : children) p.destroy();
-        for (Process p : children) {
+        List<Process> all = new ArrayList<>(children);
+        children.clear();
+        for (Process p : all) p.destroy();
+        for (Process p : all) {
             try {
                 if (!p.waitFor(5, TimeUnit.SECONDS)) p.destroyForcibly();
             } catch (InterruptedException e) {
                 p.destroyForcibly();
             }
         }
-        children.clear();
     }
 
     private synchronized void cleanup() {

@@ -19,6 +19,7 @@ record PhaseResult(String mode, String fault, int sent, int failed, int failedAf
                           String notes) {
         List<Timeline.Request> requests = t.requests(from, to);
         int failed = 0;
+        java.util.Map<String, Integer> reasons = new java.util.TreeMap<>();
         long recoveredAt = -1;
         int failedAfter = 0;
         long lastOk = from;
@@ -26,6 +27,7 @@ record PhaseResult(String mode, String fault, int sent, int failed, int failedAf
         for (Timeline.Request r : requests) {
             if (!r.ok()) {
                 failed++;
+                reasons.merge(r.reason(), 1, Integer::sum);
                 if (recoveredAt >= 0) failedAfter++;
                 continue;
             }
@@ -56,8 +58,11 @@ record PhaseResult(String mode, String fault, int sent, int failed, int failedAf
             at.add(String.format("%+d%s%s", Math.round((p.at() - faultAt) / 1000.0), p.code() == 200 ? "" : "*",
                     up ? "" : "†"));
         }
+        StringBuilder why = new StringBuilder();
+        reasons.forEach((reason, n) -> why.append(why.length() == 0 ? "failures: " : ", ").append(reason).append(" ×").append(n));
+        String allNotes = why.length() == 0 ? notes : notes.isEmpty() ? why.toString() : notes + "; " + why;
         return new PhaseResult(mode, fault, requests.size(), failed, failedAfter, recoveredAt >= 0, gap / 1000.0,
-                rss < 0 ? -1 : rss / 1024, fds, limit, endFds, probes.size(), wrong, down, compress(at), notes);
+                rss < 0 ? -1 : rss / 1024, fds, limit, endFds, probes.size(), wrong, down, compress(at), allNotes);
     }
 
     private static String compress(List<String> at) {

@@ -38,11 +38,14 @@ final class Timeline {
     }
 
     synchronized List<Request> requests(long from, long to) {
-        return requests.stream().filter(r -> r.at() >= from && r.at() < to).toList();
+        // In start order: a request that timed out is recorded after later ones that succeeded.
+        return requests.stream().filter(r -> r.at() >= from && r.at() < to)
+                .sorted(java.util.Comparator.comparingLong(Request::at)).toList();
     }
 
     synchronized List<Probe> probes(long from, long to) {
-        return probes.stream().filter(p -> p.at() >= from && p.at() < to).toList();
+        return probes.stream().filter(p -> p.at() >= from && p.at() < to)
+                .sorted(java.util.Comparator.comparingLong(Probe::at)).toList();
     }
 
     synchronized List<Sample> samples(long from, long to) {
@@ -51,10 +54,20 @@ final class Timeline {
 
     /** The time of the first successful request started at or after t, or -1. */
     synchronized long firstOkSince(long t) {
+        long first = -1;
         for (Request r : requests) {
-            if (r.at() >= t && r.ok()) return r.at();
+            if (r.at() >= t && r.ok() && (first < 0 || r.at() < first)) first = r.at();
         }
-        return -1;
+        return first;
+    }
+
+    /** The time of the first /healthz 200 probed at or after t, or -1. */
+    synchronized long firstHealthySince(long t) {
+        long first = -1;
+        for (Probe p : probes) {
+            if (p.at() >= t && p.code() == 200 && (first < 0 || p.at() < first)) first = p.at();
+        }
+        return first;
     }
 
     /** True when a Ferry process was running at the sample nearest to t. */

@@ -36,7 +36,9 @@ final class Topology implements AutoCloseable {
         try {
             for (String ns : List.of(client, node, backend)) {
                 sh("ip", "netns", "add", ns);
-                created.add(ns);
+                synchronized (this) {
+                    created.add(ns);
+                }
                 sh("ip", "-n", ns, "link", "set", "lo", "up");
             }
             sh("ip", "link", "add", prefix + "c0", "netns", client, "type", "veth", "peer", "name", prefix + "c1",
@@ -100,14 +102,15 @@ final class Topology implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        for (String ns : created) {
+    public synchronized void close() {
+        List<String> all = new ArrayList<>(created);
+        created.clear();
+        for (String ns : all) {
             try {
                 sh("ip", "netns", "del", ns);
             } catch (IOException e) {
                 System.err.println("fault harness: cannot delete namespace " + ns + ": " + e.getMessage());
             }
         }
-        created.clear();
     }
 }
