@@ -128,6 +128,22 @@ final class TableSync implements AutoCloseable {
         return p != null && p.reportsSyncs();
     }
 
+    /**
+     * Whether the table is a desired state the data plane may follow: once a source has written it,
+     * and not while a rebuilt table waits for its full sync. Before that the table is empty or
+     * partial, and a rule loop handed it would take every service out of the kernel — on every
+     * restart whose source takes more than the 5 s heartbeat to list, and after every rebuild.
+     * The rules, addresses and listeners the previous run left serve meanwhile.
+     */
+    private boolean hooksMayRun() {
+        return syncs > 0 && !awaitingFullSync;
+    }
+
+    /** Runs one heartbeat on the writer thread and waits for it (tests: no waiting for the timer). */
+    void heartbeatNow() throws Exception {
+        writer.submit(this::heartbeat).get(10, TimeUnit.SECONDS);
+    }
+
     private void runHooks() {
         for (Runnable r : afterWrite) {
             try {
@@ -183,7 +199,9 @@ final class TableSync implements AutoCloseable {
             metrics.tableWriteErrors(r.errors().size());
             metrics.tableStats(table.reader().servicePortCount(), table.reader().endpointCount(), table.bytesInUse(),
                     table.generation());
-            runHooks();
+            if (hooksMayRun()) {
+                runHooks();
+            }
             if (full || r.changed()) {
                 LOG.info("table sync ({}): {} added, {} updated, {} removed, {} unchanged in {} µs (generation {}, {} service ports)",
                         full ? "full" : "partial", r.added(), r.updated(), r.removed(), r.unchanged(), nanos / 1_000,
@@ -239,7 +257,7 @@ final class TableSync implements AutoCloseable {
             for (Runnable tick : everySecond) {
                 tick.run();
             }
-            if (++heartbeats % 5 == 0) {
+            if (++heartbeats % 5 == 0 && hooksMayRun()) {
                 runHooks();
             }
         } catch (RuntimeException | InternalError e) {
