@@ -206,6 +206,7 @@ final class RunCommand implements Callable<Integer> {
         sync.followedBy(serviceHealth);
         sync.afterEveryWrite(serviceHealth::onTableChanged);
         sync.everySecond(serviceHealth::tick);
+        serviceHealth.followKernel(sync::runOnWriter);
         StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
         AutoCloseable running;
         try {

@@ -271,6 +271,9 @@ class UserspaceRestartNamespaceTest {
         await("the ClusterIP served after the flush", 10_000, () -> served(CLUSTER_IP, 80));
         String metrics = get(10249, "/metrics")[1];
         assertTrue(metrics.contains("ferry_service_addresses_restored_total 1.0"), metrics);
+        java.util.regex.Matcher events = java.util.regex.Pattern.compile("(?m)^ferry_service_interface_events_total (\\S+)$")
+                .matcher(metrics);
+        assertTrue(events.find() && Double.parseDouble(events.group(1)) > 0, "the flush arrived as netlink events: " + metrics);
 
         // Now the kernel refuses to take the address back: health must say so, with the reason.
         Files.writeString(block, "");

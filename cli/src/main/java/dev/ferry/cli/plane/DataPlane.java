@@ -232,6 +232,30 @@ public final class DataPlane implements AutoCloseable {
     }
 
     /**
+     * Follows the kernel's netlink events of the userspace proxy's service interface and runs
+     * {@link #tick()} through {@code onWriter} (the table writer's thread) soon after one, coalesced:
+     * an {@code ip addr flush} is repaired at once, not at the next second. No-op in other modes.
+     */
+    public void followKernel(java.util.function.Consumer<Runnable> onWriter) {
+        if (proxy == null || proxy.serviceInterface() == null) {
+            return;
+        }
+        java.util.concurrent.atomic.AtomicBoolean queued = new java.util.concurrent.atomic.AtomicBoolean();
+        dev.ferry.proxy.InterfaceWatch watch = dev.ferry.proxy.InterfaceWatch.start(proxy.serviceInterface().name(), () -> {
+            if (queued.compareAndSet(false, true)) {
+                onWriter.accept(() -> {
+                    queued.set(false);
+                    tick();
+                });
+            }
+        });
+        if (watch != null) {
+            closeables.add(0, watch);
+            metrics.serviceInterfaceEvents(watch::events);
+        }
+    }
+
+    /**
      * What can drift without the table changing, checked once a second on the writer thread: the
      * userspace proxy's service addresses against the kernel, and listeners that failed to bind.
      */
