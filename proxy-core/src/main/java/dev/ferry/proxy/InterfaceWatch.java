@@ -68,6 +68,11 @@ public final class InterfaceWatch implements AutoCloseable {
         }
     }
 
+    /** Whether {@code ip monitor} is still running (events are being followed). */
+    public boolean alive() {
+        return !closed && process.isAlive();
+    }
+
     /** Events seen that named the interface. */
     public long events() {
         return events.get();
