@@ -113,11 +113,28 @@ public final class ServiceInterface {
             int close = l.output.indexOf('>', open + 1);
             up = open >= 0 && close > open && List.of(l.output.substring(open + 1, close).split(",")).contains("UP");
         }
-        Result a = run("ip", "-o", "addr", "show");
-        a.check();
         Set<InetAddress> own = new HashSet<>();
         Set<InetAddress> elsewhere = new HashSet<>();
-        for (String line : a.output.split("\n")) {
+        for (Assigned a : addresses(false)) {
+            (a.link().equals(link) ? own : elsewhere).add(a.address());
+        }
+        return new Observed(present, up, own, elsewhere);
+    }
+
+    /** One address of one interface, as the kernel lists it. */
+    public record Assigned(String link, InetAddress address) {}
+
+    /**
+     * Every address of every interface (only of those up when {@code upOnly}), in the kernel's order,
+     * link-local IPv6 addresses left out; one {@code ip -o addr show} call.
+     *
+     * @throws IOException when {@code ip} cannot run or fails
+     */
+    public static List<Assigned> addresses(boolean upOnly) throws IOException {
+        Result r = upOnly ? run("ip", "-o", "addr", "show", "up") : run("ip", "-o", "addr", "show");
+        r.check();
+        List<Assigned> out = new ArrayList<>();
+        for (String line : r.output.split("\n")) {
             // "2: ferry0    inet 10.96.0.10/32 scope global ferry0\  valid_lft ..."
             String[] f = line.trim().split("\\s+", 5);
             if (f.length < 4 || !(f[2].equals("inet") || f[2].equals("inet6"))) {
@@ -129,10 +146,9 @@ public final class ServiceInterface {
                 continue;
             }
             int at = f[1].indexOf('@');
-            String ifname = at < 0 ? f[1] : f[1].substring(0, at);
-            (ifname.equals(link) ? own : elsewhere).add(addr);
+            out.add(new Assigned(at < 0 ? f[1] : f[1].substring(0, at), addr));
         }
-        return new Observed(present, up, own, elsewhere);
+        return out;
     }
 
     /** What one {@link #sync} found and did. */
