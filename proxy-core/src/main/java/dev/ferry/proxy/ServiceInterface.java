@@ -163,10 +163,9 @@ public final class ServiceInterface {
     /**
      * Makes the link hold exactly {@code wanted}, less the addresses that need no copy here
      * (loopback, and those another interface of the node holds), compared against the kernel, not
-     * against what this object last did: an address
-     * someone flushed is put back, one a previous run left and no longer wanted is removed, a link
-     * deleted under us is recreated. One {@code ip -batch} call when anything differs; an
-     * {@link #observe} walk otherwise.
+     * against what this object last did: an address someone flushed is put back, one a previous run
+     * left and no longer wanted is removed, a link deleted under us is recreated. Costs an
+     * {@link #observe}, plus one {@code ip -batch} call when anything differs.
      *
      * @return what was restored (wanted, known to be held before, gone from the kernel), removed,
      *     and what is still missing after the attempt, with the error of a failed attempt

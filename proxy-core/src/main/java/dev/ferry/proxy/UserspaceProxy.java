@@ -71,7 +71,6 @@ public final class UserspaceProxy implements AutoCloseable {
     private volatile String listenFailure;
     private volatile String addressFailure;
     private final java.util.concurrent.atomic.AtomicLong addressesRestored = new java.util.concurrent.atomic.AtomicLong();
-    private final java.util.concurrent.atomic.AtomicLong listenRetries = new java.util.concurrent.atomic.AtomicLong();
     private volatile int listening;
     private EventLoopGroup bossGroup;
     private EventLoopGroup workerGroup;
@@ -194,7 +193,6 @@ public final class UserspaceProxy implements AutoCloseable {
         }
         syncAddresses();
         if (!failedBinds.isEmpty()) {
-            listenRetries.incrementAndGet();
             int opened = bindAll(new ArrayList<>(failedBinds.keySet()));
             listening = listeners.size();
             if (opened > 0) {
