@@ -38,8 +38,11 @@ public final class InterfaceWatch implements AutoCloseable {
     public static InterfaceWatch start(String name, Runnable onChange) {
         Process p;
         try {
-            p = new ProcessBuilder("ip", "-o", "monitor", "link", "address").redirectErrorStream(true).start();
-            p.getOutputStream().close();
+            // The monitor must not outlive Ferry (kill -9 included): the shell ends it when its stdin,
+            // a pipe from this JVM, reaches end of file, which the kernel ensures on any exit; and the
+            // shell exits when the monitor does, so alive() tells whether events are followed.
+            p = new ProcessBuilder("sh", "-c", "exec 3<&0; ip -o monitor link address & m=$!;"
+                    + " { cat <&3 >/dev/null; kill $m; } >/dev/null 2>&1 & wait $m").redirectErrorStream(true).start();
         } catch (IOException e) {
             LOG.warn("cannot follow netlink events of {} ({}); it is still checked every second", name, e.getMessage());
             return null;
@@ -81,9 +84,15 @@ public final class InterfaceWatch implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        process.destroy();
+        try {
+            process.getOutputStream().close(); // end of file: the shell stops the monitor and exits
+        } catch (IOException e) {
+            process.descendants().forEach(ProcessHandle::destroy);
+            process.destroy();
+        }
         try {
             if (!process.waitFor(2, TimeUnit.SECONDS)) {
+                process.descendants().forEach(ProcessHandle::destroyForcibly);
                 process.destroyForcibly();
             }
         } catch (InterruptedException e) {

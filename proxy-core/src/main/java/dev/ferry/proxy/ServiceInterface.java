@@ -280,6 +280,8 @@ public final class ServiceInterface {
             if (stdin != null) {
                 try (OutputStream out = p.getOutputStream()) {
                     out.write(stdin.getBytes(StandardCharsets.UTF_8));
+                } catch (IOException brokenPipe) {
+                    // It stopped reading (it failed, or exited early): its exit code and output say why.
                 }
             } else {
                 p.getOutputStream().close();
