@@ -258,6 +258,7 @@ final class RunCommand implements Callable<Integer> {
             metrics.userspaceBounds(proxy.bounds());
             health.report("listener budget", () -> refusedListenersReason(proxy.refusedListeners()));
         }
+        serviceHealth.followKernel(sync::runOnWriter);
         StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
         AutoCloseable running;
         try {

@@ -118,6 +118,21 @@ final class TableSync implements AutoCloseable {
         everySecond.add(tick);
     }
 
+    /** Runs {@code task} on the writer thread soon (dropped once the writer stopped); failures are logged. */
+    void runOnWriter(Runnable task) {
+        try {
+            writer.execute(() -> {
+                try {
+                    task.run();
+                } catch (RuntimeException e) {
+                    LOG.warn("writer task failed: {}", e.toString());
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // stopping: nothing left to keep in line
+        }
+    }
+
     /** The data plane that serves the table, which reports syncs done from now on (see the class comment). */
     void followedBy(dev.ferry.cli.plane.DataPlane plane) {
         this.plane = plane;

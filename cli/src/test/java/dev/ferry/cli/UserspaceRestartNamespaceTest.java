@@ -271,6 +271,9 @@ class UserspaceRestartNamespaceTest {
         await("the ClusterIP served after the flush", 10_000, () -> served(CLUSTER_IP, 80));
         String metrics = get(10249, "/metrics")[1];
         assertTrue(metrics.contains("ferry_service_addresses_restored_total 1.0"), metrics);
+        java.util.regex.Matcher events = java.util.regex.Pattern.compile("(?m)^ferry_service_interface_events_total (\\S+)$")
+                .matcher(metrics);
+        assertTrue(events.find() && Double.parseDouble(events.group(1)) > 0, "the flush arrived as netlink events: " + metrics);
 
         // Now the kernel refuses to take the address back: health must say so, with the reason.
         Files.writeString(block, "");
@@ -290,6 +293,81 @@ class UserspaceRestartNamespaceTest {
         KernelTests.run(null, "ip", "-n", node, "link", "del", "ferry0");
         await("ferry0 recreated with the ClusterIP", 10_000, () -> onFerry0(CLUSTER_IP));
         await("the ClusterIP served after the link came back", 10_000, () -> served(CLUSTER_IP, 80));
+    }
+
+    /** A Maglev service on 10.96.0.20 with one endpoint more than Maglev's 65 537 slots, in slices of 1000. */
+    static String maglevTooBig() {
+        StringBuilder b = new StringBuilder("""
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: big, namespace: default, annotations: {ferry.dev/lb-algorithm: mh}}
+                spec:
+                  clusterIP: 10.96.0.20
+                  ports: [{name: http, port: 80, targetPort: 8080}]
+                """);
+        int n = dev.ferry.lb.Maglev.DEFAULT_TABLE_SIZE + 1;
+        for (int slice = 0; slice * 1000 < n; slice++) {
+            b.append("---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: big-").append(slice)
+                    .append(", namespace: default, labels: {kubernetes.io/service-name: big}}\naddressType: IPv4\n")
+                    .append("ports: [{name: http, port: 8080, protocol: TCP}]\nendpoints:\n");
+            for (int i = slice * 1000; i < Math.min(n, slice * 1000 + 1000); i++) {
+                b.append("- {addresses: [10.").append(202 + (i >> 16)).append('.').append(i >> 8 & 0xff).append('.').append(i & 0xff)
+                        .append("], conditions: {ready: true}}\n");
+            }
+        }
+        return b.toString();
+    }
+
+    static String clusterIpService(String name, String ip) {
+        return """
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: %1$s, namespace: default}
+                spec:
+                  clusterIP: %2$s
+                  ports: [{name: http, port: 80, targetPort: 8080}]
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: %1$s-1, namespace: default, labels: {kubernetes.io/service-name: %1$s}}
+                addressType: IPv4
+                ports: [{name: http, port: 8080, protocol: TCP}]
+                endpoints:
+                - addresses: [%3$s]
+                  conditions: {ready: true}
+                """.formatted(name, ip, BACKEND_IP);
+    }
+
+    static double metric(String metrics, String series) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^" + java.util.regex.Pattern.quote(series)
+                + " (\\S+)$").matcher(metrics);
+        return m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
+    }
+
+    @Test
+    void aServiceWhoseBackendsCannotBeBuiltIsSkippedAndCountedWhileTheOthersConverge() throws Exception {
+        String good = Files.readString(source);
+        String bad = maglevTooBig();
+        Files.writeString(source, good + bad);
+        startFerry();
+        await("the good ClusterIP served next to the unbuildable one", 120_000, () -> served(CLUSTER_IP, 80));
+        String metrics = get(10249, "/metrics")[1];
+        assertEquals(1.0, metric(metrics, "ferry_proxy_skipped_service_ports"), metrics);
+        assertEquals(1.0, metric(metrics, "ferry_proxy_service_port_skips_total"), metrics);
+        assertTrue(log().contains("default/big:http/TCP skipped") && log().contains("Maglev table size"), log());
+        assertTrue(onFerry0("10.96.0.20"), "the skipped service keeps its address: refused, not unreachable");
+        assertEquals("", echo("10.96.0.20", 80, "nobody"), "the skipped service has no listener");
+        awaitHealth("200", null, 10_000); // a bad service is not a broken data plane
+
+        // A service added afterwards gets its address and listener too.
+        Files.writeString(source, good + clusterIpService("later", "10.96.0.11") + bad);
+        await("the service added later served", 120_000, () -> served("10.96.0.11", 80));
+        assertTrue(onFerry0("10.96.0.11"));
+        assertTrue(served(CLUSTER_IP, 80));
+        metrics = get(10249, "/metrics")[1];
+        assertEquals(1.0, metric(metrics, "ferry_proxy_service_port_skips_total"), "the unchanged bad record counts once");
     }
 
     @Test

@@ -77,7 +77,6 @@ public final class UserspaceProxy implements AutoCloseable {
     private volatile String listenFailure;
     private volatile String addressFailure;
     private final java.util.concurrent.atomic.AtomicLong addressesRestored = new java.util.concurrent.atomic.AtomicLong();
-    private final java.util.concurrent.atomic.AtomicLong listenRetries = new java.util.concurrent.atomic.AtomicLong();
     private final ProxyBounds bounds;
     private final AcceptErrors acceptErrors;
     /** The Service (namespace/name) of each frontend listened on, for the per-Service share of the budget. */
@@ -217,8 +216,8 @@ public final class UserspaceProxy implements AutoCloseable {
      * Brings what the table asked for back in line with the kernel, for what can change without
      * the table changing: puts back service addresses that went from the service interface (an
      * {@code ip addr flush}, a deleted link) and retries listeners that could not be opened (e.g.
-     * while their address was missing). Cheap when all is in place: one walk of the node's
-     * interfaces, no process. Call periodically (every second) from the writer thread.
+     * while their address was missing). When all is in place it costs two {@code ip -o} calls and
+     * changes nothing. Call periodically and on netlink events of the interface, from the writer thread.
      */
     public void reconcile() {
         if (!started || workerGroup == null || workerGroup.isShuttingDown()) {
@@ -226,7 +225,6 @@ public final class UserspaceProxy implements AutoCloseable {
         }
         syncAddresses();
         if (!failedBinds.isEmpty()) {
-            listenRetries.incrementAndGet();
             int opened = bindAll(new ArrayList<>(failedBinds.keySet()));
             listening = listeners.size();
             if (opened > 0) {
@@ -431,6 +429,11 @@ public final class UserspaceProxy implements AutoCloseable {
     /** Service addresses put back on the service interface after they had gone from the kernel. */
     public long addressesRestored() {
         return addressesRestored.get();
+    }
+
+    /** Whether a listener or a service address is failing now (what {@link #reconcile()} retries). */
+    public boolean failing() {
+        return listenFailure != null || addressFailure != null;
     }
 
     /** Frontends without a listener now because opening it failed. */

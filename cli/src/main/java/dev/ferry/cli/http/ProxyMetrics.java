@@ -185,6 +185,13 @@ public final class ProxyMetrics {
                 .callback(cb -> cb.call(skipsTotal.getAsLong())).register(registry);
     }
 
+    /** Exposes how many netlink events named the service interface (each triggers a check of it). */
+    public void serviceInterfaceEvents(LongSupplier events) {
+        CounterWithCallback.builder().name("ferry_service_interface_events_total")
+                .help("Kernel (netlink) events that changed the service interface or its addresses, each followed by a check")
+                .callback(cb -> cb.call(events.getAsLong())).register(registry);
+    }
+
     /** Exposes a rule sync loop's failure counters. */
     public void ruleSync(dev.ferry.rules.SyncCounters counters) {
         CounterWithCallback.builder().name("ferry_rule_sync_failures_total")

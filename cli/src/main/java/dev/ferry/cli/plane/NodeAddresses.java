@@ -1,6 +1,8 @@
 package dev.ferry.cli.plane;
 
 import dev.ferry.model.Cidr;
+import dev.ferry.proxy.ServiceInterface;
+import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
@@ -23,9 +25,24 @@ public final class NodeAddresses {
         return matching(cidrs, null);
     }
 
-    /** The node's addresses in {@code cidrs}, leaving out the interface named {@code serviceInterface} (may be null). */
+    /**
+     * The node's addresses in {@code cidrs}, leaving out the interface named {@code serviceInterface}
+     * (may be null). Read with {@code ip -o addr show up}: the JDK's interface walk is quadratic in
+     * the number of addresses, seconds when a previous run left thousands of service addresses on the
+     * service interface; the JDK walk only where {@code ip} cannot run.
+     */
     public static List<InetAddress> matching(List<Cidr> cidrs, String serviceInterface) throws SocketException {
         List<InetAddress> out = new ArrayList<>();
+        try {
+            for (ServiceInterface.Assigned a : ServiceInterface.addresses(true)) {
+                if (!a.link().equals(serviceInterface)) {
+                    consider(a.address(), cidrs, out);
+                }
+            }
+            return out;
+        } catch (IOException e) {
+            out.clear();
+        }
         for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
             if (!nic.isUp() || nic.getName().equals(serviceInterface)) {
                 continue;
@@ -34,15 +51,19 @@ public final class NodeAddresses {
                 if (a instanceof Inet6Address v6 && (v6.isLinkLocalAddress() || v6.getScopeId() != 0)) {
                     continue;
                 }
-                if (a.isLoopbackAddress() && !(a.getHostAddress().equals("127.0.0.1") || a.getHostAddress().equals("0:0:0:0:0:0:0:1"))) {
-                    continue;
-                }
-                boolean wanted = cidrs.isEmpty() || cidrs.stream().anyMatch(c -> c.contains(a));
-                if (wanted && !out.contains(a)) {
-                    out.add(a);
-                }
+                consider(a, cidrs, out);
             }
         }
         return out;
+    }
+
+    private static void consider(InetAddress a, List<Cidr> cidrs, List<InetAddress> out) {
+        if (a.isLoopbackAddress() && !(a.getHostAddress().equals("127.0.0.1") || a.getHostAddress().equals("0:0:0:0:0:0:0:1"))) {
+            return;
+        }
+        boolean wanted = cidrs.isEmpty() || cidrs.stream().anyMatch(c -> c.contains(a));
+        if (wanted && !out.contains(a)) {
+            out.add(a);
+        }
     }
 }
