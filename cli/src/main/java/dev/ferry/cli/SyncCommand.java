@@ -108,6 +108,8 @@ final class SyncCommand implements Callable<Integer> {
             err.println("ferry sync: skipped " + manifest.locate(r) + ": " + r);
         }
         List<ServicePort> ports = EndpointSelector.selectAll(c.ports(), new NodeInfo(nodeName, nodeZone));
+        manifest = null; // the file's objects and the unselected ports may go before rendering (a 50 MB file's are ~350 MB)
+        c = null;
         PrintWriter out = spec.commandLine().getOut();
         if (mode == Mode.iptables) {
             RenderOptions v4 = RenderOptions.defaults(false).withClusterCidrs(cluster).withMasqueradeAll(masqueradeAll)
