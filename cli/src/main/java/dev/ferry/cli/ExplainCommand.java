@@ -426,7 +426,8 @@ final class ExplainCommand implements Callable<Integer> {
             if (e.getValue() instanceof Map<?, ?> m) {
                 String label = e.getKey() + ":";
                 for (var sub : m.entrySet()) {
-                    out.printf("%-12s %s: %s%n", label, sub.getKey(), sub.getValue());
+                    Object value = sub.getValue() instanceof Map<?, ?> o && o.containsKey("action") ? outcomeLine(o) : sub.getValue();
+                    out.printf("%-12s %s: %s%n", label, sub.getKey(), value);
                     label = "";
                 }
                 continue;
@@ -444,6 +445,15 @@ final class ExplainCommand implements Callable<Integer> {
             out.println();
             t.print(out);
         }
+    }
+
+    /** "forward to A, B (masqueraded): why" for one rule mode's outcome. */
+    static String outcomeLine(Map<?, ?> o) {
+        String action = String.valueOf(o.get("action"));
+        List<?> eps = (List<?>) o.get("endpoints");
+        String to = "forward".equals(action) ? action + " to " + String.join(", ", eps.stream().map(String::valueOf).toList())
+                + (Boolean.TRUE.equals(o.get("masquerade")) ? " (masqueraded)" : " (source kept)") : action;
+        return to + ": " + o.get("why");
     }
 
     private static String orDash(Object o) {

@@ -303,4 +303,14 @@ class KubeProxyConfigReaderTest {
         assertTrue(KubeProxyConfigReader.read(f, ProxyMode.NFTABLES).config().masqueradeAll(),
                 "the flag wins over the file's mode, section included");
     }
+
+    @Test
+    void localhostNodePortsIsReadAndDefaultsToTrueAsKubeProxy() throws Exception {
+        assertTrue(parse(HEAD).config().localhostNodePorts(), "kube-proxy's default");
+        assertTrue(parse(HEAD + "iptables: {localhostNodePorts: null}\n").config().localhostNodePorts(), "null is the default");
+        assertFalse(parse(HEAD + "iptables: {localhostNodePorts: false}\n").config().localhostNodePorts());
+        assertTrue(parse(HEAD + "iptables: {localhostNodePorts: false}\n").warnings().isEmpty(), "no longer an unused field");
+        ConfigException e = rejected(HEAD + "iptables: {localhostNodePorts: maybe}\n");
+        assertTrue(e.getMessage().contains("iptables.localhostNodePorts"), e.getMessage());
+    }
 }

@@ -29,6 +29,7 @@ class ConformanceKernelTest {
             for (Scenarios.Scenario s : Scenarios.all()) {
                 IptablesSyncer syncer = IptablesSyncer.ipv4(tool, Rendered.iptablesOptions(s.network()));
                 syncer.sync(s.services(), true);
+                n.flushConntrack();
                 for (Scenarios.FlowCase f : s.flows()) {
                     flows++;
                     Outcome got = n.send(f.packet(), f.iptables());
@@ -52,6 +53,7 @@ class ConformanceKernelTest {
             for (Scenarios.Scenario s : Scenarios.all()) {
                 NftSyncer syncer = new NftSyncer(Rendered.nftOptions(s.network()), tool);
                 syncer.sync(s.services(), true);
+                n.flushConntrack();
                 for (Scenarios.FlowCase f : s.flows()) {
                     flows++;
                     Outcome got = n.send(f.packet(), f.nftables());
