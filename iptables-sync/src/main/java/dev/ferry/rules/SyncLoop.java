@@ -32,6 +32,7 @@ public final class SyncLoop implements AutoCloseable {
     private List<ServicePort> current = List.of(); // loop thread only
     private boolean haveState; // loop thread only
     private boolean closed; // guarded by lock
+    private boolean resyncRequested; // guarded by lock
     private volatile long generationApplied;
     private volatile String lastError;
     private volatile Listener listener = (generation, full, nanos) -> { };
@@ -81,6 +82,21 @@ public final class SyncLoop implements AutoCloseable {
         }
     }
 
+    /**
+     * Asks for a full sync of the current desired state soon (not waiting for the sync period), for
+     * a change of the syncer's own settings rather than of the services; a no-op before the first
+     * {@link #update}. Any thread.
+     */
+    public void requestFullSync() {
+        lock.lock();
+        try {
+            resyncRequested = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** The newest generation that is in the kernel (0 before the first success). */
     public long generationApplied() {
         return generationApplied;
@@ -105,7 +121,7 @@ public final class SyncLoop implements AutoCloseable {
                         if (now >= retryAt) {
                             break;
                         }
-                    } else if (pending != null || (haveState && now >= fullDue)) {
+                    } else if (pending != null || (haveState && (resyncRequested || now >= fullDue))) {
                         break;
                     }
                     long until = retryAt != 0 ? retryAt : (haveState ? fullDue : now + syncPeriod.toNanos());
@@ -128,6 +144,10 @@ public final class SyncLoop implements AutoCloseable {
                     pending = null;
                     haveState = true;
                     gen = generationOffered;
+                }
+                if (resyncRequested) {
+                    resyncRequested = false;
+                    needFull = true;
                 }
             } finally {
                 lock.unlock();

@@ -36,6 +36,38 @@ class SyncLoopTest {
         }
     }
 
+    @Test
+    void aRequestedFullSyncRunsAtOnceWithTheCurrentStateNotAtTheSyncPeriod() throws Exception {
+        List<Boolean> fullFlags = new CopyOnWriteArrayList<>();
+        List<List<ServicePort>> states = new CopyOnWriteArrayList<>();
+        RuleSyncer recording = (ports, full) -> {
+            fullFlags.add(full);
+            states.add(ports);
+            return new SyncReport(full, 1, 0, 0, List.of());
+        };
+        ServicePort a = svc("a").clusterIP("10.96.0.1").build();
+        try (SyncLoop loop = new SyncLoop("t", recording, Duration.ofHours(1),
+                new Backoff(Duration.ofMillis(10), Duration.ofMillis(50))).start()) {
+            loop.requestFullSync(); // before any state: nothing to sync yet
+            long g1 = loop.update(List.of(a));
+            awaitGeneration(loop, g1);
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (fullFlags.size() < 1) {
+                assertTrue(System.nanoTime() < deadline, "first sync within 10 s");
+                Thread.sleep(5);
+            }
+            int before = fullFlags.size();
+            loop.requestFullSync();
+            while (fullFlags.size() < before + 1) {
+                assertTrue(System.nanoTime() < deadline, "requested sync within 10 s");
+                Thread.sleep(5);
+            }
+            assertEquals(Boolean.TRUE, fullFlags.get(fullFlags.size() - 1), "the requested sync is full");
+            assertEquals(List.of(a), states.get(states.size() - 1), "of the current state");
+            assertEquals(g1, loop.generationApplied(), "no new generation: the services did not change");
+        }
+    }
+
     private static void awaitGeneration(SyncLoop loop, long gen) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (loop.generationApplied() < gen) {

@@ -54,7 +54,9 @@ import org.slf4j.LoggerFactory;
 public final class NftSyncer implements RuleSyncer {
     private static final Logger LOG = LoggerFactory.getLogger(NftSyncer.class);
 
-    private final NftRenderer renderer;
+    private NftRenderer renderer; // replaced, on the sync thread, when new service ranges are offered
+    /** Service ranges offered by {@link #serviceCidrs(List)} and not yet rendered; null = none. */
+    private volatile List<dev.ferry.model.Cidr> offeredServiceCidrs;
     private final KernelTool tool;
     private final StaleUdpFlows staleUdp;
 
@@ -102,9 +104,31 @@ public final class NftSyncer implements RuleSyncer {
         }
     }
 
+    /**
+     * New service (ClusterIP) ranges for the drop of unallocated ClusterIPs, e.g. from the cluster's
+     * ServiceCIDR objects; any thread. The next sync renders them, as a full sync when they differ
+     * from the current ones (the drop rule lives in the base chains only a full payload rewrites).
+     */
+    public void serviceCidrs(List<dev.ferry.model.Cidr> cidrs) {
+        offeredServiceCidrs = List.copyOf(cidrs);
+    }
+
+    /** The service ranges the renderer uses now. */
+    public List<dev.ferry.model.Cidr> serviceCidrs() {
+        return renderer.options().serviceCidrs();
+    }
+
     @Override
     public SyncReport sync(List<ServicePort> ports, boolean full) throws ApplyException, IOException {
         long t0 = System.nanoTime();
+        List<dev.ferry.model.Cidr> offered = offeredServiceCidrs;
+        if (offered != null) {
+            offeredServiceCidrs = null;
+            if (!offered.equals(renderer.options().serviceCidrs())) {
+                renderer = new NftRenderer(renderer.options().withServiceCidrs(offered));
+                full = true;
+            }
+        }
         if (!full && incrementalEnabled && applied.size() == NftFamily.values().length && quarantined.isEmpty()
                 && lastAllInput != null) {
             Map<ServicePortName, Changed> changed = changedOnly(ports);
