@@ -61,7 +61,8 @@ public final class ServiceCidrWatch implements AutoCloseable {
         this.listener = listener;
     }
 
-    static ResourceDefinitionContext context(String version) {
+    /** The ServiceCIDR resource of networking.k8s.io in {@code version} (v1beta1 or v1), cluster-scoped. */
+    public static ResourceDefinitionContext context(String version) {
         return new ResourceDefinitionContext.Builder().withGroup("networking.k8s.io").withVersion(version)
                 .withPlural("servicecidrs").withKind("ServiceCIDR").withNamespaced(false).build();
     }

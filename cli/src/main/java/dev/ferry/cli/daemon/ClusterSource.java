@@ -3,7 +3,9 @@ package dev.ferry.cli.daemon;
 import dev.ferry.cli.config.ProxyConfig;
 import dev.ferry.cli.http.ProxierHealth;
 import dev.ferry.cli.http.ProxyMetrics;
+import dev.ferry.model.Cidr;
 import dev.ferry.watch.ClusterWatcher;
+import dev.ferry.watch.ServiceCidrWatch;
 import dev.ferry.watch.SyncPeriods;
 import dev.ferry.watch.TableSink;
 import io.fabric8.kubernetes.api.model.Node;
@@ -40,10 +42,13 @@ public final class ClusterSource implements AutoCloseable {
     private final ProxierHealth health;
     private final EventRecorder events;
     private final String mode;
+    private final ProxyMetrics metrics;
     private SharedIndexInformer<Node> eligibility;
+    private java.util.function.Consumer<List<Cidr>> serviceCidrListener;
+    private ServiceCidrWatch serviceCidrs;
 
     private ClusterSource(KubernetesClient client, ClusterWatcher watcher, String origin, String nodeName,
-                          ProxierHealth health, EventRecorder events, String mode) {
+                          ProxierHealth health, EventRecorder events, String mode, ProxyMetrics metrics) {
         this.client = client;
         this.watcher = watcher;
         this.origin = origin;
@@ -51,6 +56,7 @@ public final class ClusterSource implements AutoCloseable {
         this.health = health;
         this.events = events;
         this.mode = mode;
+        this.metrics = metrics;
     }
 
     /**
@@ -121,7 +127,7 @@ public final class ClusterSource implements AutoCloseable {
             health.followPending(() -> watcher.stats().oldestPendingChangeMillis());
             metrics.clusterWatch(watcher.stats());
             String mode = config.mode() == null ? "" : config.mode().configName();
-            return new ClusterSource(client, watcher, origin, nodeName, health, events, mode);
+            return new ClusterSource(client, watcher, origin, nodeName, health, events, mode, metrics);
         } catch (RuntimeException e) {
             client.close();
             throw e;
@@ -133,6 +139,12 @@ public final class ClusterSource implements AutoCloseable {
         events.record(EventRecorder.node(nodeName), EventRecorder.NORMAL, "Starting", "StartFerry",
                 mode.isEmpty() ? "Starting ferry." : "Starting ferry (" + mode + " mode).");
         watcher.start();
+        if (serviceCidrListener != null) {
+            ServiceCidrWatch w = new ServiceCidrWatch(client, serviceCidrListener);
+            serviceCidrs = w;
+            metrics.serviceCidrs(() -> w.cidrs().size(), w::droppedCidrs, w::invalidCidrs);
+            w.start();
+        }
         // /healthz's node eligibility (being deleted, or tainted for deletion by the autoscaler) needs
         // the whole Node; ClusterWatcher only passes its zone on, so this watches the one Node too.
         eligibility = client.nodes().withName(nodeName).inform(new ResourceEventHandler<Node>() {
@@ -152,6 +164,21 @@ public final class ClusterSource implements AutoCloseable {
             }
         });
         LOG.info("watching the API server at {} ({})", client.getMasterUrl(), origin);
+    }
+
+    /**
+     * Follows the cluster's ServiceCIDR objects (as kube-proxy 1.32) from {@link #start()} on: the
+     * listener gets the union of their ranges after the first list and after every change, on the
+     * informer's thread; never called when the server does not serve them or RBAC forbids it
+     * ({@link ServiceCidrWatch}). Call before start.
+     */
+    public void onServiceCidrs(java.util.function.Consumer<List<Cidr>> listener) {
+        this.serviceCidrListener = listener;
+    }
+
+    /** The ServiceCIDR watch, null unless {@link #onServiceCidrs} was set and the source started. */
+    public ServiceCidrWatch serviceCidrWatch() {
+        return serviceCidrs;
     }
 
     public ClusterWatcher watcher() {
@@ -189,6 +216,9 @@ public final class ClusterSource implements AutoCloseable {
         try {
             if (eligibility != null) {
                 eligibility.stop();
+            }
+            if (serviceCidrs != null) {
+                serviceCidrs.close();
             }
             watcher.close();
         } finally {

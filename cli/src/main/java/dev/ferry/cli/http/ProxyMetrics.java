@@ -131,6 +131,22 @@ public final class ProxyMetrics {
                 .callback(cb -> cb.call(errors.getAsLong())).register(registry);
     }
 
+    /**
+     * Exposes what the ServiceCIDR watch learned: the ranges in use, those beyond its bound, and
+     * spec.cidrs entries that did not parse.
+     */
+    public void serviceCidrs(LongSupplier ranges, LongSupplier overBound, LongSupplier invalid) {
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_service_cidrs")
+                .help("Service ranges learned from ServiceCIDR objects (0 when the API does not serve them)")
+                .callback(cb -> cb.call(ranges.getAsLong())).register(registry);
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_service_cidrs_over_limit")
+                .help("ServiceCIDR ranges left out because there are more than the bound")
+                .callback(cb -> cb.call(overBound.getAsLong())).register(registry);
+        CounterWithCallback.builder().name("ferry_service_cidrs_invalid_total")
+                .help("ServiceCIDR spec.cidrs entries that are not CIDRs (left out, logged with the object's name)")
+                .callback(cb -> cb.call(invalid.getAsLong())).register(registry);
+    }
+
     /** Exposes how often a file source's snapshot could not be applied (each is logged with its reason and retried). */
     public void fileSourceApplyFailures(LongSupplier applyFailures) {
         CounterWithCallback.builder().name("ferry_file_source_apply_failures_total")

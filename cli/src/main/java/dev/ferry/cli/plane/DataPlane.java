@@ -95,6 +95,7 @@ public final class DataPlane implements AutoCloseable {
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private UserspaceProxy proxy;
     private SyncLoop loop;
+    private ServiceRanges serviceRanges;
     private ServiceHealthServers health;
     private DnsServer dns;
     /** Service ports decoded at the last sync, by record stamp; touched by the table writer thread only. */
@@ -160,10 +161,14 @@ public final class DataPlane implements AutoCloseable {
                         .withLocalhostNodePorts(settings.localhostNodePorts()).withNodeIps(settings.nodeIps()), true, true,
                         new dev.ferry.conntrack.KernelConntrackCleaner(), backend));
             }
-            case NFTABLES -> startLoop("nftables", new NftSyncer(NftOptions.defaults().withClusterCidrs(settings.clusterCidrs())
-                    .withMasqueradeAll(settings.masqueradeAll()).withNodePortAddresses(settings.nodePortAddresses())
-                    .withServiceCidrs(settings.serviceCidrs()).withNodeIps(settings.nodeIps()),
-                    new KernelTool(), new dev.ferry.conntrack.KernelConntrackCleaner()));
+            case NFTABLES -> {
+                NftSyncer nft = new NftSyncer(NftOptions.defaults().withClusterCidrs(settings.clusterCidrs())
+                        .withMasqueradeAll(settings.masqueradeAll()).withNodePortAddresses(settings.nodePortAddresses())
+                        .withServiceCidrs(settings.serviceCidrs()).withNodeIps(settings.nodeIps()),
+                        new KernelTool(), new dev.ferry.conntrack.KernelConntrackCleaner());
+                startLoop("nftables", nft);
+                serviceRanges = new ServiceRanges(settings.serviceCidrs(), nft, loop::requestFullSync);
+            }
             case IPVS -> {
                 try {
                     startLoop("ipvs", IpvsSyncer.start(new KernelTool(), new IpvsOptions(settings.defaultAlgorithm(), nodeIps,
@@ -220,6 +225,15 @@ public final class DataPlane implements AutoCloseable {
         } else {
             syncs.whenApplied(r);
         }
+    }
+
+    /**
+     * The service ranges the cluster's ServiceCIDR objects give now (any thread): nftables mode drops
+     * unallocated addresses in these and in the configured ones ({@link ServiceRanges#merge}),
+     * re-rendered at once. Returns the merged ranges. Other modes have no such drop.
+     */
+    public List<Cidr> apiServiceCidrs(List<Cidr> fromApi) {
+        return serviceRanges != null ? serviceRanges.fromApi(fromApi) : ServiceRanges.merge(settings.serviceCidrs(), fromApi);
     }
 
     /** Whether this data plane reports syncs done (metrics, health); false: the table write is the sync. */

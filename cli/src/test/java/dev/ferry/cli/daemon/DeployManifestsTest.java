@@ -80,6 +80,7 @@ class DeployManifestsTest {
                 "core/services:list", "core/services:watch",
                 "discovery.k8s.io/endpointslices:list", "discovery.k8s.io/endpointslices:watch",
                 "core/nodes:get", "core/nodes:list", "core/nodes:watch",
+                "networking.k8s.io/servicecidrs:list", "networking.k8s.io/servicecidrs:watch",
                 "core/events:create", "core/events:patch",
                 "events.k8s.io/events:create", "events.k8s.io/events:patch")), granted);
     }
