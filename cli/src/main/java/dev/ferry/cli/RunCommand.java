@@ -151,8 +151,9 @@ final class RunCommand implements Callable<Integer> {
     long tableSize;
 
     @Option(names = "--service-cidr", paramLabel = "CIDR", split = ",", converter = CidrFlag.class,
-            description = "The service (ClusterIP) ranges, as kube-proxy learns them from ServiceCIDR objects; nftables mode"
-                    + " drops new connections to addresses in them that no service holds (default: none).")
+            description = "Service (ClusterIP) ranges; nftables mode drops new connections to addresses in them that no"
+                    + " service holds. With the API source the ranges of the cluster's ServiceCIDR objects are added to"
+                    + " these (default: none besides those).")
     List<Cidr> serviceCidrs = new ArrayList<>();
 
     @Option(names = "--exit-after", paramLabel = "SECONDS", hidden = true,
