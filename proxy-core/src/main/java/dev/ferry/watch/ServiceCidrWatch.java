@@ -46,7 +46,10 @@ public final class ServiceCidrWatch implements AutoCloseable {
 
     private final KubernetesClient client;
     private final Consumer<List<Cidr>> listener;
-    private final Map<String, List<Cidr>> byObject = new HashMap<>(); // guarded by this
+    /** An object's ranges at the resourceVersion they were read from. */
+    private record Seen(String resourceVersion, List<Cidr> cidrs) {}
+
+    private final Map<String, Seen> byObject = new HashMap<>(); // guarded by this
     private final AtomicLong droppedCidrs = new AtomicLong();
     private final AtomicLong invalidCidrs = new AtomicLong();
     private List<Cidr> current; // guarded by this; null until the first list is in
@@ -106,7 +109,8 @@ public final class ServiceCidrWatch implements AutoCloseable {
                 version = v;
                 state = state == State.CLOSED ? State.CLOSED : State.WATCHING;
                 LOG.info("watching ServiceCIDR objects (networking.k8s.io/{}) for the service ranges", v);
-                synced();
+                // The handler's notifications of the first list may still be queued: the store has it all.
+                synced(inf.getStore().list());
                 return;
             }
             inf.stop();
@@ -140,9 +144,12 @@ public final class ServiceCidrWatch implements AutoCloseable {
         return 0;
     }
 
-    private void synced() {
+    private void synced(List<GenericKubernetesResource> listed) {
         List<Cidr> out;
         synchronized (this) {
+            for (GenericKubernetesResource r : listed) {
+                record(r, false);
+            }
             synced = true;
             out = recompute();
         }
@@ -152,29 +159,37 @@ public final class ServiceCidrWatch implements AutoCloseable {
     }
 
     private void changed(GenericKubernetesResource r, boolean deleted) {
-        String name = r.getMetadata() == null ? null : r.getMetadata().getName();
-        if (name == null) {
-            return;
-        }
-        List<Cidr> cidrs = deleted ? List.of() : cidrsOf(r, name);
         List<Cidr> out;
         synchronized (this) {
-            if (cidrs.isEmpty()) {
-                byObject.remove(name);
-            } else {
-                byObject.put(name, cidrs);
-            }
-            out = synced ? recompute() : null;
+            out = record(r, deleted) && synced ? recompute() : null;
         }
         if (out != null) {
             listener.accept(out);
         }
     }
 
+    /** Takes in one object's state; false when it was already in (the same resourceVersion). Holds this. */
+    private boolean record(GenericKubernetesResource r, boolean deleted) {
+        String name = r.getMetadata() == null ? null : r.getMetadata().getName();
+        if (name == null) {
+            return false;
+        }
+        if (deleted) {
+            return byObject.remove(name) != null;
+        }
+        String rv = r.getMetadata().getResourceVersion();
+        Seen before = byObject.get(name);
+        if (before != null && rv != null && rv.equals(before.resourceVersion())) {
+            return false;
+        }
+        byObject.put(name, new Seen(rv, cidrsOf(r, name)));
+        return true;
+    }
+
     /** The new union when it differs from the last one handed on, else null. */
     private List<Cidr> recompute() {
         TreeSet<Cidr> all = new TreeSet<>(Comparator.comparing(Cidr::toString));
-        byObject.values().forEach(all::addAll);
+        byObject.values().forEach(seen -> all.addAll(seen.cidrs()));
         List<Cidr> out = new ArrayList<>(Math.min(all.size(), MAX_CIDRS));
         for (Cidr c : all) {
             if (out.size() == MAX_CIDRS) {

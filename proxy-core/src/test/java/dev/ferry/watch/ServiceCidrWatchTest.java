@@ -109,6 +109,7 @@ class ServiceCidrWatchTest {
         watch = new ServiceCidrWatch(client, seen::add);
         watch.start();
         await("the first list", () -> cidrs("10.96.0.0/16").equals(last()));
+        assertEquals(List.of(cidrs("10.96.0.0/16")), seen, "the first list is handed on whole, once");
         assertEquals(ServiceCidrWatch.State.WATCHING, watch.state());
         assertEquals("v1beta1", watch.version(), "kube-proxy 1.32's version first");
 
