@@ -105,9 +105,13 @@ public final class ServiceCidrWatch implements AutoCloseable {
             }
         });
         inf.start().whenComplete((ok, error) -> {
+            if (state == State.CLOSED) {
+                inf.stop(); // closed while starting: nothing more is handed on
+                return;
+            }
             if (error == null) {
                 version = v;
-                state = state == State.CLOSED ? State.CLOSED : State.WATCHING;
+                state = State.WATCHING;
                 LOG.info("watching ServiceCIDR objects (networking.k8s.io/{}) for the service ranges", v);
                 // The handler's notifications of the first list may still be queued: the store has it all.
                 synced(inf.getStore().list());
@@ -124,7 +128,7 @@ public final class ServiceCidrWatch implements AutoCloseable {
                     + String.join(", ", VERSIONS) + ")"
                     : code == 403 ? "listing ServiceCIDR objects is forbidden (RBAC: list, watch servicecidrs.networking.k8s.io)"
                     : "ServiceCIDR objects: " + cause.getMessage();
-            state = state == State.CLOSED ? State.CLOSED : State.UNAVAILABLE;
+            state = State.UNAVAILABLE;
             LOG.warn("{}; the service ranges are only those configured (--service-cidr)", unavailableReason);
         });
     }
