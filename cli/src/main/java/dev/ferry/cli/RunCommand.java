@@ -282,18 +282,22 @@ final class RunCommand implements Callable<Integer> {
                     serviceHealth.healthServers().onBindFailure(cluster::healthCheckFailed);
                 }
                 serviceHealth.onServicePortSkipped(cluster::servicePortSkipped);
-                // kube-proxy 1.32 learns the service ranges from ServiceCIDR objects; merged with --service-cidr
-                cluster.onServiceCidrs(fromApi -> {
-                    List<Cidr> merged = serviceHealth.apiServiceCidrs(fromApi);
-                    try {
-                        NodeSettingsFile.write(dir, settings.kind().name().toLowerCase(java.util.Locale.ROOT),
-                                new dev.ferry.select.NodeNetwork(settings.clusterCidrs(), NodeSettingsFile.localAddresses(),
-                                        settings.nodePortAddresses(), settings.localhostNodePorts(),
-                                        settings.masqueradeAll(), merged));
-                    } catch (IOException | RuntimeException e) {
-                        LOG.warn("ferry explain's node settings keep the previous service ranges: {}", e.toString());
-                    }
-                });
+                // kube-proxy 1.32 learns the service ranges from ServiceCIDR objects behind its
+                // MultiCIDRServiceAllocator gate (off by default: without it, system:node-proxier may not
+                // list them); merged with --service-cidr
+                if (config.multiCidrServiceAllocator()) {
+                    cluster.onServiceCidrs(fromApi -> {
+                        List<Cidr> merged = serviceHealth.apiServiceCidrs(fromApi);
+                        try {
+                            NodeSettingsFile.write(dir, settings.kind().name().toLowerCase(java.util.Locale.ROOT),
+                                    new dev.ferry.select.NodeNetwork(settings.clusterCidrs(), NodeSettingsFile.localAddresses(),
+                                            settings.nodePortAddresses(), settings.localhostNodePorts(),
+                                            settings.masqueradeAll(), merged));
+                        } catch (IOException | RuntimeException e) {
+                            LOG.warn("ferry explain's node settings keep the previous service ranges: {}", e.toString());
+                        }
+                    });
+                }
                 // A damaged table is rebuilt empty; the API source then writes everything again.
                 sync.afterRebuild(() -> cluster.watcher().requestFullSync());
                 cluster.start();

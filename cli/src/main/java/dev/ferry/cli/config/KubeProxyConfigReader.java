@@ -46,7 +46,7 @@ public final class KubeProxyConfigReader {
 
     /** kube-proxy fields that Ferry accepts and does not act on (yet), by path. */
     static final Set<String> NOT_USED = Set.of(
-            "featureGates", "clientConnection.acceptContentTypes", "clientConnection.contentType",
+            "clientConnection.acceptContentTypes", "clientConnection.contentType",
             "clientConnection.qps", "clientConnection.burst", "bindAddressHardFail", "enableProfiling",
             "showHiddenMetricsForVersion", "iptables.masqueradeBit",
             "ipvs.excludeCIDRs", "ipvs.strictARP", "ipvs.tcpTimeout", "ipvs.tcpFinTimeout", "ipvs.udpTimeout",
@@ -138,7 +138,7 @@ public final class KubeProxyConfigReader {
         Result read(Node root) throws ConfigException {
             Map<String, Node> top = fields(root, "", Set.of("apiVersion", "kind", "clientConnection", "hostnameOverride",
                     "bindAddress", "healthzBindAddress", "metricsBindAddress", "mode", "iptables", "ipvs", "nftables",
-                    "clusterCIDR", "nodePortAddresses", "conntrack"));
+                    "clusterCIDR", "nodePortAddresses", "conntrack", "featureGates"));
             String apiVersion = string(top, "apiVersion", "");
             if (!API_VERSION.equals(apiVersion)) {
                 throw error(top.getOrDefault("apiVersion", root), "apiVersion",
@@ -276,10 +276,14 @@ public final class KubeProxyConfigReader {
                     nonNegativeDuration(ct, "udpStreamTimeout", cd.udpStreamTimeout()));
 
             String hostnameOverride = string(top, "hostnameOverride", "").trim();
+            // Only the gate Ferry acts on is known; any other gate is warned about with its line.
+            Map<String, Node> gates = section(top, "featureGates", Set.of("MultiCIDRServiceAllocator"));
+            boolean multiCidr = bool(gates, "featureGates.MultiCIDRServiceAllocator", "MultiCIDRServiceAllocator",
+                    d.multiCidrServiceAllocator());
 
             ProxyConfig config = new ProxyConfig(mode, clusterCIDRs, bindAddress, healthz, metrics, nodePortAddresses,
                     syncPeriod, minSyncPeriod, masqueradeAll, conntrack, hostnameOverride, kubeconfig, scheduler,
-                    localhostNodePorts);
+                    localhostNodePorts, multiCidr);
             return new Result(config, warnings);
         }
 

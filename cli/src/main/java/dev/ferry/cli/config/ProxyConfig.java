@@ -26,6 +26,8 @@ import java.util.List;
  * @param scheduler          {@code ipvs.scheduler} mapped to Ferry's load-balancing algorithm (default rr)
  * @param localhostNodePorts {@code iptables.localhostNodePorts} (default true): iptables mode serves NodePorts
  *                           on 127.0.0.0/8 too (route_localnet=1)
+ * @param multiCidrServiceAllocator {@code featureGates.MultiCIDRServiceAllocator} (default false, as in
+ *                           kube-proxy 1.32): learn the service ranges from ServiceCIDR objects (API source)
  */
 public record ProxyConfig(
         ProxyMode mode,
@@ -41,7 +43,8 @@ public record ProxyConfig(
         String hostnameOverride,
         String kubeconfig,
         Algorithm scheduler,
-        boolean localhostNodePorts) {
+        boolean localhostNodePorts,
+        boolean multiCidrServiceAllocator) {
 
     public static final int HEALTHZ_PORT = 10256;
     public static final int METRICS_PORT = 10249;
@@ -67,7 +70,7 @@ public record ProxyConfig(
         return new ProxyConfig(ProxyMode.DEFAULT, List.of(), IpAddresses.parse("0.0.0.0"),
                 new BindAddress(IpAddresses.parse("0.0.0.0"), HEALTHZ_PORT),
                 new BindAddress(IpAddresses.parse("127.0.0.1"), METRICS_PORT),
-                List.of(), Duration.ofSeconds(30), Duration.ofSeconds(1), false, Conntrack.DEFAULTS, "", "", Algorithm.RR, true);
+                List.of(), Duration.ofSeconds(30), Duration.ofSeconds(1), false, Conntrack.DEFAULTS, "", "", Algorithm.RR, true, false);
     }
 
     /**
@@ -89,7 +92,7 @@ public record ProxyConfig(
                 nodePortAddresses, syncPeriod, minSyncPeriod, masqueradeAll, conntrack,
                 o.hostnameOverride() != null ? o.hostnameOverride() : hostnameOverride,
                 o.kubeconfig() != null ? o.kubeconfig() : kubeconfig,
-                scheduler, localhostNodePorts);
+                scheduler, localhostNodePorts, multiCidrServiceAllocator);
     }
 
     /** kube-proxy's health timeout: a queued update not applied within this makes /healthz and /livez 503. */

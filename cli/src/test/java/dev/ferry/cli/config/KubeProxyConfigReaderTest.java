@@ -313,4 +313,17 @@ class KubeProxyConfigReaderTest {
         ConfigException e = rejected(HEAD + "iptables: {localhostNodePorts: maybe}\n");
         assertTrue(e.getMessage().contains("iptables.localhostNodePorts"), e.getMessage());
     }
+
+    @Test
+    void multiCidrServiceAllocatorGateIsReadAndOffByDefaultAsInKubeProxy132() throws Exception {
+        assertFalse(parse(HEAD).config().multiCidrServiceAllocator(), "kube-proxy 1.32's default: no ServiceCIDR watch");
+        KubeProxyConfigReader.Result on = parse(HEAD + "featureGates:\n  MultiCIDRServiceAllocator: true\n");
+        assertTrue(on.config().multiCidrServiceAllocator());
+        assertTrue(on.warnings().isEmpty(), on.warnings().toString());
+        KubeProxyConfigReader.Result other = parse(HEAD + "featureGates:\n  SomeOtherGate: true\n");
+        assertFalse(other.config().multiCidrServiceAllocator());
+        assertTrue(other.warnings().stream().anyMatch(w -> w.contains("featureGates.SomeOtherGate")), other.warnings().toString());
+        ConfigException e = rejected(HEAD + "featureGates: {MultiCIDRServiceAllocator: yes-please}\n");
+        assertTrue(e.getMessage().contains("featureGates.MultiCIDRServiceAllocator"), e.getMessage());
+    }
 }
