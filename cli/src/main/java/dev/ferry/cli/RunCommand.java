@@ -200,12 +200,12 @@ final class RunCommand implements Callable<Integer> {
         // source, the proxy): in rule modes the previous run's kernel rules serve meanwhile, and
         // /healthz says so (200 while nothing is pending, as kube-proxy at start); the userspace
         // proxy serves nothing until its listeners are bound after the first table write, so there
-        // /healthz says 503 "starting" until then.
+        // /healthz (not /livez: the process is alive) says 503 "starting" until then.
         ProxyMetrics metrics = new ProxyMetrics();
         ProxierHealth health = new ProxierHealth(config.healthTimeout(), System::currentTimeMillis);
         DataPlane.Kind kind = kindOf(config.mode(), demoRun);
         if (kind == DataPlane.Kind.USERSPACE) {
-            health.require("starting", progress::startingFailure);
+            health.requireForServing("starting", progress::startingFailure);
         }
         StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
         progress.mark("health server");
