@@ -196,21 +196,36 @@ final class RunCommand implements Callable<Integer> {
             }
             apiOrigin = config.kubeconfig().isEmpty() ? "in-cluster config" : "kubeconfig " + config.kubeconfig();
         }
-        // The health and metrics servers come first, before the heavy start-up (conntrack maps, the
+        Path dir = StateDirs.prepare(stateDir); // created 0700; refused (exit 1) if others could write it
+        // Opening the conntrack maps (Chronicle Map: ~1 s cold, nearly all class loading) is the longest step of a
+        // userspace start: on its own thread from here, it overlaps everything until the proxy needs it.
+        DataPlane.Kind kind = kindOf(config.mode(), demoRun);
+        if (kind == DataPlane.Kind.USERSPACE) {
+            conntrack = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                dev.ferry.conntrack.ConntrackState ct = dev.ferry.conntrack.ConntrackState.open(dir,
+                        dev.ferry.conntrack.ConntrackConfig.DEFAULTS);
+                progress.mark("conntrack open");
+                return ct;
+            }, r -> {
+                Thread t = new Thread(r, "ferry-conntrack-open");
+                t.setDaemon(true);
+                t.start();
+            });
+        }
+        // The health and metrics servers come next, before the rest of the start-up (conntrack maps, the
         // source, the proxy): in rule modes the previous run's kernel rules serve meanwhile, and
         // /healthz says so (200 while nothing is pending, as kube-proxy at start); the userspace
         // proxy serves nothing until its listeners are bound after the first table write, so there
         // /healthz (not /livez: the process is alive) says 503 "starting" until then.
         ProxyMetrics metrics = new ProxyMetrics();
         ProxierHealth health = new ProxierHealth(config.healthTimeout(), System::currentTimeMillis);
-        DataPlane.Kind kind = kindOf(config.mode(), demoRun);
         if (kind == DataPlane.Kind.USERSPACE) {
             health.requireForServing("starting", progress::startingFailure);
         }
         StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
         progress.mark("health server");
         try {
-            return serve(config, api, apiOrigin, demoRun, fromFile, kind, progress, metrics, health, servers);
+            return serve(config, api, apiOrigin, demoRun, fromFile, kind, dir, progress, metrics, health, servers);
         } catch (Exception | Error e) {
             releaseConntrack();
             servers.close();
@@ -236,22 +251,8 @@ final class RunCommand implements Callable<Integer> {
     }
 
     private Integer serve(ProxyConfig config, io.fabric8.kubernetes.client.Config api, String apiOrigin, boolean demoRun,
-                          boolean fromFile, DataPlane.Kind kind, StartupProgress progress, ProxyMetrics metrics,
+                          boolean fromFile, DataPlane.Kind kind, Path dir, StartupProgress progress, ProxyMetrics metrics,
                           ProxierHealth health, StatusServers servers) throws Exception {
-        Path dir = StateDirs.prepare(stateDir); // created 0700; refused (exit 1) if others could write it
-        // Opening the conntrack maps (Chronicle Map: ~0.5 s of class loading alone) overlaps the rest of the start-up.
-        if (kind == DataPlane.Kind.USERSPACE) {
-            conntrack = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-                dev.ferry.conntrack.ConntrackState ct = dev.ferry.conntrack.ConntrackState.open(dir,
-                        dev.ferry.conntrack.ConntrackConfig.DEFAULTS);
-                progress.mark("conntrack open");
-                return ct;
-            }, r -> {
-                Thread t = new Thread(r, "ferry-conntrack-open");
-                t.setDaemon(true);
-                t.start();
-            });
-        }
         // The demo cluster's endpoints live on "demo-node", so the demo plays that node unless told otherwise.
         String node = demoRun && nodeName == null ? "demo-node" : NodeName.resolve(nodeName, System::getenv, config);
         NodeInfo nodeInfo = new NodeInfo(node, "");
