@@ -315,8 +315,9 @@ final class RunCommand implements Callable<Integer> {
         sync.followedBy(serviceHealth);
         sync.afterEveryWrite(serviceHealth::onTableChanged);
         // After the data plane's hook: the first write it took in (the userspace proxy's listeners are bound then).
+        java.util.concurrent.atomic.AtomicBoolean firstWrite = new java.util.concurrent.atomic.AtomicBoolean();
         sync.afterEveryWrite(() -> {
-            if (!progress.isServed()) {
+            if (firstWrite.compareAndSet(false, true)) {
                 progress.mark("table written");
                 serviceHealth.whenApplied(() -> progress.served(kind == DataPlane.Kind.USERSPACE ? "listeners bound"
                         : kind == DataPlane.Kind.NONE ? "table served" : "rules applied"));

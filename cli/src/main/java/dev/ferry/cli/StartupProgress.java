@@ -32,9 +32,12 @@ final class StartupProgress {
         return new StartupProgress(ManagementFactory.getRuntimeMXBean().getStartTime(), System::currentTimeMillis);
     }
 
-    /** Records that {@code what} is done now. */
+    /** Records that {@code what} is done now; only its first time counts (a retried step is marked once). */
     synchronized void mark(String what) {
-        marks.add(what + " +" + (clockMillis.getAsLong() - jvmStartMillis));
+        String prefix = what + " +";
+        if (marks.stream().noneMatch(m -> m.startsWith(prefix))) {
+            marks.add(prefix + (clockMillis.getAsLong() - jvmStartMillis));
+        }
     }
 
     /** The milestones so far, in the order they were reached, e.g. {@code [main +310, health server +352]}. */
