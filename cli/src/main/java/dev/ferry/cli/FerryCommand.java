@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "ferry", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
         description = "Ferry: a kube-proxy replacement. Watches Services and EndpointSlices into an off-heap service table.",
-        subcommands = {RunCommand.class, DumpCommand.class, ExplainCommand.class, SyncCommand.class, CleanupCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, DumpCommand.class, ExplainCommand.class, SyncCommand.class, CleanupCommand.class, VersionCommand.class, CdsTrainingCommand.class, CommandLine.HelpCommand.class})
 public final class FerryCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -167,6 +167,8 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        StartupProgress progress = StartupProgress.sinceJvmStart();
+        progress.mark("main");
         ProxyConfig config = ProxyConfig.defaults();
         if (configFile != null) {
             try {
@@ -195,6 +197,63 @@ final class RunCommand implements Callable<Integer> {
             }
             apiOrigin = config.kubeconfig().isEmpty() ? "in-cluster config" : "kubeconfig " + config.kubeconfig();
         }
+        Path dir = StateDirs.prepare(stateDir); // created 0700; refused (exit 1) if others could write it
+        // Opening the conntrack maps (Chronicle Map: ~1 s cold, nearly all class loading) is the longest step of a
+        // userspace start: on its own thread from here, it overlaps everything until the proxy needs it.
+        DataPlane.Kind kind = kindOf(config.mode(), demoRun);
+        if (kind == DataPlane.Kind.USERSPACE) {
+            conntrack = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                dev.ferry.conntrack.ConntrackState ct = dev.ferry.conntrack.ConntrackState.open(dir,
+                        dev.ferry.conntrack.ConntrackConfig.DEFAULTS);
+                progress.mark("conntrack open");
+                return ct;
+            }, r -> {
+                Thread t = new Thread(r, "ferry-conntrack-open");
+                t.setDaemon(true);
+                t.start();
+            });
+        }
+        // The health and metrics servers come next, before the rest of the start-up (conntrack maps, the
+        // source, the proxy): in rule modes the previous run's kernel rules serve meanwhile, and
+        // /healthz says so (200 while nothing is pending, as kube-proxy at start); the userspace
+        // proxy serves nothing until its listeners are bound after the first table write, so there
+        // /healthz (not /livez: the process is alive) says 503 "starting" until then.
+        ProxyMetrics metrics = new ProxyMetrics();
+        ProxierHealth health = new ProxierHealth(config.healthTimeout(), System::currentTimeMillis);
+        if (kind == DataPlane.Kind.USERSPACE) {
+            health.requireForServing("starting", progress::startingFailure);
+        }
+        StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
+        progress.mark("health server");
+        try {
+            return serve(config, api, apiOrigin, demoRun, fromFile, kind, dir, progress, metrics, health, servers);
+        } catch (Exception | Error e) {
+            releaseConntrack();
+            servers.close();
+            throw e;
+        }
+    }
+
+    /** The userspace proxy's conntrack tables, opened on their own thread at start; null in other modes. */
+    private java.util.concurrent.CompletableFuture<dev.ferry.conntrack.ConntrackState> conntrack;
+    /** Whether the data plane took the conntrack tables (it closes them then). */
+    private final java.util.concurrent.atomic.AtomicBoolean conntrackTaken = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** Closes the conntrack tables when start-up failed before the data plane took them (their clean-shutdown marker is written then). */
+    private void releaseConntrack() {
+        if (conntrack == null || conntrackTaken.getAndSet(true)) {
+            return;
+        }
+        try {
+            conntrack.get(RunCommand.SHUTDOWN_LIMIT_MILLIS, TimeUnit.MILLISECONDS).close();
+        } catch (Exception e) {
+            LOG.warn("closing the conntrack tables: {}", e.toString());
+        }
+    }
+
+    private Integer serve(ProxyConfig config, io.fabric8.kubernetes.client.Config api, String apiOrigin, boolean demoRun,
+                          boolean fromFile, DataPlane.Kind kind, Path dir, StartupProgress progress, ProxyMetrics metrics,
+                          ProxierHealth health, StatusServers servers) throws Exception {
         // The demo cluster's endpoints live on "demo-node", so the demo plays that node unless told otherwise.
         String node = demoRun && nodeName == null ? "demo-node" : NodeName.resolve(nodeName, System::getenv, config);
         NodeInfo nodeInfo = new NodeInfo(node, "");
@@ -216,7 +275,6 @@ final class RunCommand implements Callable<Integer> {
             nodeIps = primary;
         }
 
-        Path dir = StateDirs.prepare(stateDir); // created 0700; refused (exit 1) if others could write it
         Path file = null;
         if (fromFile) {
             file = source.demo ? writeDemoFile(dir) : source.file;
@@ -224,8 +282,6 @@ final class RunCommand implements Callable<Integer> {
                 throw new IOException("--source " + file + ": no such readable file");
             }
         }
-        ProxyMetrics metrics = new ProxyMetrics();
-        ProxierHealth health = new ProxierHealth(config.healthTimeout(), System::currentTimeMillis);
         ServiceTable table = ServiceTable.create(dir, tableSize, ServiceTable.DEFAULT_GRACE_MILLIS, System::currentTimeMillis);
         DemoBackends backends = new DemoBackends();
         List<Consumer<List<ServicePort>>> listeners = new ArrayList<>();
@@ -234,7 +290,7 @@ final class RunCommand implements Callable<Integer> {
         }
         TableSync sync = new TableSync(table, listeners, metrics, health);
         boolean demo = fromFile && source.demo;
-        DataPlane.Settings settings = planeSettings(config, dir, node, demo, primaryCidrs, nodeIps);
+        DataPlane.Settings settings = planeSettings(config, kind, dir, node, demo, primaryCidrs, nodeIps);
         if (demo && settings.dnsBind() != null) {
             backends.exclude(settings.dnsBind());
         }
@@ -245,13 +301,29 @@ final class RunCommand implements Callable<Integer> {
                         settings.serviceCidrs()));
         DataPlane serviceHealth;
         try {
-            serviceHealth = DataPlane.start(table.reader(), settings, health, metrics);
+            serviceHealth = DataPlane.start(table.reader(), settings, health, metrics, () -> {
+                conntrackTaken.set(true);
+                try {
+                    return conntrack.join();
+                } catch (java.util.concurrent.CompletionException e) {
+                    throw e.getCause() instanceof RuntimeException re ? re : e;
+                }
+            });
         } catch (IOException | RuntimeException e) {
             sync.close();
             throw e;
         }
         sync.followedBy(serviceHealth);
         sync.afterEveryWrite(serviceHealth::onTableChanged);
+        // After the data plane's hook: the first write it took in (the userspace proxy's listeners are bound then).
+        java.util.concurrent.atomic.AtomicBoolean firstWrite = new java.util.concurrent.atomic.AtomicBoolean();
+        sync.afterEveryWrite(() -> {
+            if (firstWrite.compareAndSet(false, true)) {
+                progress.mark("table written");
+                serviceHealth.whenApplied(() -> progress.served(kind == DataPlane.Kind.USERSPACE ? "listeners bound"
+                        : kind == DataPlane.Kind.NONE ? "table served" : "rules applied"));
+            }
+        });
         sync.everySecond(serviceHealth::tick);
         metrics.dns(serviceHealth.dns());
         if (serviceHealth.proxy() != null) {
@@ -260,13 +332,15 @@ final class RunCommand implements Callable<Integer> {
             health.report("listener budget", () -> refusedListenersReason(proxy.refusedListeners()));
         }
         serviceHealth.followKernel(sync::runOnWriter);
-        StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
         AutoCloseable running;
         try {
             if (fromFile) {
                 // Waits for the write, so that a failed one reaches the source: it logs it and retries.
                 FileSource files = new FileSource(file, FileSource.DEFAULT_POLL,
                         ManifestReader.Limits.DEFAULTS.withMaxBytes(sourceMaxBytes), snapshot -> {
+                    if (!progress.isServed()) {
+                        progress.mark("source read");
+                    }
                     metrics.rejections(snapshot.rejections());
                     // the file's Node object, when it has one, gives this node's zone (as the API source's watch does)
                     NodeInfo self = snapshot.nodes().isEmpty() ? nodeInfo : NodeInfo.of(node, snapshot.nodes());
@@ -304,7 +378,6 @@ final class RunCommand implements Callable<Integer> {
                 running = cluster;
             }
         } catch (Exception e) {
-            servers.close();
             serviceHealth.close();
             sync.close();
             throw e;
@@ -385,9 +458,9 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /** The data plane from the config, the flags and whether this is the no-root demo. */
-    private DataPlane.Settings planeSettings(ProxyConfig config, Path dir, String node, boolean demo,
-                                             List<Cidr> primaryCidrs, List<java.net.InetAddress> nodeIps) {
-        DataPlane.Kind kind = switch (config.mode()) {
+    /** The data plane of a mode; the no-root demo's default is the userspace proxy. */
+    static DataPlane.Kind kindOf(ProxyMode mode, boolean demo) {
+        return switch (mode) {
             case DEFAULT -> demo ? DataPlane.Kind.USERSPACE : DataPlane.Kind.IPTABLES; // kube-proxy's default on Linux
             case USERSPACE -> DataPlane.Kind.USERSPACE;
             case IPTABLES -> DataPlane.Kind.IPTABLES;
@@ -395,6 +468,10 @@ final class RunCommand implements Callable<Integer> {
             case IPVS -> DataPlane.Kind.IPVS;
             case TABLE_ONLY -> DataPlane.Kind.NONE;
         };
+    }
+
+    private DataPlane.Settings planeSettings(ProxyConfig config, DataPlane.Kind kind, Path dir, String node, boolean demo,
+                                             List<Cidr> primaryCidrs, List<java.net.InetAddress> nodeIps) {
         List<Cidr> nodePorts = new ArrayList<>();
         nodePorts.addAll(primaryCidrs); // empty unless nodePortAddresses is (or defaults to) primary
         for (String a : config.nodePortAddresses()) {

@@ -44,9 +44,10 @@ class ProxyBoundsDaemonTest {
                 dir.resolve("state").toString(), "--proxy-max-listeners", "3", "--proxy-transport", "epoll",
                 "--healthz-bind-address", "127.0.0.1:" + healthz, "--metrics-bind-address", "127.0.0.1:" + metrics)) {
             d.await("the refusal is logged", 60_000, () -> d.output().contains("[listeners]"));
-            d.await("/healthz answers", 30_000, () -> {
+            // 503 "starting" until the proxy took in the first table (the refusal is logged while it does)
+            d.await("/healthz answers 200", 30_000, () -> {
                 try {
-                    return get("http://127.0.0.1:" + healthz + "/healthz").statusCode() > 0;
+                    return get("http://127.0.0.1:" + healthz + "/healthz").statusCode() == 200;
                 } catch (Exception e) {
                     return false;
                 }

@@ -262,6 +262,26 @@ class UserspaceRestartNamespaceTest {
     }
 
     @Test
+    void healthzSaysStartingUntilTheListenersOfTheFirstTableAreBound() throws Exception {
+        // The source cannot be read at start: no table is written, so no listener is bound. The
+        // health server is up meanwhile and must not say 200 for a proxy that serves nothing.
+        String good = Files.readString(source);
+        Files.writeString(source, "kind: [not, a, manifest\n");
+        startFerry();
+        String[] starting = awaitHealth("503", "starting: ", 60_000);
+        assertTrue(starting[1].contains("listeners"), starting[1]);
+        assertFalse(served(CLUSTER_IP, 80));
+        String[] live = get(10256, "/livez");
+        assertEquals("200", live[0], "/livez: a process still starting is alive: " + live[1]);
+
+        Files.writeString(source, good);
+        await("the ClusterIP served once the source is readable", 60_000, () -> served(CLUSTER_IP, 80));
+        String[] up = awaitHealth("200", null, 10_000);
+        assertFalse(up[1].contains("starting"), up[1]);
+        assertTrue(log().contains("start-up, ms after the JVM started: main +"), log());
+    }
+
+    @Test
     void aFlushedFerry0IsRepairedAndHealthFailsWithTheReasonWhileItCannotBe() throws Exception {
         startFerry();
         await("the ClusterIP served", 60_000, () -> served(CLUSTER_IP, 80));

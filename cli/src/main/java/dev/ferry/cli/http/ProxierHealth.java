@@ -42,6 +42,7 @@ public final class ProxierHealth {
     private final AtomicBoolean nodeEligible = new AtomicBoolean(true);
     private volatile LongSupplier externalPending = () -> 0;
     private final List<NamedCondition> conditions = new CopyOnWriteArrayList<>();
+    private final List<NamedCondition> serving = new CopyOnWriteArrayList<>();
     private final List<NamedCondition> degradations = new CopyOnWriteArrayList<>();
 
     /**
@@ -70,6 +71,16 @@ public final class ProxierHealth {
     }
 
     /**
+     * Adds a condition /healthz and the service health checks require but /livez does not: what a
+     * daemon still starting has not done yet (the userspace proxy's first listeners), so that no
+     * load balancer sends it traffic before it serves, while the kubelet does not restart a process
+     * that is only slow to start (kube-proxy's /livez says 200 at start too).
+     */
+    public void requireForServing(String name, Condition condition) {
+        serving.add(new NamedCondition(name, condition));
+    }
+
+    /**
      * Adds a condition every probe reports in the body ({@code "degraded"}) without failing it: a
      * bound that one Service or one client hit (frontends past the listener budget), which must
      * not take the whole node out of every load balancer nor get the daemon restarted.
@@ -80,7 +91,15 @@ public final class ProxierHealth {
 
     /** The reasons of the conditions failing now, each as {@code name: reason}; empty when all hold. */
     public List<String> failures() {
-        return reasons(conditions);
+        return failures(true);
+    }
+
+    private List<String> failures(boolean forServing) {
+        List<String> out = reasons(conditions);
+        if (forServing) {
+            out.addAll(reasons(serving));
+        }
+        return out;
     }
 
     /** The reported (non-failing) conditions that do not hold now, each as {@code name: reason}. */
@@ -144,7 +163,7 @@ public final class ProxierHealth {
 
     /** kube-proxy's IsHealthy: sync freshness only, ignoring the node (what service health checks use). */
     public boolean healthy() {
-        return check(false).status() == 200;
+        return check(false, true).status() == 200;
     }
 
     /** The answer to one probe: status code and kube-proxy's JSON body. */
@@ -152,6 +171,10 @@ public final class ProxierHealth {
 
     /** /healthz when {@code withNode}, /livez otherwise. */
     public Check check(boolean withNode) {
+        return check(withNode, withNode);
+    }
+
+    private Check check(boolean withNode, boolean forServing) {
         long now = clockMillis.getAsLong();
         long pending = oldestPendingQueued.get();
         long external = externalPending.getAsLong();
@@ -159,7 +182,7 @@ public final class ProxierHealth {
             pending = external;
         }
         boolean healthy = pending == NONE || now - pending < healthTimeoutMillis;
-        List<String> failures = failures();
+        List<String> failures = failures(forServing);
         List<String> degraded = degradations();
         healthy &= failures.isEmpty();
         boolean eligible = nodeEligible.get();

@@ -64,6 +64,7 @@ public final class StatusServers implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        if (closed) return;
         closed = true;
         retries.shutdownNow();
         if (health != null) health.close();

@@ -101,6 +101,8 @@ public final class DataPlane implements AutoCloseable {
     /** Service ports decoded at the last sync, by record stamp; touched by the table writer thread only. */
     private Map<Long, ServicePort> decoded = new HashMap<>();
 
+    private java.util.function.Supplier<ConntrackState> conntrack;
+
     private DataPlane(ServiceTableReader reader, Settings settings, ProxierHealth health, ProxyMetrics metrics) {
         this.reader = reader;
         this.settings = settings;
@@ -114,7 +116,18 @@ public final class DataPlane implements AutoCloseable {
      */
     public static DataPlane start(ServiceTableReader reader, Settings s, ProxierHealth health, ProxyMetrics metrics)
             throws IOException {
+        return start(reader, s, health, metrics, () -> ConntrackState.open(s.stateDir(), ConntrackConfig.DEFAULTS));
+    }
+
+    /**
+     * As {@link #start(ServiceTableReader, Settings, ProxierHealth, ProxyMetrics)}, with the userspace
+     * proxy's conntrack tables from {@code conntrack} (asked only in userspace mode; e.g. opened on
+     * another thread while the caller read its source), which this data plane then owns and closes.
+     */
+    public static DataPlane start(ServiceTableReader reader, Settings s, ProxierHealth health, ProxyMetrics metrics,
+                                  java.util.function.Supplier<ConntrackState> conntrack) throws IOException {
         DataPlane p = new DataPlane(reader, s, health, metrics);
+        p.conntrack = conntrack;
         try {
             p.startAll();
         } catch (IOException | RuntimeException e) {
@@ -129,7 +142,7 @@ public final class DataPlane implements AutoCloseable {
         List<InetAddress> nodeIps = NodeAddresses.matching(settings.nodePortAddresses(), settings.serviceInterface());
         switch (settings.kind()) {
             case USERSPACE -> {
-                ConntrackState ct = ConntrackState.open(settings.stateDir(), ConntrackConfig.DEFAULTS);
+                ConntrackState ct = conntrack.get();
                 closeables.add(ct);
                 ProxyOptions o = ProxyOptions.defaults().withConntrack(ct).withNodePortAddresses(nodeIps)
                         .withDefaultAlgorithm(settings.defaultAlgorithm()).withServiceInterface(settings.serviceInterface())

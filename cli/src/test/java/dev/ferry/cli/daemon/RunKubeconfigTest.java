@@ -335,9 +335,11 @@ class RunKubeconfigTest {
         try (Daemon d = Daemon.start(dir.resolve("ferry.log"), "run", "--kubeconfig", kubeconfig.toString(),
                 "--config", config.toString(), "--node-name", "node-a", "--mode", "table-only",
                 "--state-dir", dir.resolve("state").toString())) {
-            d.await("/healthz", healthz, "/healthz", r -> r.statusCode() == 200);
-            assertTrue(d.output().contains("nodePortAddresses [primary]: NodePorts on the node's primary IPs [10.0.7.9, fd00::7:9]"),
-                    d.output());
+            // /healthz answers from early in the start-up (before the Node is read): the log line is what to wait for.
+            String primary = "nodePortAddresses [primary]: NodePorts on the node's primary IPs [10.0.7.9, fd00::7:9]";
+            d.await("/healthz 200 and the primary IPs logged", healthz, "/healthz",
+                    r -> r.statusCode() == 200 && d.output().contains(primary));
+            assertTrue(d.output().contains(primary), d.output());
         }
     }
 

@@ -94,6 +94,22 @@ class ProxierHealthTest {
     }
 
     @Test
+    void aServingConditionFailsHealthzAndServiceChecksButNotLivez() {
+        java.util.concurrent.atomic.AtomicReference<String> starting =
+                new java.util.concurrent.atomic.AtomicReference<>("listeners not bound yet");
+        health.requireForServing("starting", starting::get);
+        ProxierHealth.Check c = health.check(true);
+        assertEquals(503, c.status(), "nothing is served yet");
+        assertTrue(c.body().contains("\"failures\": [\"starting: listeners not bound yet\"]"), c.body());
+        assertFalse(health.healthy(), "service health checks send no traffic to a node that does not serve yet");
+        assertEquals(200, health.check(false).status(), "/livez: a process still starting is alive");
+
+        starting.set(null);
+        assertEquals(200, health.check(true).status());
+        assertTrue(health.healthy());
+    }
+
+    @Test
     void aThrowingConditionCountsAsFailing() {
         health.require("table", () -> { throw new IllegalStateException("mapping gone"); });
         ProxierHealth.Check c = health.check(false);
