@@ -295,10 +295,7 @@ final class RunCommand implements Callable<Integer> {
             backends.exclude(settings.dnsBind());
         }
         // ferry explain decides flows with the daemon's own settings
-        NodeSettingsFile.write(dir, settings.kind().name().toLowerCase(java.util.Locale.ROOT),
-                new dev.ferry.select.NodeNetwork(settings.clusterCidrs(), NodeSettingsFile.localAddresses(),
-                        settings.nodePortAddresses(), settings.localhostNodePorts(), settings.masqueradeAll(),
-                        settings.serviceCidrs()));
+        writeNodeSettings(dir, settings, settings.serviceCidrs());
         DataPlane serviceHealth;
         try {
             serviceHealth = DataPlane.start(table.reader(), settings, health, metrics, () -> {
@@ -363,10 +360,7 @@ final class RunCommand implements Callable<Integer> {
                     cluster.onServiceCidrs(fromApi -> {
                         List<Cidr> merged = serviceHealth.apiServiceCidrs(fromApi);
                         try {
-                            NodeSettingsFile.write(dir, settings.kind().name().toLowerCase(java.util.Locale.ROOT),
-                                    new dev.ferry.select.NodeNetwork(settings.clusterCidrs(), NodeSettingsFile.localAddresses(),
-                                            settings.nodePortAddresses(), settings.localhostNodePorts(),
-                                            settings.masqueradeAll(), merged));
+                            writeNodeSettings(dir, settings, merged);
                         } catch (IOException | RuntimeException e) {
                             LOG.warn("ferry explain's node settings keep the previous service ranges: {}", e.toString());
                         }
@@ -532,6 +526,15 @@ final class RunCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(flag + ": " + e.getMessage());
         }
+    }
+
+    /** The settings `ferry explain` decides flows with: the daemon's own, with the service ranges in use. */
+    private static void writeNodeSettings(Path dir, DataPlane.Settings settings, List<Cidr> serviceCidrs)
+            throws IOException {
+        NodeSettingsFile.write(dir, settings.kind().name().toLowerCase(java.util.Locale.ROOT),
+                new dev.ferry.select.NodeNetwork(settings.clusterCidrs(), NodeSettingsFile.localAddresses(),
+                        settings.nodePortAddresses(), settings.localhostNodePorts(), settings.masqueradeAll(),
+                        serviceCidrs));
     }
 
     /** Copies the embedded demo cluster into the state dir, where the user may edit it while it runs. */
