@@ -18,4 +18,15 @@ public interface RuleSyncer {
      * @return what was done, for logs and metrics
      */
     SyncReport sync(List<ServicePort> ports, boolean full) throws ApplyException, IOException;
+
+    /**
+     * The periodic check: whether the kernel still holds what the last successful sync applied, found
+     * cheaply and without changing anything. Null when it provably does (the sync loop then applies
+     * nothing); otherwise why it may not (the rules changed behind Ferry's back, or this backend cannot
+     * tell without a rewrite), and the sync loop repairs with a full sync. Called on the loop's thread,
+     * only after a successful sync. The default cannot tell, so every periodic sync is a full one.
+     */
+    default String drift() throws IOException {
+        return "this backend cannot check the kernel without rewriting it";
+    }
 }

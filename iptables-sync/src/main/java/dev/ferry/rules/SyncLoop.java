@@ -6,14 +6,23 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Drives one {@link RuleSyncer}: coalesces updates (only the latest desired state is applied), syncs
- * partially on change, fully every syncPeriod and after any failure, and retries a failed apply with
- * exponential back-off while the kernel keeps the previous rules. Nothing is flushed when it starts
- * or stops: {@link #close()} only ends the thread.
+ * partially on change, fully after any failure, and retries a failed apply with exponential back-off
+ * while the kernel keeps the previous rules. Every syncPeriod it checks the kernel
+ * ({@link RuleSyncer#drift()}, cheap: no rendering, no apply) and rewrites everything only when the
+ * rules drifted or the backend cannot tell, and in any case once per {@link #FULL_SYNC_PERIOD}, as
+ * kube-proxy 1.32's periodic syncs are partial with a full one every hour. A change never waits
+ * behind the periodic work: pending changes are taken before the check, and a change offered while
+ * a sync runs is applied right after it. Nothing is flushed when it starts or stops: {@link #close()}
+ * only ends the thread.
+ *
+ * <p>Time comes from an injectable clock (nanoseconds), so tests drive the periods instead of
+ * sleeping ({@link #poke()} makes the loop look at the clock again).
  *
  * <p>Thread-safe: {@link #update} may be called from any thread; the syncer runs on the loop's own
  * daemon thread only.
@@ -21,8 +30,12 @@ import org.slf4j.LoggerFactory;
 public final class SyncLoop implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SyncLoop.class);
 
+    /** How often the periodic sync is a full re-render and rewrite even when no drift was seen (kube-proxy's FullSyncPeriod). */
+    public static final Duration FULL_SYNC_PERIOD = Duration.ofHours(1);
+
     private final RuleSyncer syncer;
     private final Duration syncPeriod;
+    private final LongSupplier clock;
     private final Backoff backoff;
     private final SyncCounters counters = new SyncCounters();
     private final ReentrantLock lock = new ReentrantLock();
@@ -39,6 +52,12 @@ public final class SyncLoop implements AutoCloseable {
     private long generationOffered; // guarded by lock
 
     public SyncLoop(String name, RuleSyncer syncer, Duration syncPeriod, Backoff backoff) {
+        this(name, syncer, syncPeriod, backoff, System::nanoTime);
+    }
+
+    /** As {@link #SyncLoop(String, RuleSyncer, Duration, Backoff)}, reading time (nanoseconds) from clock. */
+    public SyncLoop(String name, RuleSyncer syncer, Duration syncPeriod, Backoff backoff, LongSupplier clock) {
+        this.clock = clock;
         this.syncer = syncer;
         this.syncPeriod = syncPeriod;
         this.backoff = backoff;
@@ -46,10 +65,14 @@ public final class SyncLoop implements AutoCloseable {
         this.thread.setDaemon(true);
     }
 
-    /** Told, on the loop thread, of every successful sync (what the sync metrics and health measure). */
+    /**
+     * Told, on the loop thread, of every successful sync (what the sync metrics and health measure): a
+     * change applied, a full rewrite, or a periodic check that found the kernel holding the rules
+     * (partial, {@code nanos} the check), as kube-proxy counts its periodic partial syncs.
+     */
     @FunctionalInterface
     public interface Listener {
-        /** The kernel holds the rules of {@code generation}; {@code nanos} is the whole sync, render and apply. */
+        /** The kernel holds the rules of {@code generation}; {@code nanos} is the whole sync, render and apply (or check). */
         void applied(long generation, boolean full, long nanos);
     }
 
@@ -97,6 +120,16 @@ public final class SyncLoop implements AutoCloseable {
         }
     }
 
+    /** Makes the loop look at its clock again now (for a driven clock in tests; a real clock needs no poke). */
+    public void poke() {
+        lock.lock();
+        try {
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** The newest generation that is in the kernel (0 before the first success). */
     public long generationApplied() {
         return generationApplied;
@@ -108,38 +141,38 @@ public final class SyncLoop implements AutoCloseable {
 
     private void run() {
         boolean needFull = true;
-        long lastFull = System.nanoTime();
+        long lastFull = clock.getAsLong();
+        long nextCheck = lastFull + syncPeriod.toNanos();
+        boolean retrying = false;
         long retryAt = 0;
         long gen = 0;
         while (true) {
+            boolean change;
             lock.lock();
             try {
                 while (!closed) {
-                    long now = System.nanoTime();
-                    long fullDue = lastFull + syncPeriod.toNanos();
-                    if (retryAt != 0) {
-                        if (now >= retryAt) {
+                    long now = clock.getAsLong();
+                    if (retrying) {
+                        if (now - retryAt >= 0) {
                             break;
                         }
-                    } else if (pending != null || (haveState && (resyncRequested || now >= fullDue))) {
+                    } else if (pending != null || (haveState && (resyncRequested || now - nextCheck >= 0))) {
                         break;
                     }
-                    long until = retryAt != 0 ? retryAt : (haveState ? fullDue : now + syncPeriod.toNanos());
+                    long until = retrying ? retryAt : (haveState ? nextCheck : now + syncPeriod.toNanos());
                     try {
                         changed.awaitNanos(Math.max(1, until - now));
                     } catch (InterruptedException e) {
                         return;
                     }
-                    if (retryAt != 0 && pending != null) {
-                        // A newer state does not cancel the back-off: hammering a kernel that just
-                        // refused us helps nobody; the retry below applies the newest state anyway.
-                        continue;
-                    }
+                    // A newer state does not cancel a back-off: hammering a kernel that just refused
+                    // us helps nobody; the retry applies the newest state anyway.
                 }
                 if (closed) {
                     return;
                 }
-                if (pending != null) {
+                change = pending != null;
+                if (change) {
                     current = pending;
                     pending = null;
                     haveState = true;
@@ -152,11 +185,36 @@ public final class SyncLoop implements AutoCloseable {
             } finally {
                 lock.unlock();
             }
-            boolean full = needFull || System.nanoTime() - lastFull >= syncPeriod.toNanos();
-            long started = System.nanoTime();
+            long now = clock.getAsLong();
+            if (!change && !needFull && !retrying) {
+                // The timer, with no change waiting (changes are taken first, above): check the kernel
+                // cheaply; re-render and rewrite everything only when it drifted, or once per
+                // FULL_SYNC_PERIOD as kube-proxy does.
+                nextCheck = now + syncPeriod.toNanos();
+                if (now - lastFull < FULL_SYNC_PERIOD.toNanos()) {
+                    String drift;
+                    long started = clock.getAsLong();
+                    try {
+                        drift = syncer.drift();
+                    } catch (java.io.IOException | RuntimeException e) {
+                        drift = "checking the kernel failed: " + e.getMessage();
+                    }
+                    if (drift == null) {
+                        counters.verifiedSyncs.incrementAndGet();
+                        counters.lastVerifyNanos.set(clock.getAsLong() - started);
+                        notifyApplied(gen, false, clock.getAsLong() - started);
+                        continue;
+                    }
+                    counters.driftRepairs.incrementAndGet();
+                    logDrift(drift);
+                }
+                needFull = true;
+            }
+            boolean full = needFull;
+            long started = clock.getAsLong();
             try {
                 SyncReport r = syncer.sync(current, full);
-                long took = System.nanoTime() - started;
+                long took = clock.getAsLong() - started;
                 (full ? counters.fullSyncs : counters.partialSyncs).incrementAndGet();
                 counters.rejectedServicePorts.set(r.rejected().size());
                 counters.lastRenderNanos.set(r.renderNanos());
@@ -166,31 +224,44 @@ public final class SyncLoop implements AutoCloseable {
                     log.warn("left out of the rules: {} ({})", rej, rej.reason().code());
                 }
                 if (full) {
-                    lastFull = System.nanoTime();
+                    lastFull = clock.getAsLong();
+                    nextCheck = lastFull + syncPeriod.toNanos();
                 }
                 needFull = false;
-                retryAt = 0;
+                retrying = false;
                 backoff.reset();
                 generationApplied = gen;
                 lastError = null;
-                try {
-                    listener.applied(gen, full, took);
-                } catch (RuntimeException e) {
-                    log.warn("sync listener failed: {}", e.toString());
-                }
+                notifyApplied(gen, full, took);
             } catch (ApplyException | RuntimeException | java.io.IOException e) {
                 lastError = e.getMessage() == null ? e.toString() : e.getMessage();
                 counters.failures.incrementAndGet();
                 counters.consecutiveFailures.incrementAndGet();
                 needFull = true;
                 Duration d = backoff.nextDelay();
-                retryAt = System.nanoTime() + d.toNanos();
-                if (retryAt == 0) {
-                    retryAt = 1;
-                }
+                retrying = true;
+                retryAt = clock.getAsLong() + d.toNanos();
                 log.error("rule sync failed, the kernel keeps the previous rules; full sync again in {} ms: {}",
                         d.toMillis(), e.getMessage());
             }
+        }
+    }
+
+    private void notifyApplied(long gen, boolean full, long nanos) {
+        try {
+            listener.applied(gen, full, nanos);
+        } catch (RuntimeException e) {
+            log.warn("sync listener failed: {}", e.toString());
+        }
+    }
+
+    /** One line per drift found (at most one per syncPeriod); the first one and every 10th at WARN. */
+    private void logDrift(String drift) {
+        long n = counters.driftRepairs.get();
+        if (n == 1 || n % 10 == 0) {
+            log.warn("periodic check: the kernel may not hold Ferry's rules ({}); full sync now (drift repair {})", drift, n);
+        } else {
+            log.info("periodic check: the kernel may not hold Ferry's rules ({}); full sync now (drift repair {})", drift, n);
         }
     }
 

@@ -5,6 +5,7 @@ import dev.ferry.model.ServicePort;
 import dev.ferry.rules.ApplyException;
 import dev.ferry.rules.KernelTool;
 import dev.ferry.rules.RuleSyncer;
+import dev.ferry.rules.RulesetGeneration;
 import dev.ferry.rules.StaleUdpFlows;
 import dev.ferry.rules.SyncReport;
 import dev.ferry.rules.ToolResult;
@@ -46,6 +47,15 @@ public final class IptablesSyncer implements RuleSyncer {
     private final Family[] families;
     /** route_localnet=1 is set (once; kube-proxy never resets it either). */
     private boolean routeLocalnet;
+    /** The nf_tables generation reader (null until opened, or while it cannot be). */
+    private RulesetGeneration generation;
+    private String generationUnavailable = "not opened yet";
+    /** The nf_tables generation right after Ferry's last sync; -1 when unknown. */
+    private long kernelGeneration = -1;
+    /** Someone else changed the rules around one of Ferry's syncs: the kernel may differ from what Ferry applied. */
+    private boolean kernelSuspect = true;
+    /** nf_tables transactions Ferry made in the current sync (one per COMMIT of a restore, one per inserted jump). */
+    private long transactions;
 
     private final class Family {
         final boolean v6;
@@ -130,8 +140,13 @@ public final class IptablesSyncer implements RuleSyncer {
         long applyNanos = 0;
         int lines = 0;
         List<dev.ferry.convert.Rejection> rejected = List.of();
+        // Read before anything looks at the kernel: a change made after that is caught by the next check.
+        long before = onNfTables() ? generationNow() : -1;
+        transactions = 0;
+        boolean allFull = true;
         for (Family fam : families) {
             boolean famFull = full || !fam.knowKernel;
+            allFull &= famFull;
             Map<String, Long> previous = fam.applied;
             Set<String> existing = null;
             if (!fam.knowKernel) {
@@ -191,8 +206,72 @@ public final class IptablesSyncer implements RuleSyncer {
             fam.knowKernel = true;
             fam.last = r;
         }
+        if (before >= 0) {
+            long after = generationNow();
+            boolean alone = after >= 0 && ((after - before) & 0xffffffffL) == transactions;
+            // A partial sync only covers the chains it wrote: drift before it stays drift.
+            kernelSuspect = allFull ? !alone : kernelSuspect || !alone || before != kernelGeneration;
+            kernelGeneration = after;
+        }
         staleUdp.applied(ports);
         return new SyncReport(full, lines, renderNanos, applyNanos, rejected);
+    }
+
+    /** Whether every family's binaries are iptables-nft, whose rules the nf_tables generation covers. */
+    private boolean onNfTables() throws IOException {
+        for (Family f : families) {
+            if (!nfTables(f)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The nf_tables generation now, or -1 when it cannot be read ({@link #generationUnavailable} says why). */
+    private long generationNow() {
+        try {
+            if (generation == null) {
+                generation = RulesetGeneration.forTool(tool);
+            }
+            return generation.read();
+        } catch (IOException | RuntimeException | LinkageError e) {
+            generationUnavailable = e.getMessage() == null ? e.toString() : e.getMessage();
+            if (generation != null) {
+                generation.close();
+                generation = null;
+            }
+            return -1;
+        }
+    }
+
+    /**
+     * The periodic check, for the nf_tables backend: null when the nf_tables generation is the one
+     * Ferry's last sync left and no one else committed around Ferry's syncs since the last full one,
+     * i.e. no rule of the namespace changed (a microsecond netlink request instead of iptables-save,
+     * which takes about a second per table at 5 000 services). iptables-legacy's tables are not in
+     * nf_tables: with that backend every periodic sync is a full one, as before.
+     */
+    @Override
+    public String drift() throws IOException {
+        if (!onNfTables()) {
+            return "the " + families[0].restore() + " backend is iptables-legacy, whose rules cannot be checked without listing them";
+        }
+        for (Family f : families) {
+            if (!f.knowKernel) {
+                return "no full sync has succeeded since the last failure";
+            }
+        }
+        long now = generationNow();
+        if (now < 0) {
+            return "cannot read the nf_tables generation: " + generationUnavailable;
+        }
+        if (kernelSuspect) {
+            return "the rules changed around one of Ferry's syncs (nf_tables generation now " + now + ")";
+        }
+        if (now != kernelGeneration) {
+            return "the nf_tables ruleset changed since Ferry's last sync (generation " + kernelGeneration + " -> " + now + ")";
+        }
+        return null;
     }
 
     /**
@@ -212,12 +291,28 @@ public final class IptablesSyncer implements RuleSyncer {
     private void restore(Family fam, String payload) throws ApplyException, IOException {
         // A restore prints nothing but the -S listing of a large payload (withTableWideCache).
         ToolResult res = tool.runDiscardingOutput(restoreArgs(fam), payload);
+        transactions += commits(payload);
         if (!res.ok()) {
+            kernelGeneration = -1;
+            kernelSuspect = true;
             fam.knowKernel = false; // the next (full) sync re-reads what the kernel really has
             ApplyException e = ApplyException.fromToolFailure(res, payload, IptablesSyncer::originOf);
             log.error("{} refused the payload; previous rules stay: {}", fam.restore(), e.getMessage());
             throw e;
         }
+    }
+
+    /** iptables-nft-restore commits each table of a payload as one nf_tables transaction. */
+    static int commits(String payload) {
+        int n = 0;
+        for (int i = payload.indexOf("COMMIT"); i >= 0; i = payload.indexOf("COMMIT", i + 6)) {
+            boolean lineStart = i == 0 || payload.charAt(i - 1) == '\n';
+            int end = i + 6;
+            if (lineStart && (end == payload.length() || payload.charAt(end) == '\n')) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /** The rendering last applied for a family (for `ferry dump rules` and tests); null before one. */
@@ -382,6 +477,7 @@ public final class IptablesSyncer implements RuleSyncer {
             if (tool.run(check).ok()) continue;
             List<String> insert = new ArrayList<>(List.of(fam.iptables(), "-w", "5", "-t", j.table(), "-I", j.from(), "1"));
             insert.addAll(j.ruleArgs());
+            transactions++;
             tool.runChecked(insert, null);
         }
     }

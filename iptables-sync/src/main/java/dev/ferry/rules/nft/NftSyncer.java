@@ -8,6 +8,7 @@ import dev.ferry.model.ServicePortName;
 import dev.ferry.rules.ApplyException;
 import dev.ferry.rules.KernelTool;
 import dev.ferry.rules.RuleSyncer;
+import dev.ferry.rules.RulesetGeneration;
 import dev.ferry.rules.ServicePortValidator;
 import dev.ferry.rules.StaleUdpFlows;
 import dev.ferry.rules.SyncReport;
@@ -69,6 +70,13 @@ public final class NftSyncer implements RuleSyncer {
     /** Service versions whose rules the kernel refused; held back until they change. */
     private final Map<ServicePortName, Quarantine> quarantined = new HashMap<>();
     private NftPayload lastPayload;
+    /** The nf_tables generation reader (null until opened, or while it cannot be). */
+    private RulesetGeneration generation;
+    private String generationUnavailable = "not opened yet";
+    /** The nf_tables generation right after Ferry's last apply; -1 when unknown. */
+    private long kernelGeneration = -1;
+    /** Someone else changed nf_tables around one of Ferry's applies: the kernel may differ from {@link #applied}. */
+    private boolean kernelSuspect = true;
 
     /**
      * Every service port of the last sync that went through the full validation (first occurrence
@@ -199,8 +207,11 @@ public final class NftSyncer implements RuleSyncer {
         NftPayload payload;
         long listNanos = 0;
         Map<NftFamily, Set<String>> picksAfter = new EnumMap<>(NftFamily.class);
+        long before = -1;
         if (full) {
             long l0 = System.nanoTime();
+            // Read before listing: a change made after the listing is then caught by the next check.
+            before = generationNow();
             Map<String, Set<String>> chains = listNames("chains");
             Map<String, Set<String>> sets = listNames("sets");
             listNames("maps").forEach((table, names) -> sets.computeIfAbsent(table, k -> new HashSet<>()).addAll(names));
@@ -229,7 +240,7 @@ public final class NftSyncer implements RuleSyncer {
         }
         // (an empty payload changes nothing: applied and appliedPicks stay as they are)
         long a0 = System.nanoTime();
-        ToolResult res = tool.run(List.of("nft", "-f", "-"), payload.text());
+        ToolResult res = apply(payload.text(), full, full ? before : generationNow());
         long toolNanos = listNanos + System.nanoTime() - a0;
         if (res.ok()) {
             applied.putAll(next);
@@ -399,7 +410,7 @@ public final class NftSyncer implements RuleSyncer {
         long applyNanos = 0;
         if (!payload.isEmpty()) {
             long a0 = System.nanoTime();
-            ToolResult res = tool.run(List.of("nft", "-f", "-"), payload.text());
+            ToolResult res = apply(payload.text(), false, generationNow());
             applyNanos = System.nanoTime() - a0;
             if (!res.ok()) {
                 LOG.warn("nftables: incremental sync refused ({}), retrying as a full sync", res.stderr().strip());
@@ -427,6 +438,70 @@ public final class NftSyncer implements RuleSyncer {
             }
         }
         return new SyncReport(false, payload.lineCount(), renderNanos, applyNanos, lastRejected);
+    }
+
+    /**
+     * Runs one {@code nft -f} transaction and follows the nf_tables generation around it: with
+     * {@code before} read before Ferry looked at the kernel (a full sync: before listing its chains),
+     * an apply that moved the generation by exactly one was alone, so the kernel now holds exactly
+     * what Ferry applied (a full sync) or what it held plus this change (a partial one, which
+     * therefore keeps any earlier suspicion, and adds one if the kernel changed since Ferry's last
+     * apply).
+     */
+    private ToolResult apply(String payload, boolean full, long before) throws IOException {
+        ToolResult res = tool.run(List.of("nft", "-f", "-"), payload);
+        long after = generationNow();
+        if (!res.ok()) {
+            kernelGeneration = -1;
+            kernelSuspect = true;
+            return res;
+        }
+        boolean alone = before >= 0 && after >= 0 && ((after - before) & 0xffffffffL) == 1;
+        kernelSuspect = full ? !alone : kernelSuspect || !alone || before != kernelGeneration;
+        kernelGeneration = after;
+        return res;
+    }
+
+    /** The nf_tables generation now, or -1 when it cannot be read ({@link #generationUnavailable} says why). */
+    private long generationNow() {
+        try {
+            if (generation == null) {
+                generation = RulesetGeneration.forTool(tool);
+            }
+            return generation.read();
+        } catch (IOException | RuntimeException | LinkageError e) {
+            generationUnavailable = e.getMessage() == null ? e.toString() : e.getMessage();
+            if (generation != null) {
+                generation.close();
+                generation = null;
+            }
+            return -1;
+        }
+    }
+
+    /**
+     * The periodic check: null when the nf_tables generation is the one Ferry's last apply left and
+     * no one else committed around Ferry's applies since the last full sync, i.e. no transaction at
+     * all touched the namespace's nf_tables rules, Ferry's tables included. Any other transaction
+     * (even one in another table) is reported, and the loop's full sync rewrites both tables; a
+     * microsecond netlink request, no listing.
+     */
+    @Override
+    public String drift() {
+        if (applied.size() < NftFamily.values().length) {
+            return "no full sync has succeeded since the last failure";
+        }
+        long now = generationNow();
+        if (now < 0) {
+            return "cannot read the nf_tables generation: " + generationUnavailable;
+        }
+        if (kernelSuspect) {
+            return "the nf_tables rules changed around one of Ferry's applies (generation now " + now + ")";
+        }
+        if (now != kernelGeneration) {
+            return "the nf_tables ruleset changed since Ferry's last apply (generation " + kernelGeneration + " -> " + now + ")";
+        }
+        return null;
     }
 
     /** Re-renders only the service ports whose input changed since the last sync. */
