@@ -15,14 +15,14 @@ import java.util.Map;
  * 10.96.0.0+1+i, port "http" 80 → 8080, with one EndpointSlice {@code svc-i-1} of E ready endpoints
  * (pod IPs from 10.128.0.1, spread over 5 nodes and 3 zones, zone hints set).
  */
-final class ApiFixture {
+public final class ApiFixture {
     private ApiFixture() {}
 
-    static String namespace(int i) {
+    public static String namespace(int i) {
         return "ns-" + (i % 50);
     }
 
-    static Service service(int i) {
+    public static Service service(int i) {
         int ip = 0x0A600000 + 1 + i;
         String clusterIp = ipv4(ip);
         return new ServiceBuilder()
@@ -32,7 +32,7 @@ final class ApiFixture {
                 .endSpec().build();
     }
 
-    static EndpointSlice slice(int i, int endpoints, String markerIp) {
+    public static EndpointSlice slice(int i, int endpoints, String markerIp) {
         List<io.fabric8.kubernetes.api.model.discovery.v1.Endpoint> eps = new ArrayList<>(endpoints);
         for (int j = 0; j < endpoints; j++) {
             String ip = j == 0 && markerIp != null ? markerIp : ipv4(0x0A800000 + 1 + i * endpoints + j);
@@ -55,7 +55,7 @@ final class ApiFixture {
                 .build();
     }
 
-    static String ipv4(int v) {
+    public static String ipv4(int v) {
         return ((v >>> 24) & 0xff) + "." + ((v >>> 16) & 0xff) + "." + ((v >>> 8) & 0xff) + "." + (v & 0xff);
     }
 }

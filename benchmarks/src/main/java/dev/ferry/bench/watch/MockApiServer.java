@@ -10,11 +10,11 @@ import java.util.Map;
  * depend on {@code io.fabric8:kubernetes-server-mock}, so it must be on the class path at run time
  * (see benchmarks/RESULTS.md (watch section) for the command). Single-threaded use.
  */
-final class MockApiServer implements AutoCloseable {
+public final class MockApiServer implements AutoCloseable {
     private final Object server;
     private final Class<?> serverClass;
 
-    MockApiServer() throws ReflectiveOperationException {
+    public MockApiServer() throws ReflectiveOperationException {
         ClassLoader cl = MockApiServer.class.getClassLoader();
         try {
             serverClass = Class.forName("io.fabric8.kubernetes.client.server.mock.KubernetesMockServer", true, cl);
@@ -33,11 +33,11 @@ final class MockApiServer implements AutoCloseable {
         serverClass.getMethod("init").invoke(server);
     }
 
-    int port() throws ReflectiveOperationException {
+    public int port() throws ReflectiveOperationException {
         return (int) serverClass.getMethod("getPort").invoke(server);
     }
 
-    KubernetesClient client() throws ReflectiveOperationException {
+    public KubernetesClient client() throws ReflectiveOperationException {
         return (KubernetesClient) serverClass.getMethod("createClient").invoke(server);
     }
 

@@ -216,6 +216,12 @@ public final class ProxyMetrics {
         io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_rule_sync_consecutive_failures")
                 .help("Rule syncs failed in a row since the last success")
                 .callback(cb -> cb.call(counters.consecutiveFailures.get())).register(registry);
+        CounterWithCallback.builder().name("ferry_rule_sync_periodic_checks_total")
+                .help("Periodic syncs that found the kernel holding Ferry's rules, so nothing was rendered or applied")
+                .callback(cb -> cb.call(counters.verifiedSyncs.get())).register(registry);
+        CounterWithCallback.builder().name("ferry_rule_sync_drift_repairs_total")
+                .help("Periodic syncs that found the rules changed behind Ferry's back (or could not rule it out) and rewrote them")
+                .callback(cb -> cb.call(counters.driftRepairs.get())).register(registry);
     }
 
     /** Exposes the DNS responder's counters (nothing when DNS is off). */

@@ -224,7 +224,8 @@ public final class DataPlane implements AutoCloseable {
         metrics.ruleSync(l.counters());
         closeables.add(0, loop);
         loop.start();
-        LOG.info("{} rule sync started (full sync every {})", name, settings.syncPeriod());
+        LOG.info("{} rule sync started (kernel checked every {}, rewritten on drift and every {})", name,
+                settings.syncPeriod(), SyncLoop.FULL_SYNC_PERIOD);
     }
 
     /**
