@@ -34,8 +34,13 @@ import org.slf4j.LoggerFactory;
  * thread ("ferry-sync") converts the dirty services from the {@link ClusterCache}, runs
  * {@link EndpointSelector} with this node's {@link NodeInfo}, and hands only the service ports that
  * changed to the {@link TableSink}. It syncs no more often than {@code minSyncPeriod} under churn, at
- * once after a quiet spell, fully every {@code syncPeriod}, fully after the node's zone changes, and
- * not at all before the cache has synced (a first table with services but no endpoints would flap).
+ * once after a quiet spell, fully after the node's zone changes or when asked, and not at all before
+ * the cache has synced (a first table with services but no endpoints would flap). Like kube-proxy
+ * 1.32, whose periodic syncs are partial with a full one every hour, the timer does not convert every
+ * service again each {@code syncPeriod}: that took ~1 s of CPU at 10 000 services, during which a
+ * change waited. Every {@code syncPeriod} it retries only the services the table refused to store
+ * (e.g. a frontend conflict that another service's removal may have resolved), and it converts and
+ * hands over everything once per {@link #FULL_RESYNC} (the table skips identical records).
  *
  * <p>Memory: per service the tracker keeps only the names of its ports and a 64-bit fingerprint of
  * each converted port (no converted objects), so its heap is a few dozen bytes per service port; the
@@ -64,6 +69,8 @@ public final class ChangeTracker implements AutoCloseable {
     private static final long IDLE_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final long MIN_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final long NOT_SYNCED_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    /** How often the timer converts every service again (kube-proxy's FullSyncPeriod). */
+    public static final Duration FULL_RESYNC = Duration.ofHours(1);
     /** Trigger times kept between two syncs; beyond this only the latency histogram loses samples. */
     private static final int MAX_PENDING_TRIGGERS = 100_000;
 
@@ -90,6 +97,8 @@ public final class ChangeTracker implements AutoCloseable {
 
     // Sync thread only.
     private final Map<String, PortPrints> state = new HashMap<>();
+    /** Services with a port the table refused at the last sync: retried every syncPeriod. */
+    private final Set<String> refused = new HashSet<>();
     private long servicePortCount;
 
     /** What the tracker remembers of one accepted service: its port names and their fingerprints. */
@@ -301,6 +310,7 @@ public final class ChangeTracker implements AutoCloseable {
         long nextFull = System.nanoTime();
         long nextIdle = System.nanoTime() + IDLE_NANOS;
         long retryAt = Long.MIN_VALUE;
+        long nextRefusedRetry = System.nanoTime() + syncPeriodNanos;
         boolean firstDone = false;
         while (true) {
             boolean full;
@@ -325,6 +335,9 @@ public final class ChangeTracker implements AutoCloseable {
                             runAt = lastStart + minSyncNanos;
                         }
                         runAt = earlier(runAt, nextFull);
+                        if (!refused.isEmpty()) {
+                            runAt = earlier(runAt, nextRefusedRetry);
+                        }
                         if (retryAt != Long.MIN_VALUE && runAt != Long.MAX_VALUE) {
                             runAt = later(runAt, retryAt);
                         }
@@ -357,6 +370,10 @@ public final class ChangeTracker implements AutoCloseable {
                 } else {
                     full = fullRequested || !firstDone || now - nextFull >= 0;
                     fullRequested = false;
+                    if (!refused.isEmpty() && now - nextRefusedRetry >= 0) {
+                        dirty.addAll(refused);
+                        nextRefusedRetry = now + syncPeriodNanos;
+                    }
                     keys = dirty;
                     dirty = new HashSet<>();
                     times = triggers;
@@ -378,7 +395,7 @@ public final class ChangeTracker implements AutoCloseable {
                 sync(full, keys, times, n);
                 retryAt = Long.MIN_VALUE;
                 if (full) {
-                    nextFull = now + syncPeriodNanos;
+                    nextFull = now + FULL_RESYNC.toNanos();
                 }
                 if (!firstDone) {
                     firstDone = true;
@@ -494,6 +511,14 @@ public final class ChangeTracker implements AutoCloseable {
         }
         TableUpdate update = new TableUpdate(full, puts, removed, retained, changeTimes);
         ServiceTable.SyncResult result = update.isEmpty() ? null : sink.apply(update);
+        if (result != null) {
+            noteRefused(puts, result.errors(), next);
+        }
+        if (full) {
+            refused.retainAll(next.keySet());
+        } else {
+            refused.removeAll(gone);
+        }
 
         // Committed only after the sink succeeded, so a failed apply is retried with the old state.
         state.keySet().removeAll(gone);
@@ -526,6 +551,45 @@ public final class ChangeTracker implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * Remembers the services whose ports the table refused ({@link TableWriterSink} reports each as
+     * "servicePortName: reason") and forgets their fingerprints, so the retry every syncPeriod hands
+     * them over again; services written in full leave the set.
+     */
+    private void noteRefused(List<ServicePort> puts, List<String> errors, Map<String, PortPrints> next) {
+        Set<String> failed = new HashSet<>();
+        if (!errors.isEmpty()) {
+            Map<String, ServicePort> byName = new HashMap<>();
+            for (ServicePort sp : puts) {
+                byName.put(sp.name() + ": ", sp);
+            }
+            for (String e : errors) {
+                for (Map.Entry<String, ServicePort> c : byName.entrySet()) {
+                    if (e.startsWith(c.getKey())) {
+                        ServicePortName n = c.getValue().name();
+                        String key = n.namespace() + "/" + n.name();
+                        failed.add(key);
+                        PortPrints p = next.get(key);
+                        if (p != null) {
+                            for (int i = 0; i < p.names().length; i++) {
+                                if (p.names()[i].equals(n)) {
+                                    p.prints()[i] = 0; // never a match: handed over again
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (ServicePort sp : puts) {
+            String key = sp.name().namespace() + "/" + sp.name().name();
+            if (!failed.contains(key)) {
+                refused.remove(key);
+            }
+        }
+        refused.addAll(failed);
     }
 
     /** The selected ports of an accepted service, or null when the Service itself was rejected. */

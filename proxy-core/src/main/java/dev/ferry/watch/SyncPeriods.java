@@ -5,8 +5,10 @@ import java.util.Objects;
 
 /**
  * How often the {@link ChangeTracker} writes the table, with kube-proxy's meaning: no more often than
- * {@code minSyncPeriod} while changes keep coming (at once when the last sync is older than that),
- * and a full resync at least every {@code syncPeriod}. Immutable.
+ * {@code minSyncPeriod} while changes keep coming (at once when the last sync is older than that);
+ * every {@code syncPeriod} the services the table refused are retried (a full conversion of every
+ * service runs once per {@link ChangeTracker#FULL_RESYNC}, as kube-proxy's periodic syncs are
+ * partial). Immutable.
  */
 public record SyncPeriods(Duration minSyncPeriod, Duration syncPeriod) {
     /** kube-proxy's defaults: minSyncPeriod 1 s, syncPeriod 30 s. */

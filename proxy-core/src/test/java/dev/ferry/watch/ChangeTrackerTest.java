@@ -196,11 +196,44 @@ class ChangeTrackerTest {
     }
 
     @Test
-    void periodicFullSyncRunsEverySyncPeriod() throws Exception {
+    void theSyncPeriodNeitherConvertsNorRewritesEveryServiceAgain() throws Exception {
         cache.put("a", "10.96.0.1", "10.1.0.1");
+        cache.put("b", "10.96.0.2", "10.1.0.2");
         start(new SyncPeriods(Duration.ZERO, Duration.ofMillis(100)));
-        sink.await("three full syncs", () -> tracker.stats().fullSyncs() >= 3);
-        assertTrue(sink.removals.isEmpty(), "full syncs rewrite nothing: " + sink.removals);
+        int before = sink.updates.size();
+        // The tracker calls idle() once a second: two calls span at least ten sync periods.
+        long idles = sink.idles.get();
+        sink.await("two idle calls", () -> sink.idles.get() >= idles + 2);
+        assertEquals(1, tracker.stats().fullSyncs(), "only the first sync was full");
+        assertEquals(before, sink.updates.size(), "nothing handed to the table: " + sink.updates.subList(before, sink.updates.size()));
+    }
+
+    @Test
+    void aServiceTheTableRefusedIsRetriedEverySyncPeriodUntilItsConflictIsGone() throws Exception {
+        cache.put("a", "10.96.0.1", "10.1.0.1");
+        cache.put("b", "10.96.0.1", "10.1.0.2"); // the same ClusterIP and port: the table stores one of them
+        start(new SyncPeriods(Duration.ZERO, Duration.ofMillis(100)));
+        boolean aWon = sink.contents().containsKey(http("a"));
+        String winner = aWon ? "a" : "b";
+        String loser = aWon ? "b" : "a";
+        assertFalse(sink.contents().containsKey(http(loser)), "refused: " + sink.contents().keySet());
+        int before = sink.updates.size();
+        long idles = sink.idles.get();
+        sink.await("two idle calls", () -> sink.idles.get() >= idles + 2);
+        assertTrue(sink.updates.size() > before, "the refused service was retried");
+        for (TableUpdate u : sink.updates.subList(before, sink.updates.size())) {
+            assertFalse(u.full(), "a retry is partial");
+            assertEquals(List.of(http(loser)), u.ports().stream().map(ServicePort::name).toList(), "only the refused one");
+        }
+
+        cache.services.remove("default/" + winner);
+        cache.slices.remove("default/" + winner);
+        tracker.serviceChanged("default/" + winner);
+        sink.await(loser + " stored once " + winner + " is gone", () -> sink.contents().containsKey(http(loser)));
+        int settled = sink.updates.size();
+        long later = sink.idles.get();
+        sink.await("two idle calls", () -> sink.idles.get() >= later + 2);
+        assertEquals(settled, sink.updates.size(), "no more retries once stored");
     }
 
     @Test

@@ -21,6 +21,8 @@ final class RecordingSink implements TableSink {
     final List<TableUpdate> updates = new CopyOnWriteArrayList<>();
     final List<ServicePortName> removals = new CopyOnWriteArrayList<>();
     volatile RuntimeException failNext;
+    /** Calls of {@link #idle()}: the tracker makes one a second. */
+    final java.util.concurrent.atomic.AtomicLong idles = new java.util.concurrent.atomic.AtomicLong();
 
     RecordingSink(ServiceTable table) {
         this.table = table;
@@ -49,6 +51,7 @@ final class RecordingSink implements TableSink {
 
     @Override
     public void idle() {
+        idles.incrementAndGet();
         writer.idle();
     }
 
