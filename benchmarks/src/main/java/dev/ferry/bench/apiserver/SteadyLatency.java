@@ -33,6 +33,9 @@ import java.util.concurrent.TimeUnit;
  *   <li>one-endpoint changes: CHANGES JSON patches of one slice's first address, each to a new
  *       address, on services spread over the table, the next one GAP_MS after the previous reached the
  *       kernel (the notice carrying the new address); median, p90, max;</li>
+ *   <li>Ferry's part of each change: the kernel notice minus the moment a plain fabric8 watch on
+ *       the EndpointSlices, in this JVM, received the patched slice (the mock API server's own
+ *       latency, which grows with its size, is the rest);</li>
  *   <li>idle CPU: utime + stime + reaped children's (nft, iptables-restore) from /proc/PID/stat over
  *       IDLE_S seconds without changes, as a percentage of one core; RSS at the end.</li>
  * </ul>
@@ -46,8 +49,11 @@ public final class SteadyLatency {
     static final int ENDPOINTS = 5;
     static final String NODE = "node-0";
 
-    record Result(String mode, String label, double firstSyncS, double[] changeMs, double idleCpuPct, long rssKb,
-                  String load) {}
+    record Result(String mode, String label, double firstSyncS, double[] changeMs, double[] ferryMs, double idleCpuPct,
+                  long rssKb, String load) {}
+
+    /** When the control watch first saw each address as a slice's first endpoint (System.nanoTime()). */
+    static final java.util.Map<String, Long> watched = new java.util.concurrent.ConcurrentHashMap<>();
 
     public static void main(String[] args) throws Exception {
         if (args.length < 7) {
@@ -68,6 +74,20 @@ public final class SteadyLatency {
         List<Result> all = new ArrayList<>();
         try (MockApiServer server = new MockApiServer(); KubernetesClient api = server.client()) {
             load(api, n);
+            api.discovery().v1().endpointSlices().inAnyNamespace().watch(new io.fabric8.kubernetes.client.Watcher<>() {
+                @Override
+                public void eventReceived(Action action, io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice s) {
+                    long now = System.nanoTime();
+                    if (s.getEndpoints() != null && !s.getEndpoints().isEmpty()) {
+                        watched.putIfAbsent(s.getEndpoints().get(0).getAddresses().get(0), now);
+                    }
+                }
+
+                @Override
+                public void onClose(io.fabric8.kubernetes.client.WatcherException e) {
+                    System.err.println("control watch closed: " + e);
+                }
+            });
             int[] counter = {0};
             for (String mode : modes) {
                 for (int round = 0; round < 2; round++) {
@@ -81,21 +101,25 @@ public final class SteadyLatency {
             }
         }
         System.out.println();
-        System.out.println("| mode | build | first full sync s | one-endpoint change ms median / p90 / max (n) | idle CPU % of a core |"
-                + " RSS MB | load average (1 min) |");
-        System.out.println("|---|---|---:|---:|---:|---:|---|");
+        System.out.println("| mode | build | first full sync s | one-endpoint change ms, API patch to kernel, median / p90 / max (n)"
+                + " | Ferry's part ms (watch event to kernel), median / p90 / max | idle CPU % of a core | RSS MB | load average (1 min) |");
+        System.out.println("|---|---|---:|---:|---:|---:|---:|---|");
         for (Result r : all) {
             System.out.println(row(r));
         }
     }
 
     static String row(Result r) {
-        double[] c = r.changeMs.clone();
-        Arrays.sort(c);
-        String ch = c.length == 0 ? "—" : String.format(Locale.ROOT, "%.0f / %.0f / %.0f (%d)", c[c.length / 2],
-                c[(int) Math.min(c.length - 1, Math.ceil(c.length * 0.9) - 1)], c[c.length - 1], c.length);
-        return String.format(Locale.ROOT, "| %s | %s | %.1f | %s | %.2f | %.0f | %s |", r.mode, r.label, r.firstSyncS, ch,
-                r.idleCpuPct, r.rssKb / 1024.0, r.load);
+        return String.format(Locale.ROOT, "| %s | %s | %.1f | %s | %s | %.2f | %.0f | %s |", r.mode, r.label, r.firstSyncS,
+                stats(r.changeMs, true), stats(r.ferryMs, false), r.idleCpuPct, r.rssKb / 1024.0, r.load);
+    }
+
+    static String stats(double[] v, boolean count) {
+        double[] c = Arrays.stream(v).filter(x -> !Double.isNaN(x)).sorted().toArray();
+        if (c.length == 0) return "—";
+        return String.format(Locale.ROOT, "%.0f / %.0f / %.0f", c[c.length / 2],
+                c[(int) Math.min(c.length - 1, Math.ceil(c.length * 0.9) - 1)], c[c.length - 1])
+                + (count ? " (" + c.length + (c.length < v.length ? " of " + v.length + " seen" : "") + ")" : "");
     }
 
     static void load(KubernetesClient api, int n) throws Exception {
@@ -174,6 +198,7 @@ public final class SteadyLatency {
             long pid = proxy.pid();
             Thread.sleep(TimeUnit.SECONDS.toMillis(period));
             double[] ms = new double[changes];
+            double[] ferryMs = new double[changes];
             for (int k = 0; k < changes; k++) {
                 int i = (int) ((k * 7919L + 13) % (n - 1));
                 int c = counter[0]++;
@@ -185,6 +210,8 @@ public final class SteadyLatency {
                                 "[{\"op\":\"replace\",\"path\":\"/endpoints/0/addresses/0\",\"value\":\"" + ip + "\"}]");
                 long seen = marks.await("c" + c, c0, 120, proxy);
                 ms[k] = seen < 0 ? Double.NaN : (seen - c0) / 1e6;
+                Long w = watched.get(ip);
+                ferryMs[k] = seen < 0 || w == null ? Double.NaN : (seen - w) / 1e6;
                 Thread.sleep(gapMs);
             }
             Thread.sleep(TimeUnit.SECONDS.toMillis(period)); // let the last change's follow-up settle
@@ -194,7 +221,7 @@ public final class SteadyLatency {
             double idle = (SideBySide.cpu(pid) - cpu0) / ((System.nanoTime() - i0) / 1e9) * 100;
             String loads = load + " at start, " + Files.readString(Path.of("/proc/loadavg")).split(" ")[0] + " at end"
                     + (marks.overflowed ? "; netlink overflow" : "");
-            return new Result(mode, label, first, ms, idle, SideBySide.rss(pid), loads);
+            return new Result(mode, label, first, ms, ferryMs, idle, SideBySide.rss(pid), loads);
         } finally {
             if (proxy != null) {
                 proxy.destroy();

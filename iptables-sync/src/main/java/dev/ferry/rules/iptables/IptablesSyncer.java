@@ -31,6 +31,11 @@ import org.slf4j.LoggerFactory;
  * those of one {@link IptablesBackend} (legacy, nft, or the unsuffixed names), chosen by the caller,
  * normally with {@link IptablesBackendDetector}.
  *
+ * <p>The periodic check ({@link #drift()}), with the nf_tables backend, compares the nf_tables
+ * ruleset generation ({@link RulesetGeneration}) with the one Ferry's last sync left, counting its
+ * own transactions (one per COMMIT of a restore, one per inserted jump), instead of rewriting every
+ * chain; with iptables-legacy every periodic sync stays a full one.
+ *
  * <p>Not thread-safe: driven by one {@link dev.ferry.rules.SyncLoop} (or one caller).
  */
 public final class IptablesSyncer implements RuleSyncer {

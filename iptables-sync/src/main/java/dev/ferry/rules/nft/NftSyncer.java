@@ -47,6 +47,11 @@ import org.slf4j.LoggerFactory;
  * transaction still fails, {@link ApplyException} names the line and its service; the kernel kept
  * its previous rules (nft -f is atomic) and the sync loop retries with back-off.
  *
+ * <p>The periodic check ({@link #drift()}) reads the nf_tables ruleset generation
+ * ({@link RulesetGeneration}) instead of listing or rewriting the tables: each apply notes the
+ * generation before and after itself, and any other transaction since (or interleaved with one of
+ * Ferry's) is reported as possible drift, which the sync loop repairs with a full sync.
+ *
  * <p>After each successful apply, stale UDP conntrack entries are removed ({@link StaleUdpFlows}).
  *
  * <p>Input endpoints must already carry the node's selection flags
