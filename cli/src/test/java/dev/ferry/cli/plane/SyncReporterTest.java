@@ -142,6 +142,67 @@ class SyncReporterTest {
     }
 
     @Test
+    void driftWhoseRepairTheKernelKeepsRefusingFailsHealthAndACleanCheckCountsAsAPartialSync() throws Exception {
+        AtomicBoolean refuse = new AtomicBoolean();
+        AtomicBoolean drifted = new AtomicBoolean();
+        java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong();
+        RuleSyncer syncer = new RuleSyncer() {
+            @Override
+            public SyncReport sync(List<dev.ferry.model.ServicePort> ports, boolean full) throws ApplyException {
+                if (refuse.get()) {
+                    throw new ApplyException("nft: table ferry is busy", 0, "", "");
+                }
+                return new SyncReport(full, 0, 0, 0, List.of());
+            }
+
+            @Override
+            public String drift() {
+                return drifted.get() ? "the nf_tables ruleset changed since Ferry's last apply" : null;
+            }
+        };
+        try (SyncLoop loop = new SyncLoop("nftables", syncer, Duration.ofSeconds(30),
+                new Backoff(Duration.ofMillis(5), Duration.ofMillis(20)), clock::get)) {
+            SyncReporter r = new SyncReporter(metrics, health, now::get, loop::generationApplied);
+            loop.onApplied(r::ruleApplied);
+            health.require("rules", SyncReporter.rulesApplied("nftables", loop.counters(), loop::lastError));
+            metrics.ruleSync(loop.counters());
+            loop.start();
+            r.offered(loop.update(List.of()));
+            await("the first sync", () -> loop.generationApplied() >= 1);
+
+            clock.addAndGet(Duration.ofSeconds(30).toNanos());
+            loop.poke();
+            await("a clean periodic check", () -> loop.counters().verifiedSyncs.get() == 1);
+            await("counted as a partial sync", () -> {
+                try {
+                    return sample(metrics, "kubeproxy_sync_partial_proxy_rules_duration_seconds_count") == 1.0;
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            assertEquals(1.0, sample(metrics, "ferry_rule_sync_periodic_checks_total"));
+
+            drifted.set(true);
+            refuse.set(true);
+            await("three refused repairs", () -> {
+                clock.addAndGet(Duration.ofSeconds(30).toNanos());
+                loop.poke();
+                return loop.counters().consecutiveFailures.get() >= SyncReporter.RULE_FAILURES_UNHEALTHY;
+            });
+            await("the condition failing", () -> health.check(true).status() == 503);
+            assertTrue(health.check(true).body().contains("table ferry is busy"), health.check(true).body());
+            assertEquals(1.0, sample(metrics, "ferry_rule_sync_drift_repairs_total"));
+
+            refuse.set(false);
+            await("health back once the repair succeeds", () -> {
+                clock.addAndGet(Duration.ofSeconds(1).toNanos()); // the retry's back-off passes
+                loop.poke();
+                return health.check(true).status() == 200;
+            });
+        }
+    }
+
+    @Test
     void twoRefusedAppliesAreStillHealthy() {
         dev.ferry.rules.SyncCounters c = new dev.ferry.rules.SyncCounters();
         ProxierHealth.Condition cond = SyncReporter.rulesApplied("nftables", c, () -> "nft: busy");
