@@ -50,6 +50,7 @@ public final class SyncLoop implements AutoCloseable {
     private volatile String lastError;
     private volatile Listener listener = (generation, full, nanos) -> { };
     private long generationOffered; // guarded by lock
+    private String lastDrift; // loop thread only
 
     public SyncLoop(String name, RuleSyncer syncer, Duration syncPeriod, Backoff backoff) {
         this(name, syncer, syncPeriod, backoff, System::nanoTime);
@@ -255,8 +256,17 @@ public final class SyncLoop implements AutoCloseable {
         }
     }
 
-    /** One line per drift found (at most one per syncPeriod); the first one and every 10th at WARN. */
+    /**
+     * One line per drift found (at most one per syncPeriod): the first one and every 10th at WARN. A
+     * reason equal to the previous one (a backend that can never tell, e.g. iptables-legacy or IPVS,
+     * rewrites every period as before) is logged once, not every period.
+     */
     private void logDrift(String drift) {
+        if (drift.equals(lastDrift)) {
+            log.debug("periodic check: {}; full sync now", drift);
+            return;
+        }
+        lastDrift = drift;
         long n = counters.driftRepairs.get();
         if (n == 1 || n % 10 == 0) {
             log.warn("periodic check: the kernel may not hold Ferry's rules ({}); full sync now (drift repair {})", drift, n);
