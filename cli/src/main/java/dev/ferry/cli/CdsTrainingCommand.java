@@ -37,6 +37,9 @@ final class CdsTrainingCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         new CommandLine(new FerryCommand()).parseArgs("run", "--source", "cluster.yaml", "--mode", "userspace",
                 "--node-name", "node-1");
+        // The early health port's classes (run binds it before parsing its arguments): an unbound server.
+        EarlyHealthPort.guess(new String[] {"run", "--source", "cluster.yaml"});
+        com.sun.net.httpserver.HttpServer.create().stop(0);
         Path dir = Files.createTempDirectory("ferry-cds-"); // 0700
         try {
             Path file = RunCommand.writeDemoFile(dir);
