@@ -304,6 +304,7 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         ServiceTable table = ServiceTable.create(dir, tableSize, ServiceTable.DEFAULT_GRACE_MILLIS, System::currentTimeMillis);
+        progress.mark("table open");
         DemoBackends backends = new DemoBackends();
         List<Consumer<List<ServicePort>>> listeners = new ArrayList<>();
         if (fromFile && source.demo) {
@@ -327,6 +328,7 @@ final class RunCommand implements Callable<Integer> {
             sync.close();
             throw e;
         }
+        progress.mark("data plane started");
         sync.followedBy(serviceHealth);
         sync.afterEveryWrite(serviceHealth::onTableChanged);
         // After the data plane's hook: the first write it took in (the userspace proxy's listeners are bound then).
