@@ -46,7 +46,7 @@ public final class StatusServers implements AutoCloseable {
             synchronized (this) {
                 health = early;
             }
-            LOG.info("serving /healthz and /livez on {} (accepting since start-up)", healthAddress);
+            LOG.info("serving /healthz and /livez on {} (bound before the configuration was read)", healthAddress);
         } else {
             if (early != null) {
                 early.close(); // bound from a guess at the flags that the full configuration overrode
