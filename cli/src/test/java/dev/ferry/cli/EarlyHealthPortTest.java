@@ -13,9 +13,13 @@ class EarlyHealthPortTest {
     @TempDir
     Path dir;
 
-    private static BindAddress guess(String... args) throws Exception {
-        EarlyHealthPort.BindAddressGuess g = EarlyHealthPort.guess(args);
+    private static EarlyHealthPort.Plan plan(String... args) throws Exception {
+        EarlyHealthPort.Guess g = EarlyHealthPort.guess(args);
         return g == null ? null : g.resolve();
+    }
+
+    private static BindAddress guess(String... args) throws Exception {
+        return plan(args).address();
     }
 
     @Test
@@ -35,6 +39,23 @@ class EarlyHealthPortTest {
         assertEquals(BindAddress.parse("127.0.0.9:10300", 10256), guess("run", "--config", config.toString()));
         assertEquals(BindAddress.parse("127.0.0.8:1", 10256),
                 guess("run", "--config=" + config, "--healthz-bind-address", "127.0.0.8:1"));
+    }
+
+    @Test
+    void theModeDecidesTheProvisionalAnswerAsRunWould() throws Exception {
+        assertFalse(plan("run", "--source", "f.yaml").userspace(), "kube-proxy's default mode: iptables");
+        assertTrue(plan("run", "--source", "f.yaml", "--mode", "userspace").userspace());
+        assertTrue(plan("run", "--mode=userspace").userspace());
+        assertTrue(plan("run", "--demo").userspace(), "the demo runs the userspace proxy");
+        assertFalse(plan("run", "--demo", "--mode", "nftables").userspace());
+        Path config = dir.resolve("userspace.yaml");
+        Files.writeString(config, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: userspace\n");
+        assertTrue(plan("run", "--config", config.toString()).userspace());
+        assertFalse(plan("run", "--config", config.toString(), "--mode", "iptables").userspace(), "the flag overrides the file");
+        assertEquals(503, plan("run", "--mode", "userspace").provisionalHealth().check(true).status(),
+                "the userspace proxy serves nothing before its first table: starting");
+        assertEquals(200, plan("run", "--mode", "iptables").provisionalHealth().check(true).status(),
+                "rule modes: the previous run's rules serve and nothing is pending");
     }
 
     @Test

@@ -20,12 +20,12 @@ import java.util.concurrent.TimeUnit;
 public final class HealthServer implements AutoCloseable {
     /**
      * How long a probe that came before the daemon knew its health (a server bound by
-     * {@link #bindEarly}) is held before it gets 503 "starting"; the daemon exits long before
-     * when its start-up fails.
+     * {@link #bindEarly} without a provisional health) is held before it gets 503 "starting"; the
+     * daemon exits long before when its start-up fails.
      */
     static final long HOLD_MILLIS = 10_000;
 
-    /** What answers probes: set once by {@link #serve}. */
+    /** What answers probes; the daemon's own from {@link #serve} on. */
     private record Answer(ProxierHealth health, ProxyMetrics metrics) {}
 
     private final HttpServer server;
@@ -34,30 +34,34 @@ public final class HealthServer implements AutoCloseable {
     private final long boundAtMillis;
     private final CountDownLatch served = new CountDownLatch(1);
     private volatile Answer answer;
+    /** Probes answered before {@link #serve} ([livez][status class]), counted into its metrics then. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<int[]> earlyProbes = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
-    private HealthServer(HttpServer server, ExecutorService threads, BindAddress address, long boundAtMillis) {
+    private HealthServer(HttpServer server, ExecutorService threads, BindAddress address, long boundAtMillis,
+                         ProxierHealth provisional) {
         this.server = server;
         this.threads = threads;
         this.address = address;
         this.boundAtMillis = boundAtMillis;
+        this.answer = provisional == null ? null : new Answer(provisional, null);
     }
 
     /** Binds {@code address} (IOException when it cannot) and starts serving. */
     public static HealthServer start(BindAddress address, ProxierHealth health, ProxyMetrics metrics) throws IOException {
-        HealthServer s = bindEarly(address);
+        HealthServer s = bindEarly(address, null);
         s.serve(health, metrics);
         return s;
     }
 
     /**
-     * Binds {@code address} and accepts from now on, before the daemon can say how it is: a probe
-     * is then held (its connection accepted, its answer delayed, at most {@link #HOLD_MILLIS}) until
-     * {@link #serve} says what to answer, instead of being refused. A restart in a rule mode is thus
-     * not reported as a failure while the previous run's rules still serve. ({@code ferry run} binds
-     * this first thing, before its command line is even parsed; the JDK's server cannot adopt a
-     * socket bound by someone else, so the server itself is what is started early.)
+     * Binds {@code address} and answers from now on, before the daemon has its own health: from
+     * {@code provisional} (what the daemon would answer at its start), or when that is null by
+     * holding each probe (accepted, unanswered, at most {@link #HOLD_MILLIS}) until {@link #serve}.
+     * Either way a probe during start-up is not refused. ({@code ferry run} binds this first thing,
+     * before its command line is parsed; the JDK's server cannot adopt a socket bound by someone
+     * else, so the server itself is what is started early.)
      */
-    public static HealthServer bindEarly(BindAddress address) throws IOException {
+    public static HealthServer bindEarly(BindAddress address, ProxierHealth provisional) throws IOException {
         HttpServer server = HttpServer.create(address.socketAddress(), 16);
         long boundAt = System.currentTimeMillis();
         ExecutorService threads = Executors.newFixedThreadPool(2, r -> {
@@ -66,7 +70,7 @@ public final class HealthServer implements AutoCloseable {
             return t;
         });
         server.setExecutor(threads);
-        HealthServer s = new HealthServer(server, threads, address, boundAt);
+        HealthServer s = new HealthServer(server, threads, address, boundAt, provisional);
         server.createContext("/", s::handle);
         DaemonThreads.start("ferry-healthz-start", () -> {
             server.start();
@@ -75,12 +79,24 @@ public final class HealthServer implements AutoCloseable {
         return s;
     }
 
-    /** Answers every probe, the held ones first, from {@code health}; the first call counts. */
+    /** Answers every later probe (and any held one) from the daemon's {@code health}; the first call counts. */
     public void serve(ProxierHealth health, ProxyMetrics metrics) {
-        if (answer == null) {
+        synchronized (this) {
+            if (served.getCount() == 0) {
+                return;
+            }
             answer = new Answer(health, metrics);
+            served.countDown();
         }
-        served.countDown();
+        if (metrics != null) {
+            countEarlyProbes(metrics);
+        }
+    }
+
+    private void countEarlyProbes(ProxyMetrics metrics) {
+        for (int[] p; (p = earlyProbes.poll()) != null; ) {
+            metrics.probe(p[0] == 1, p[1]);
+        }
     }
 
     private void handle(HttpExchange exchange) throws IOException {
@@ -107,6 +123,12 @@ public final class HealthServer implements AutoCloseable {
         ProxierHealth.Check c = a.health().check(healthz);
         if (a.metrics() != null) {
             a.metrics().probe(livez, c.status());
+        } else {
+            earlyProbes.add(new int[] {livez ? 1 : 0, c.status()});
+            ProxyMetrics now = answer.metrics();
+            if (now != null) {
+                countEarlyProbes(now); // serve() came meanwhile
+            }
         }
         respond(exchange, c.status(), "application/json", c.body());
     }

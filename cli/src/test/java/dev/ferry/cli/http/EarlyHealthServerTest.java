@@ -14,8 +14,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The health port bound before the daemon knows its health ({@link HealthServer#bindEarly}): a probe
- * that connects then is accepted and held, and answered truthfully once the daemon hands its
- * health over — where it used to be refused (the port was bound only then).
+ * that connects then is answered — from the provisional health the daemon would report at its start,
+ * or held until the daemon hands its own over — where it used to be refused (the port was bound only
+ * then).
  */
 class EarlyHealthServerTest {
     private static final BindAddress ANY_LOOPBACK_PORT = new BindAddress(InetAddress.getLoopbackAddress(), 0);
@@ -40,7 +41,7 @@ class EarlyHealthServerTest {
         ProxierHealth health = new ProxierHealth(Duration.ofSeconds(60), System::currentTimeMillis);
         health.requireForServing("starting", () -> "listeners not bound yet");
         ProxyMetrics metrics = new ProxyMetrics();
-        try (HealthServer early = HealthServer.bindEarly(ANY_LOOPBACK_PORT)) {
+        try (HealthServer early = HealthServer.bindEarly(ANY_LOOPBACK_PORT, null)) {
             Socket healthz = probe(early.port(), "/healthz");
             Socket livez = probe(early.port(), "/livez");
             try (StatusServers servers = new StatusServers(ANY_LOOPBACK_PORT, health, ANY_LOOPBACK_PORT, metrics, early)) {
@@ -57,7 +58,7 @@ class EarlyHealthServerTest {
     @Test
     void aHealthyDaemonAnswersTheHeldProbe200() throws Exception {
         ProxierHealth health = new ProxierHealth(Duration.ofSeconds(60), System::currentTimeMillis);
-        try (HealthServer early = HealthServer.bindEarly(ANY_LOOPBACK_PORT)) {
+        try (HealthServer early = HealthServer.bindEarly(ANY_LOOPBACK_PORT, null)) {
             Socket s = probe(early.port(), "/healthz");
             early.serve(health, null);
             String a = answer(s);
@@ -67,11 +68,33 @@ class EarlyHealthServerTest {
     }
 
     @Test
+    void beforeTheHandOverProbesGetTheProvisionalAnswerAndAreCountedInTheDaemonsMetrics() throws Exception {
+        ProxierHealth provisional = new ProxierHealth(Duration.ofSeconds(60), System::currentTimeMillis);
+        provisional.requireForServing("starting", () -> "still reading the configuration");
+        ProxierHealth daemons = new ProxierHealth(Duration.ofSeconds(60), System::currentTimeMillis);
+        ProxyMetrics metrics = new ProxyMetrics();
+        try (HealthServer early = HealthServer.bindEarly(ANY_LOOPBACK_PORT, provisional)) {
+            String before = answer(probe(early.port(), "/healthz"));
+            assertTrue(before.startsWith("HTTP/1.1 503") && before.contains("still reading the configuration"), before);
+            try (StatusServers servers = new StatusServers(ANY_LOOPBACK_PORT, daemons, ANY_LOOPBACK_PORT, metrics, early)) {
+                String after = answer(probe(early.port(), "/healthz"));
+                assertTrue(after.startsWith("HTTP/1.1 200"), "the daemon's own health from the hand-over on: " + after);
+            }
+        }
+        String exposition;
+        try (MetricsServer m = MetricsServer.start(ANY_LOOPBACK_PORT, metrics)) {
+            exposition = StatusServersTest.get(m.port(), "/metrics").body();
+        }
+        assertTrue(exposition.contains("kubeproxy_proxy_healthz_total{code=\"503\"} 1"), exposition);
+        assertTrue(exposition.contains("kubeproxy_proxy_healthz_total{code=\"200\"} 1"), exposition);
+    }
+
+    @Test
     void anEarlyServerOnAnotherAddressThanTheConfiguredOneIsClosed() throws Exception {
         ProxierHealth health = new ProxierHealth(Duration.ofSeconds(60), System::currentTimeMillis);
         int configured = StatusServersTest.freePort();
         BindAddress address = new BindAddress(InetAddress.getLoopbackAddress(), configured);
-        HealthServer early = HealthServer.bindEarly(ANY_LOOPBACK_PORT);
+        HealthServer early = HealthServer.bindEarly(ANY_LOOPBACK_PORT, null);
         int guessed = early.port();
         try (StatusServers servers = new StatusServers(address, health, ANY_LOOPBACK_PORT, new ProxyMetrics(), early)) {
             assertEquals(200, StatusServersTest.get(configured, "/healthz").statusCode());
