@@ -45,6 +45,7 @@ final class CdsTrainingCommand implements Callable<Integer> {
             Path file = RunCommand.writeDemoFile(dir);
             ProxyMetrics metrics = new ProxyMetrics();
             ProxierHealth health = new ProxierHealth(Duration.ofMinutes(1), System::currentTimeMillis);
+            health.check(true); // the first /healthz answer's classes (its JSON times): answered early in a restart
             try (ConntrackState ct = ConntrackState.open(dir, ConntrackConfig.DEFAULTS)) {
                 ServiceTable table = ServiceTable.create(dir, 1 << 20, ServiceTable.DEFAULT_GRACE_MILLIS,
                         System::currentTimeMillis);
