@@ -37,11 +37,15 @@ final class CdsTrainingCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         new CommandLine(new FerryCommand()).parseArgs("run", "--source", "cluster.yaml", "--mode", "userspace",
                 "--node-name", "node-1");
+        // The early health port's classes (run binds it before parsing its arguments): an unbound server.
+        EarlyHealthPort.guess(new String[] {"run", "--source", "cluster.yaml"});
+        com.sun.net.httpserver.HttpServer.create().stop(0);
         Path dir = Files.createTempDirectory("ferry-cds-"); // 0700
         try {
             Path file = RunCommand.writeDemoFile(dir);
             ProxyMetrics metrics = new ProxyMetrics();
             ProxierHealth health = new ProxierHealth(Duration.ofMinutes(1), System::currentTimeMillis);
+            health.check(true); // the first /healthz answer's classes (its JSON times): answered early in a restart
             try (ConntrackState ct = ConntrackState.open(dir, ConntrackConfig.DEFAULTS)) {
                 ServiceTable table = ServiceTable.create(dir, 1 << 20, ServiceTable.DEFAULT_GRACE_MILLIS,
                         System::currentTimeMillis);

@@ -35,6 +35,7 @@ public final class FerryCommand implements Runnable {
 
     public static void main(String[] args) {
         Logging.configure();
+        EarlyHealthPort.open(args); // `ferry run`: its health port accepts from here, before picocli's model is built
         System.exit(commandLine().execute(args));
     }
 }

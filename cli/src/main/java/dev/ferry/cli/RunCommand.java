@@ -198,19 +198,33 @@ final class RunCommand implements Callable<Integer> {
             apiOrigin = config.kubeconfig().isEmpty() ? "in-cluster config" : "kubeconfig " + config.kubeconfig();
         }
         Path dir = StateDirs.prepare(stateDir); // created 0700; refused (exit 1) if others could write it
-        // Opening the conntrack maps (Chronicle Map: ~1 s cold, nearly all class loading) is the longest step of a
-        // userspace start: on its own thread from here, it overlaps everything until the proxy needs it.
+        // Opening the conntrack maps (Chronicle Map: ~1 s cold, nearly all class loading; 1-2 s more
+        // after a crash or a flood, when Chronicle scans each map) runs on its own thread from here,
+        // and nothing on the path to serving TCP waits for it: the userspace proxy binds and serves
+        // as soon as the table is written, and holds only the UDP flows and ClientIP-affinity
+        // connections until the maps are open (their recorded backends are in them).
         DataPlane.Kind kind = kindOf(config.mode(), demoRun);
         if (kind == DataPlane.Kind.USERSPACE) {
-            conntrack = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-                dev.ferry.conntrack.ConntrackState ct = dev.ferry.conntrack.ConntrackState.open(dir,
-                        dev.ferry.conntrack.ConntrackConfig.DEFAULTS);
-                progress.mark("conntrack open");
-                return ct;
-            }, r -> {
+            conntrack = dev.ferry.conntrack.ConntrackState.openAsync(dir, dev.ferry.conntrack.ConntrackConfig.DEFAULTS, r -> {
                 Thread t = new Thread(r, "ferry-conntrack-open");
                 t.setDaemon(true);
                 t.start();
+            });
+            conntrack.whenOpen(Runnable::run, () -> {
+                progress.mark("conntrack open");
+                if (progress.isServed()) { // after the start-up line: say when UDP and ClientIP affinity began
+                    LOG.info("conntrack tables open (UDP flows and ClientIP affinity served from here), ms after the JVM"
+                            + " started: {}", String.join(", ", progress.marks()));
+                }
+            });
+            // As when the open was on the start-up path: a state dir whose maps cannot be opened
+            // (e.g. no space) stops the daemon with the reason, exit 1.
+            conntrack.opened().whenComplete((ct, failed) -> {
+                if (failed != null) {
+                    conntrackFailure = failed instanceof java.util.concurrent.CompletionException c && c.getCause() != null
+                            ? c.getCause() : failed;
+                    stop.countDown();
+                }
             });
         }
         // The health and metrics servers come next, before the rest of the start-up (conntrack maps, the
@@ -223,7 +237,12 @@ final class RunCommand implements Callable<Integer> {
         if (kind == DataPlane.Kind.USERSPACE) {
             health.requireForServing("starting", progress::startingFailure);
         }
-        StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics);
+        dev.ferry.cli.http.HealthServer earlyHealth = EarlyHealthPort.take();
+        if (earlyHealth != null && earlyHealth.address().equals(config.healthzBindAddress())) {
+            progress.markAt("health port", earlyHealth.boundAtMillis());
+        }
+        StatusServers servers = new StatusServers(config.healthzBindAddress(), health, config.metricsBindAddress(), metrics,
+                earlyHealth);
         progress.mark("health server");
         try {
             return serve(config, api, apiOrigin, demoRun, fromFile, kind, dir, progress, metrics, health, servers);
@@ -235,7 +254,9 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /** The userspace proxy's conntrack tables, opened on their own thread at start; null in other modes. */
-    private java.util.concurrent.CompletableFuture<dev.ferry.conntrack.ConntrackState> conntrack;
+    private dev.ferry.conntrack.ConntrackState conntrack;
+    /** Why the conntrack tables could not be opened; the daemon stops with it. */
+    private volatile Throwable conntrackFailure;
     /** Whether the data plane took the conntrack tables (it closes them then). */
     private final java.util.concurrent.atomic.AtomicBoolean conntrackTaken = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -245,8 +266,8 @@ final class RunCommand implements Callable<Integer> {
             return;
         }
         try {
-            conntrack.get(RunCommand.SHUTDOWN_LIMIT_MILLIS, TimeUnit.MILLISECONDS).close();
-        } catch (Exception e) {
+            conntrack.close(); // waits for an open under way
+        } catch (RuntimeException e) {
             LOG.warn("closing the conntrack tables: {}", e.toString());
         }
     }
@@ -283,6 +304,7 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         ServiceTable table = ServiceTable.create(dir, tableSize, ServiceTable.DEFAULT_GRACE_MILLIS, System::currentTimeMillis);
+        progress.mark("table open");
         DemoBackends backends = new DemoBackends();
         List<Consumer<List<ServicePort>>> listeners = new ArrayList<>();
         if (fromFile && source.demo) {
@@ -300,16 +322,13 @@ final class RunCommand implements Callable<Integer> {
         try {
             serviceHealth = DataPlane.start(table.reader(), settings, health, metrics, () -> {
                 conntrackTaken.set(true);
-                try {
-                    return conntrack.join();
-                } catch (java.util.concurrent.CompletionException e) {
-                    throw e.getCause() instanceof RuntimeException re ? re : e;
-                }
+                return conntrack; // possibly still opening: the proxy holds what needs it until then
             });
         } catch (IOException | RuntimeException e) {
             sync.close();
             throw e;
         }
+        progress.mark("data plane started");
         sync.followedBy(serviceHealth);
         sync.afterEveryWrite(serviceHealth::onTableChanged);
         // After the data plane's hook: the first write it took in (the userspace proxy's listeners are bound then).
@@ -407,6 +426,10 @@ final class RunCommand implements Callable<Integer> {
         watchdog.arm(); // --exit-after ends here without a signal
         shutdown(running, sync, backends, servers, serviceHealth);
         Runtime.getRuntime().removeShutdownHook(hook);
+        Throwable failed = conntrackFailure;
+        if (failed != null) {
+            throw failed instanceof Exception e ? e : new IllegalStateException(failed);
+        }
         return 0;
     }
 

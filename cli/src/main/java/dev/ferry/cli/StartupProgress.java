@@ -34,9 +34,14 @@ final class StartupProgress {
 
     /** Records that {@code what} is done now; only its first time counts (a retried step is marked once). */
     synchronized void mark(String what) {
+        markAt(what, clockMillis.getAsLong());
+    }
+
+    /** Records that {@code what} was done at {@code epochMillis} (e.g. on a thread that ran before this existed). */
+    synchronized void markAt(String what, long epochMillis) {
         String prefix = what + " +";
         if (marks.stream().noneMatch(m -> m.startsWith(prefix))) {
-            marks.add(prefix + (clockMillis.getAsLong() - jvmStartMillis));
+            marks.add(prefix + (epochMillis - jvmStartMillis));
         }
     }
 

@@ -28,6 +28,12 @@ final class Router {
     static final int NO_SERVICE = -1;
     static final int NO_ENDPOINTS = -2;
     static final int DENIED = -3;
+    /**
+     * ClientIP affinity cannot be decided yet: the pins (kept across restarts) are in the conntrack
+     * maps, still opening just after a start ({@link ConntrackState#openAsync}); the caller resolves
+     * again from {@link #whenConntrackOpen}.
+     */
+    static final int AWAIT_CONNTRACK = -4;
 
     private final ServiceTableReader reader;
     private final String defaultAlgorithm;
@@ -104,8 +110,19 @@ final class Router {
         return reader;
     }
 
+    /** The conntrack tables when open; null when there are none or they are still opening ({@link #awaitingConntrack}). */
     ConntrackState conntrack() {
-        return conntrack;
+        return conntrack != null && conntrack.isOpen() ? conntrack : null;
+    }
+
+    /** True while the conntrack tables are opening: what needs them waits ({@link #whenConntrackOpen}). */
+    boolean awaitingConntrack() {
+        return conntrack != null && !conntrack.isOpen();
+    }
+
+    /** Runs {@code task} on {@code loop} once the conntrack tables are open. */
+    void whenConntrackOpen(java.util.concurrent.Executor loop, Runnable task) {
+        conntrack.whenOpen(loop, task);
     }
 
     Map<String, ServicePortMetrics> metrics() {
@@ -241,7 +258,7 @@ final class Router {
      * Resolves a new connection from {@code route.client} (set by the caller) to {@code key}.
      *
      * @return the position to try first (≥ 0, with {@code route} filled in), or {@link #NO_SERVICE},
-     *     {@link #NO_ENDPOINTS} or {@link #DENIED}
+     *     {@link #NO_ENDPOINTS}, {@link #DENIED} or {@link #AWAIT_CONNTRACK}
      */
     int resolve(FrontendKey key, Route route, int clientPort) {
         ServicePortView view = views.get();
@@ -283,6 +300,9 @@ final class Router {
         int n = choice.endpoints.length;
         if (b.clientIpAffinity) {
             if (conntrack != null) {
+                if (!conntrack.isOpen()) {
+                    return AWAIT_CONNTRACK; // a hash pick could contradict the client's recorded pin
+                }
                 AffinityKey ak = affinityKeys.get();
                 setClient(ak, client).servicePortId(b.affinityId);
                 Endpoint ep = endpoints.get();
@@ -304,7 +324,7 @@ final class Router {
     /** Pins the client to the backend at {@code pos} (after a successful connect). */
     void recordAffinity(Route route, int pos) {
         ServicePortBackends b = route.backends;
-        if (!b.clientIpAffinity || conntrack == null) {
+        if (!b.clientIpAffinity || conntrack == null || !conntrack.isOpen()) {
             return;
         }
         AffinityKey ak = affinityKeys.get();

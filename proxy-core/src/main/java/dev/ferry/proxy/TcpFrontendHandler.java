@@ -53,6 +53,8 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private int attempts;
     private int connectedPosition = -1;
     private boolean counted;
+    /** Counted in conntrack's connection counts (decremented there when the connection closes). */
+    private boolean countedInConntrack;
     private boolean inboundInputShut;
     private boolean outboundInputShut;
     /** System.nanoTime() of the last read batch on either side. */
@@ -83,8 +85,24 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         holdsSlot = true;
+        route(remote);
+    }
+
+    /** Picks the backend and connects to it, or resets the client when there is none. */
+    private void route(InetSocketAddress remote) {
         route.client.set(remote.getAddress());
         int first = router.resolve(key, route, remote.getPort());
+        if (first == Router.AWAIT_CONNTRACK) {
+            // ClientIP affinity just after a start: the client's pin is in the conntrack maps, still
+            // opening. The client waits, unread (AUTO_READ is off), rather than go to a backend its pin
+            // may contradict; the connections of other services are served meanwhile.
+            router.whenConntrackOpen(inbound.eventLoop(), () -> {
+                if (inbound.isActive()) {
+                    route(remote);
+                }
+            });
+            return;
+        }
         if (route.backends != null) {
             route.backends.metrics.accepted.increment();
         }
@@ -145,10 +163,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
         counted = true;
         b.metrics.active.increment();
         route.choice.counts.opened(position);
-        ConntrackState ct = router.conntrack();
-        if (ct != null) {
-            ct.connections().increment(router.endpointOf(b, route.choice.endpoints[position]));
-        }
+        countInConntrack();
         router.recordAffinity(route, position);
         if (b.proxyProtocol) {
             InetSocketAddress client = (InetSocketAddress) inbound.remoteAddress();
@@ -310,10 +325,28 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
             ServicePortBackends b = route.backends;
             b.metrics.active.decrement();
             route.choice.counts.closed(connectedPosition);
-            ConntrackState ct = router.conntrack();
-            if (ct != null) {
-                ct.connections().decrement(router.endpointOf(b, route.choice.endpoints[connectedPosition]));
+            if (countedInConntrack) {
+                countedInConntrack = false;
+                router.conntrack().connections().decrement(router.endpointOf(b, route.choice.endpoints[connectedPosition]));
             }
+        }
+    }
+
+    /**
+     * Counts this connection in conntrack's per-backend counts (what {@code ferry dump conntrack}
+     * shows); a connection made while the maps are still opening is counted once they are, if it is
+     * still open then.
+     */
+    private void countInConntrack() {
+        if (!counted || countedInConntrack) {
+            return;
+        }
+        ConntrackState ct = router.conntrack();
+        if (ct != null) {
+            ct.connections().increment(router.endpointOf(route.backends, route.choice.endpoints[connectedPosition]));
+            countedInConntrack = true;
+        } else if (router.awaitingConntrack()) {
+            router.whenConntrackOpen(inbound.eventLoop(), this::countInConntrack);
         }
     }
 

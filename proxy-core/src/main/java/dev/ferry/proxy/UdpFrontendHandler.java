@@ -116,6 +116,16 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
+        if (router.awaitingConntrack()) {
+            // Each flow's backend is looked up in, and recorded to, the conntrack flow table (a
+            // restarted daemon keeps a client on its backend). Until those maps are open this socket
+            // reads nothing: datagrams wait in its receive buffer (the kernel bounds and counts it)
+            // instead of opening flows that could contradict a recorded one or that the next restart
+            // would not know. Set before the pipeline's head asks for the first read.
+            Channel ch = ctx.channel();
+            ch.config().setAutoRead(false);
+            router.whenConntrackOpen(ch.eventLoop(), () -> ch.config().setAutoRead(true));
+        }
         long period = Math.max(50, Math.min(1000, options.udpIdleTimeout().toMillis() / 4));
         sweeper = ctx.channel().eventLoop().scheduleAtFixedRate(this::expire, period, period, TimeUnit.MILLISECONDS);
         ctx.fireChannelActive();

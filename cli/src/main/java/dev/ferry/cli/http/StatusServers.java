@@ -31,7 +31,28 @@ public final class StatusServers implements AutoCloseable {
     /** Starts both servers now, or keeps retrying in the background. */
     public StatusServers(BindAddress healthAddress, ProxierHealth proxierHealth, BindAddress metricsAddress,
                          ProxyMetrics proxyMetrics) {
-        bindHealth(healthAddress, proxierHealth, proxyMetrics);
+        this(healthAddress, proxierHealth, metricsAddress, proxyMetrics, null);
+    }
+
+    /**
+     * As {@link #StatusServers(BindAddress, ProxierHealth, BindAddress, ProxyMetrics)}, taking over
+     * {@code early} (a health server bound before start-up, or null) when it is on {@code healthAddress};
+     * else it is closed and the address bound as usual.
+     */
+    public StatusServers(BindAddress healthAddress, ProxierHealth proxierHealth, BindAddress metricsAddress,
+                         ProxyMetrics proxyMetrics, HealthServer early) {
+        if (early != null && early.address().equals(healthAddress)) {
+            early.serve(proxierHealth, proxyMetrics);
+            synchronized (this) {
+                health = early;
+            }
+            LOG.info("serving /healthz and /livez on {} (bound before the configuration was read)", healthAddress);
+        } else {
+            if (early != null) {
+                early.close(); // bound from a guess at the flags that the full configuration overrode
+            }
+            bindHealth(healthAddress, proxierHealth, proxyMetrics);
+        }
         bindMetrics(metricsAddress, proxyMetrics);
     }
 
