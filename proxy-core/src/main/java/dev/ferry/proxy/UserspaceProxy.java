@@ -98,6 +98,7 @@ public final class UserspaceProxy implements AutoCloseable {
     private ServiceInterface serviceInterface;
     private long seenGeneration = -1;
     private boolean started;
+    private ProxyWarmup warmup;
 
     public UserspaceProxy(ServiceTableReader reader, ProxyOptions options) {
         this.reader = reader;
@@ -535,6 +536,16 @@ public final class UserspaceProxy implements AutoCloseable {
     }
 
     private ServerBootstrap serverBootstrap(FrontendKey k, EventLoopGroup parent, EventLoopGroup child) {
+        return tcpServer(k, parent, child, router, bounds);
+    }
+
+    /** A TCP listener of frontend {@code k} relaying to {@code router}'s backends (the warm-up uses its own router). */
+    ServerBootstrap tcpServer(FrontendKey k, EventLoopGroup parent, Router router, ProxyBounds bounds) {
+        return tcpServer(k, parent, workerGroup, router, bounds);
+    }
+
+    private ServerBootstrap tcpServer(FrontendKey k, EventLoopGroup parent, EventLoopGroup child, Router router,
+                                      ProxyBounds bounds) {
         // TCP_NODELAY is not set here: Netty's socket channels turn it on when created, and setting
         // it again would cost a setsockopt per connection. The idle timeout is kept by the frontend
         // handler (one timer per connection, no listener per write as IdleStateHandler adds).
@@ -587,8 +598,33 @@ public final class UserspaceProxy implements AutoCloseable {
      * Closes listeners and every relayed connection, and stops the event loops. The service
      * interface stays (a restarted daemon reuses it); {@link ServiceInterface#cleanup} removes it.
      */
+    /**
+     * Warms the TCP relay path up (see {@link ProxyWarmup}): up to {@code connections} short
+     * connections through the proxy's own handlers on loopback, within {@code budget}, on a thread of
+     * its own. Returns at once: the listeners opened by {@link #start()} serve meanwhile. At most one
+     * warm-up per proxy; {@link #close()} stops it.
+     */
+    public void warmUp(int connections, java.time.Duration budget) {
+        if (!started || warmup != null || connections <= 0) {
+            return;
+        }
+        warmup = ProxyWarmup.start(this, workerGroup, connections, budget.toMillis());
+    }
+
+    /** The warm-up started by {@link #warmUp}, or null. */
+    ProxyWarmup warmup() {
+        return warmup;
+    }
+
+    ProxyOptions options() {
+        return options;
+    }
+
     @Override
     public void close() {
+        if (warmup != null) {
+            warmup.close();
+        }
         // Wait for the listeners to be closed before the loops stop: io_uring closes a listening
         // socket only once its pending accept is cancelled on the loop, and a loop that terminated
         // first leaves the socket open, still taking SO_REUSEPORT connections nobody accepts.
