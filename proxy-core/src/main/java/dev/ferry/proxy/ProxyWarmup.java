@@ -1,5 +1,7 @@
 package dev.ferry.proxy;
 
+import dev.ferry.conntrack.ConntrackConfig;
+import dev.ferry.conntrack.ConntrackState;
 import dev.ferry.model.Endpoint;
 import dev.ferry.model.IpAddresses;
 import dev.ferry.model.Protocol;
@@ -42,7 +44,8 @@ import org.slf4j.LoggerFactory;
  * compiler thread, against ~140 µs once warm (benchmarks/RESULTS.md, issue 18).
  *
  * <p>Everything it uses is private: a service table with one ClusterIP service in a temporary
- * directory (0700, deleted afterwards), a {@link Router} over it without conntrack, its own
+ * directory (0700, deleted afterwards), a {@link Router} over it with conntrack tables of its own
+ * there (when the proxy has conntrack: the per-connection counts are Chronicle Map code to warm), its own
  * {@link ProxyBounds}, a listener per event loop on {@code 127.0.0.1} and a blocking backend on
  * {@code 127.0.0.1}. The connections themselves run through the real {@link TcpFrontendHandler} on
  * the proxy's event loops. It never delays the service listeners (it starts after they are bound,
@@ -107,6 +110,7 @@ final class ProxyWarmup implements AutoCloseable {
         long start = System.nanoTime();
         Path dir = null;
         ServiceTable table = null;
+        ConntrackState conntrack = null;
         List<Channel> listeners = new ArrayList<>();
         ProxyBounds bounds = new ProxyBounds(proxy.options().limits());
         try {
@@ -118,7 +122,15 @@ final class ProxyWarmup implements AutoCloseable {
             backend.bind(new InetSocketAddress(lo, 0), 256);
             int frontPort = freePort(lo);
             table.replaceAll(List.of(service(lo, frontPort, backend.getLocalPort())));
-            Router router = new Router(table.reader(), proxy.options().defaultAlgorithm(), null);
+            if (proxy.options().conntrack() != null) {
+                // A private copy of the per-connection conntrack work (the connection counts, a Chronicle
+                // Map): without it, that code was what the JIT still compiled when the first real
+                // short connections came (PrintCompilation in a close cell after the warm-up: 175 of
+                // its C2 compilations were Chronicle Map's query context).
+                conntrack = ConntrackState.open(dir.resolve("conntrack"),
+                        ConntrackConfig.DEFAULTS.withMaxFlows(64).withMaxAffinities(64));
+            }
+            Router router = new Router(table.reader(), proxy.options().defaultAlgorithm(), conntrack);
             router.onSkipped((name, why) -> { });
             router.refresh();
             FrontendKey key = new FrontendKey(Protocol.TCP, lo, frontPort, false);
@@ -161,10 +173,15 @@ final class ProxyWarmup implements AutoCloseable {
             for (int i = 0; i < 500 && bounds.connections() > 0; i++) {
                 sleep(10);
             }
-            if (table != null && bounds.connections() == 0) {
+            if (bounds.connections() == 0) {
                 try {
-                    table.close();
-                } catch (IOException e) {
+                    if (table != null) {
+                        table.close();
+                    }
+                    if (conntrack != null) {
+                        conntrack.close();
+                    }
+                } catch (IOException | RuntimeException e) {
                     LOG.debug("warm-up table close: {}", e.toString());
                 }
             }
