@@ -132,7 +132,7 @@ public final class UserspaceProxy implements AutoCloseable {
         if (!transport.isNative()) {
             bossGroup = transport.newGroup(1, "ferry-accept");
         }
-        workerGroup = transport.newGroup(options.ioThreads(), "ferry-io", balance);
+        workerGroup = transport.newGroup(eventLoops(options), "ferry-io", balance);
         loops = 0;
         workerGroup.forEach(e -> loops++);
         udpTransport = transport.forUdp();
@@ -147,6 +147,21 @@ public final class UserspaceProxy implements AutoCloseable {
                 + " sockets (file descriptor limit {})", l.udpFlows(), l.udpFlowsPerClient(), l.connections(),
                 l.listenerSockets(), ProxyLimits.fdLimit());
         onTableChanged();
+    }
+
+    /**
+     * Event loops for {@code options}: its ioThreads, or one per core when 0. Not Netty's default of
+     * two per core: on a 2-core node four loops compete with each other and with the JIT compiler,
+     * and a cold daemon served 141-214 short connections/s in its first 3 s against 722-1891/s with
+     * two loops, 250-400 µs CPU per connection warm against 310-400 (A/B, benchmarks/RESULTS.md, issue 18).
+     */
+    static int eventLoops(ProxyOptions options) {
+        return options.ioThreads() > 0 ? options.ioThreads() : Runtime.getRuntime().availableProcessors();
+    }
+
+    /** Event loops relaying TCP (and UDP, unless UDP runs on a transport of its own). */
+    int eventLoopCount() {
+        return loops;
     }
 
     /** The transport in use ("io_uring", "epoll" or "nio"). */
