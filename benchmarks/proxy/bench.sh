@@ -32,6 +32,7 @@
 #   BENCH_TW_REUSE=0|1|2            net.ipv4.tcp_tw_reuse in the client namespace (default 1: reuse
 #                                   TIME_WAIT ports for new connections; 2 is a new namespace's own
 #                                   default, loopback only; see RESULTS.md, issue 18)
+#   BENCH_FERRY_ROOT=DIR            with BENCH_FERRY=daemon: run DIR/ferry (another build, e.g. for an A/B)
 #   BENCH_FERRY_LOG=FILE            keep Ferry's log (stdout and stderr) there
 #   BENCH_THREADS=1                 print, per cell, where Ferry's CPU went by thread
 #   BENCH_TIME_WAIT=1               print the TIME_WAIT sockets of the client and node namespaces at the end
@@ -177,13 +178,14 @@ else
   # The real daemon, as an operator starts it (the launcher maps its class-data archive). The
   # archive is made on a build's first `run`: make it now, so the measured start is a plain one.
   export FERRY_TARGET=${FERRY_TARGET:-target}
-  jsa="$ROOT/cli/$FERRY_TARGET/ferry-run.jsa"
-  if [[ ! ( -f "$jsa" && "$jsa" -nt "$ROOT/cli/$FERRY_TARGET/ferry.jar" ) ]]; then
-    ip netns exec $N "$ROOT/ferry" run --source "$WORK/services.yaml" --mode userspace --node-name node-1 \
+  FR=${BENCH_FERRY_ROOT:-$ROOT}
+  jsa="$FR/cli/$FERRY_TARGET/ferry-run.jsa"
+  if [[ ! ( -f "$jsa" && "$jsa" -nt "$FR/cli/$FERRY_TARGET/ferry.jar" ) ]]; then
+    ip netns exec $N "$FR/ferry" run --source "$WORK/services.yaml" --mode userspace --node-name node-1 \
       --state-dir "$WORK/state-cds" --exit-after 1 > "$WORK/ferry-cds.log" 2>&1 || true
   fi
   t0=$(date +%s%N)
-  ip netns exec $N "$ROOT/ferry" run --source "$WORK/services.yaml" --mode userspace \
+  ip netns exec $N "$FR/ferry" run --source "$WORK/services.yaml" --mode userspace \
     --node-name node-1 --state-dir "$WORK/state" --proxy-transport "${FERRY_TRANSPORT:-auto}" \
     > "$WORK/ferry.log" 2>&1 & PIDS+=($!)
   PROC[ferry]=$!

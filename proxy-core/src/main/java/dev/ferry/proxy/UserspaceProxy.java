@@ -150,13 +150,19 @@ public final class UserspaceProxy implements AutoCloseable {
     }
 
     /**
-     * Event loops for {@code options}: its ioThreads, or one per core when 0. Not Netty's default of
+     * Event loops for {@code options}: its ioThreads, or when 0 {@code -Dio.netty.eventLoopThreads}, else
+     * one per core. Not Netty's default of
      * two per core: on a 2-core node four loops compete with each other and with the JIT compiler,
      * and a cold daemon served 141-214 short connections/s in its first 3 s against 722-1891/s with
      * two loops, 250-400 µs CPU per connection warm against 310-400 (A/B, benchmarks/RESULTS.md, issue 18).
      */
     static int eventLoops(ProxyOptions options) {
-        return options.ioThreads() > 0 ? options.ioThreads() : Runtime.getRuntime().availableProcessors();
+        if (options.ioThreads() > 0) {
+            return options.ioThreads();
+        }
+        // Netty's own property still overrides it, for measurements and operators who set it.
+        int n = Integer.getInteger("io.netty.eventLoopThreads", 0);
+        return n > 0 ? n : Runtime.getRuntime().availableProcessors();
     }
 
     /** Event loops relaying TCP (and UDP, unless UDP runs on a transport of its own). */
