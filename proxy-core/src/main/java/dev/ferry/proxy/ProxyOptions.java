@@ -22,7 +22,7 @@ import java.util.Objects;
  *     holds none (then only addresses already local, such as 127.0.0.0/8, can be served)
  * @param transport "auto" (the best native transport on Linux, else NIO), "io_uring", "epoll" or
  *     "nio"; a native transport the kernel or platform does not offer falls back (see {@link Transport#pick(String)})
- * @param ioThreads event loop threads (0: Netty's default, 2 × cores)
+ * @param ioThreads event loop threads (0: one per core)
  * @param limits how many UDP flows, TCP connections and listening sockets the proxy may hold
  */
 public record ProxyOptions(List<InetAddress> nodePortAddresses, String defaultAlgorithm, Duration connectTimeout,

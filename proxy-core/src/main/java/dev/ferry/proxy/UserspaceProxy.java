@@ -98,6 +98,7 @@ public final class UserspaceProxy implements AutoCloseable {
     private ServiceInterface serviceInterface;
     private long seenGeneration = -1;
     private boolean started;
+    private ProxyWarmup warmup;
 
     public UserspaceProxy(ServiceTableReader reader, ProxyOptions options) {
         this.reader = reader;
@@ -131,7 +132,7 @@ public final class UserspaceProxy implements AutoCloseable {
         if (!transport.isNative()) {
             bossGroup = transport.newGroup(1, "ferry-accept");
         }
-        workerGroup = transport.newGroup(options.ioThreads(), "ferry-io", balance);
+        workerGroup = transport.newGroup(eventLoops(options), "ferry-io", balance);
         loops = 0;
         workerGroup.forEach(e -> loops++);
         udpTransport = transport.forUdp();
@@ -146,6 +147,27 @@ public final class UserspaceProxy implements AutoCloseable {
                 + " sockets (file descriptor limit {})", l.udpFlows(), l.udpFlowsPerClient(), l.connections(),
                 l.listenerSockets(), ProxyLimits.fdLimit());
         onTableChanged();
+    }
+
+    /**
+     * Event loops for {@code options}: its ioThreads, or when 0 {@code -Dio.netty.eventLoopThreads}, else
+     * one per core. Not Netty's default of
+     * two per core: on a 2-core node four loops compete with each other and with the JIT compiler,
+     * and a cold daemon served 141-214 short connections/s in its first 3 s against 722-1891/s with
+     * two loops, 250-400 µs CPU per connection warm against 310-400 (A/B, benchmarks/RESULTS.md, issue 18).
+     */
+    static int eventLoops(ProxyOptions options) {
+        if (options.ioThreads() > 0) {
+            return options.ioThreads();
+        }
+        // Netty's own property still overrides it, for measurements and operators who set it.
+        int n = Integer.getInteger("io.netty.eventLoopThreads", 0);
+        return n > 0 ? n : Runtime.getRuntime().availableProcessors();
+    }
+
+    /** Event loops relaying TCP (and UDP, unless UDP runs on a transport of its own). */
+    int eventLoopCount() {
+        return loops;
     }
 
     /** The transport in use ("io_uring", "epoll" or "nio"). */
@@ -535,6 +557,16 @@ public final class UserspaceProxy implements AutoCloseable {
     }
 
     private ServerBootstrap serverBootstrap(FrontendKey k, EventLoopGroup parent, EventLoopGroup child) {
+        return tcpServer(k, parent, child, router, bounds);
+    }
+
+    /** A TCP listener of frontend {@code k} relaying to {@code router}'s backends (the warm-up uses its own router). */
+    ServerBootstrap tcpServer(FrontendKey k, EventLoopGroup parent, Router router, ProxyBounds bounds) {
+        return tcpServer(k, parent, workerGroup, router, bounds);
+    }
+
+    private ServerBootstrap tcpServer(FrontendKey k, EventLoopGroup parent, EventLoopGroup child, Router router,
+                                      ProxyBounds bounds) {
         // TCP_NODELAY is not set here: Netty's socket channels turn it on when created, and setting
         // it again would cost a setsockopt per connection. The idle timeout is kept by the frontend
         // handler (one timer per connection, no listener per write as IdleStateHandler adds).
@@ -587,8 +619,33 @@ public final class UserspaceProxy implements AutoCloseable {
      * Closes listeners and every relayed connection, and stops the event loops. The service
      * interface stays (a restarted daemon reuses it); {@link ServiceInterface#cleanup} removes it.
      */
+    /**
+     * Warms the TCP relay path up (see {@link ProxyWarmup}): up to {@code connections} short
+     * connections through the proxy's own handlers on loopback, within {@code budget}, on a thread of
+     * its own. Returns at once: the listeners opened by {@link #start()} serve meanwhile. At most one
+     * warm-up per proxy; {@link #close()} stops it.
+     */
+    public void warmUp(int connections, java.time.Duration budget) {
+        if (!started || warmup != null || connections <= 0) {
+            return;
+        }
+        warmup = ProxyWarmup.start(this, workerGroup, connections, budget.toMillis());
+    }
+
+    /** The warm-up started by {@link #warmUp}, or null. */
+    ProxyWarmup warmup() {
+        return warmup;
+    }
+
+    ProxyOptions options() {
+        return options;
+    }
+
     @Override
     public void close() {
+        if (warmup != null) {
+            warmup.close();
+        }
         // Wait for the listeners to be closed before the loops stop: io_uring closes a listening
         // socket only once its pending accept is cancelled on the loop, and a loop that terminated
         // first leaves the socket open, still taking SO_REUSEPORT connections nobody accepts.

@@ -137,6 +137,13 @@ public final class DataPlane implements AutoCloseable {
         return p;
     }
 
+    /**
+     * The userspace proxy's start-up warm-up: connections (-Dferry.proxy.warmup overrides it for
+     * measurements; 0 turns it off), and the time it may take at most.
+     */
+    static final int WARMUP_CONNECTIONS = 20_000;
+    static final java.time.Duration WARMUP_BUDGET = java.time.Duration.ofSeconds(20);
+
     private void startAll() throws IOException {
         // Ferry's own service addresses (left on the service interface by a previous run) are not the node's.
         List<InetAddress> nodeIps = NodeAddresses.matching(settings.nodePortAddresses(), settings.serviceInterface());
@@ -151,6 +158,9 @@ public final class DataPlane implements AutoCloseable {
                 proxy.onSkipped((servicePort, why) -> skipListener.accept(servicePort, why));
                 closeables.add(0, proxy);
                 proxy.start();
+                // After the listeners are bound, on its own thread: the first clients of a restarted
+                // daemon otherwise pay for the JIT (issue 18: ~0.5x HAProxy's short connections/s cold).
+                proxy.warmUp(Integer.getInteger("ferry.proxy.warmup", WARMUP_CONNECTIONS), WARMUP_BUDGET);
                 syncs = new SyncReporter(metrics, proxierHealth, System::currentTimeMillis, null);
                 UserspaceProxy p = proxy;
                 proxierHealth.require("listeners", p::listenFailure);
