@@ -9,6 +9,8 @@ import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -27,6 +29,30 @@ class TrimmedItemStoreTest {
         assertNull(kept.getMetadata().getManagedFields());
         assertEquals(Map.of("endpoints.kubernetes.io/last-change-trigger-time", "2026-01-01T00:00:00Z"),
                 kept.getMetadata().getAnnotations());
+    }
+
+    @Test
+    void repeatedStringsAndEmptyExtrasAreSharedAcrossObjects() {
+        TrimmedItemStore<EndpointSlice> store = new TrimmedItemStore<>();
+        for (String name : List.of("a", "b")) {
+            EndpointSlice s = new EndpointSliceBuilder().withNewMetadata().withNamespace(new String("prod")).withName(name)
+                    .endMetadata().withAddressType("IPv4").addNewEndpoint().withAddresses(new ArrayList<>(List.of("10.0.0.1")))
+                    .withNodeName(new String("node-1")).withNewConditions().withReady(true).endConditions().endEndpoint()
+                    .addNewPort().withName(new String("http")).withPort(80).withProtocol(new String("TCP")).endPort().build();
+            store.put(store.getKey(s), s);
+        }
+        EndpointSlice a = store.get("prod/a");
+        EndpointSlice b = store.get("prod/b");
+        assertSame(a.getEndpoints().get(0).getNodeName(), b.getEndpoints().get(0).getNodeName());
+        assertSame(a.getMetadata().getNamespace(), b.getMetadata().getNamespace());
+        assertSame(a.getPorts().get(0).getProtocol(), b.getPorts().get(0).getProtocol());
+        assertSame(a.getEndpoints().get(0).getAdditionalProperties(), b.getEndpoints().get(0).getConditions().getAdditionalProperties());
+        assertEquals(List.of("10.0.0.1"), a.getEndpoints().get(0).getAddresses());
+        assertEquals("node-1", a.getEndpoints().get(0).getNodeName());
+        // a builder still copies a cached object (its extras into a map of its own)
+        EndpointSlice copy = new EndpointSliceBuilder(a).build();
+        copy.getEndpoints().get(0).setAdditionalProperty("x", 1);
+        assertEquals(Map.of(), a.getEndpoints().get(0).getAdditionalProperties());
     }
 
     @Test
