@@ -26,9 +26,12 @@ import picocli.CommandLine.Command;
  * What the ./ferry launcher runs once per build, under {@code -XX:ArchiveClassesAtExit}, to make the
  * class-data archive `ferry run` starts from: the start-up path of `run` (its options, the conntrack
  * maps, the service table and its writer, the file source, the userspace proxy's transport) in a
- * private temporary directory that is deleted afterwards. It binds no socket and touches no network
+ * private temporary directory that is deleted afterwards, and the kernel modes' (the API watcher's
+ * client, informers and JSON decoding of Services and EndpointSlices, both rule renderers, without
+ * connecting to anything: `sync --dry-run` into nowhere). It binds no socket and touches no network
  * configuration, so it is safe on a live node. Without the archive, loading and verifying those
- * classes (Chronicle Map's above all) is most of a userspace restart's gap.
+ * classes (Chronicle Map's above all) is most of a userspace restart's gap, and ~1 CPU s of a
+ * kernel-mode daemon's first sync.
  */
 @Command(name = "cds-training", hidden = true,
         description = "Exercise `run`'s start-up path in a temporary directory (the launcher archives the classes it loads).")
@@ -56,12 +59,55 @@ final class CdsTrainingCommand implements Callable<Integer> {
                                     .orTimeout(30, TimeUnit.SECONDS).join())) {
                         files.start();
                     }
+                    trainApiWatcher(sync);
                 }
+            }
+            // the kernel modes' renderers, printing into nowhere
+            java.io.PrintStream out = System.out;
+            System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+            try {
+                for (String mode : List.of("nftables", "iptables")) {
+                    new CommandLine(new FerryCommand()).execute("sync", "--dry-run", "--source", file.toString(), "--mode", mode,
+                            "--node-name", "demo-node");
+                }
+            } finally {
+                System.setOut(out);
             }
         } finally {
             deleteTree(dir);
         }
         return 0;
+    }
+
+    /**
+     * The API source's classes: a client (never connected: informers built, not started), and the
+     * JSON decoding of the lists and watch events its informers receive.
+     */
+    private static void trainApiWatcher(TableSync sync) {
+        io.fabric8.kubernetes.client.Config config = new io.fabric8.kubernetes.client.ConfigBuilder()
+                .withMasterUrl("https://127.0.0.1:1").withAutoConfigure(false).build();
+        try (io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client.KubernetesClientBuilder()
+                .withConfig(config).build()) {
+            dev.ferry.watch.ClusterWatcher watcher = new dev.ferry.watch.ClusterWatcher(client, "demo-node",
+                    dev.ferry.watch.SyncPeriods.DEFAULTS, sync.sink());
+            io.fabric8.kubernetes.client.utils.KubernetesSerialization json = client.getKubernetesSerialization();
+            io.fabric8.kubernetes.api.model.Service svc = new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata()
+                    .withName("web").withNamespace("default").endMetadata().withNewSpec().withClusterIP("10.96.0.10")
+                    .addNewPort().withName("http").withPort(80).withProtocol("TCP").withNewTargetPort(8080).endPort().endSpec().build();
+            io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice slice =
+                    new io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder().withNewMetadata().withName("web-1")
+                            .withNamespace("default").addToLabels("kubernetes.io/service-name", "web").endMetadata()
+                            .withAddressType("IPv4").addNewEndpoint().withAddresses("10.244.0.5").withNewConditions().withReady(true)
+                            .endConditions().withNodeName("demo-node").endEndpoint().addNewPort().withName("http").withPort(8080)
+                            .withProtocol("TCP").endPort().build();
+            json.unmarshal(json.asJson(new io.fabric8.kubernetes.api.model.ServiceListBuilder().addToItems(svc).build()),
+                    io.fabric8.kubernetes.api.model.ServiceList.class);
+            json.unmarshal(json.asJson(new io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceListBuilder()
+                    .addToItems(slice).build()), io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceList.class);
+            json.unmarshal(json.asJson(new io.fabric8.kubernetes.api.model.WatchEvent(slice, "MODIFIED")),
+                    io.fabric8.kubernetes.api.model.WatchEvent.class);
+            watcher.close();
+        }
     }
 
     private static void deleteTree(Path dir) throws IOException {
