@@ -26,9 +26,10 @@ import picocli.CommandLine.Command;
  * What the ./ferry launcher runs once per build, under {@code -XX:ArchiveClassesAtExit}, to make the
  * class-data archive `ferry run` starts from: the start-up path of `run` (its options, the conntrack
  * maps, the service table and its writer, the file source, the userspace proxy's transport) in a
- * private temporary directory that is deleted afterwards, and the kernel modes' (the API watcher's
- * client, informers and JSON decoding of Services and EndpointSlices, both rule renderers, without
- * connecting to anything: `sync --dry-run` into nowhere). It binds no socket and touches no network
+ * private temporary directory that is deleted afterwards, and the API watcher's (client, informers
+ * and JSON decoding of Services and EndpointSlices, without connecting to anything); with
+ * {@code --kernel}, the kernel modes' path instead of the proxy's (both rule renderers: `sync
+ * --dry-run` into nowhere). It binds no socket and touches no network
  * configuration, so it is safe on a live node. Without the archive, loading and verifying those
  * classes (Chronicle Map's above all) is most of a userspace restart's gap, and ~1 CPU s of a
  * kernel-mode daemon's first sync.
@@ -36,16 +37,34 @@ import picocli.CommandLine.Command;
 @Command(name = "cds-training", hidden = true,
         description = "Exercise `run`'s start-up path in a temporary directory (the launcher archives the classes it loads).")
 final class CdsTrainingCommand implements Callable<Integer> {
+    /**
+     * The kernel modes' archive: without the conntrack maps and the userspace proxy. The JVM relocates
+     * an archive as it maps it, so every page of it is resident: Chronicle Map's and Netty's classes
+     * would cost a kernel-mode daemon ~15 MB of RSS it never uses.
+     */
+    @CommandLine.Option(names = "--kernel", description = "Train the kernel modes' path only.")
+    boolean kernel;
+
     @Override
     public Integer call() throws Exception {
-        new CommandLine(new FerryCommand()).parseArgs("run", "--source", "cluster.yaml", "--mode", "userspace",
+        new CommandLine(new FerryCommand()).parseArgs("run", "--source", "cluster.yaml", "--mode", kernel ? "nftables" : "userspace",
                 "--node-name", "node-1");
         Path dir = Files.createTempDirectory("ferry-cds-"); // 0700
         try {
             Path file = RunCommand.writeDemoFile(dir);
             ProxyMetrics metrics = new ProxyMetrics();
             ProxierHealth health = new ProxierHealth(Duration.ofMinutes(1), System::currentTimeMillis);
-            try (ConntrackState ct = ConntrackState.open(dir, ConntrackConfig.DEFAULTS)) {
+            if (kernel) {
+                ServiceTable table = ServiceTable.create(dir, 1 << 20, ServiceTable.DEFAULT_GRACE_MILLIS, System::currentTimeMillis);
+                try (TableSync sync = new TableSync(table, List.of(), metrics, health)) {
+                    try (FileSource files = new FileSource(file, Duration.ofHours(1), snapshot ->
+                            sync.apply(EndpointSelector.selectAll(snapshot.ports(), new NodeInfo("demo-node", "")))
+                                    .orTimeout(30, TimeUnit.SECONDS).join())) {
+                        files.start();
+                    }
+                    trainApiWatcher(sync);
+                }
+            } else try (ConntrackState ct = ConntrackState.open(dir, ConntrackConfig.DEFAULTS)) {
                 ServiceTable table = ServiceTable.create(dir, 1 << 20, ServiceTable.DEFAULT_GRACE_MILLIS,
                         System::currentTimeMillis);
                 try (TableSync sync = new TableSync(table, List.of(), metrics, health)) {
@@ -62,16 +81,17 @@ final class CdsTrainingCommand implements Callable<Integer> {
                     trainApiWatcher(sync);
                 }
             }
-            // the kernel modes' renderers, printing into nowhere
-            java.io.PrintStream out = System.out;
-            System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
-            try {
-                for (String mode : List.of("nftables", "iptables")) {
-                    new CommandLine(new FerryCommand()).execute("sync", "--dry-run", "--source", file.toString(), "--mode", mode,
-                            "--node-name", "demo-node");
+            if (kernel) { // the kernel modes' renderers, printing into nowhere
+                java.io.PrintStream out = System.out;
+                System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+                try {
+                    for (String mode : List.of("nftables", "iptables")) {
+                        new CommandLine(new FerryCommand()).execute("sync", "--dry-run", "--source", file.toString(), "--mode", mode,
+                                "--node-name", "demo-node");
+                    }
+                } finally {
+                    System.setOut(out);
                 }
-            } finally {
-                System.setOut(out);
             }
         } finally {
             deleteTree(dir);

@@ -52,6 +52,16 @@ class LauncherJvmErgonomicsIT {
     }
 
     @Test
+    void kernelModesStartFromAnArchiveWithoutTheUserspaceProxysClasses() throws Exception {
+        // made on first use where the build folder is writable (it is, for the build's own user)
+        assertTrue(runFlags(Map.of(), "--mode", "nftables").contains("ferry-run-kernel.jsa"));
+        String userspace = runFlags(Map.of(), "--mode", "userspace");
+        assertTrue(userspace.contains("ferry-run.jsa") && !userspace.contains("kernel"), userspace);
+        assertTrue(runFlags(Map.of("FERRY_JVM_ERGONOMICS", "off"), "--mode", "iptables").contains("ferry-run-kernel.jsa"),
+                "the archive is not an ergonomics choice");
+    }
+
+    @Test
     void theDefaultModeIsIptablesAKernelMode() throws Exception {
         assertTrue(runFlags(Map.of()).contains("-XX:TieredStopAtLevel=1"));
         assertTrue(runFlags(Map.of(), "--mode=iptables").contains("-XX:TieredStopAtLevel=1"));
