@@ -343,9 +343,7 @@ final class RunCommand implements Callable<Integer> {
         sync.everySecond(serviceHealth::tick);
         metrics.dns(serviceHealth.dns());
         if (serviceHealth.proxy() != null) {
-            dev.ferry.proxy.UserspaceProxy proxy = serviceHealth.proxy();
-            metrics.userspaceBounds(proxy.bounds());
-            health.report("listener budget", () -> refusedListenersReason(proxy.refusedListeners()));
+            UserspaceReports.register(serviceHealth.proxy(), metrics, health);
         }
         serviceHealth.followKernel(sync::runOnWriter);
         AutoCloseable running;
@@ -580,12 +578,18 @@ final class RunCommand implements Callable<Integer> {
 
     /** --proxy-transport: one of the proxy's transports. */
     static final class ProxyTransportFlag implements CommandLine.ITypeConverter<String> {
+        /**
+         * Transport.CHOICES, spelled here (a test keeps them equal): reading that field would initialise
+         * Transport and load Netty in every mode, since picocli converts the flag's default at start.
+         */
+        static final List<String> CHOICES = List.of("auto", "io_uring", "epoll", "nio");
+
         @Override
         public String convert(String value) {
             String v = value.strip().toLowerCase(java.util.Locale.ROOT);
-            if (!dev.ferry.proxy.Transport.CHOICES.contains(v)) {
+            if (!CHOICES.contains(v)) {
                 throw new CommandLine.TypeConversionException("\"" + value + "\": must be one of "
-                        + String.join(", ", dev.ferry.proxy.Transport.CHOICES));
+                        + String.join(", ", CHOICES));
             }
             return v;
         }

@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
  * <p>Thread-safe: holds only immutable configuration; every call starts its own process.
  */
 public final class KernelTool {
+    private static final int STDIN_CHUNK = 64 * 1024;
     /** How long an iptables tool waits for the xtables lock before giving up. */
     public static final int XTABLES_WAIT_SECONDS = 5;
 
@@ -92,9 +93,14 @@ public final class KernelTool {
         CompletableFuture<String> out = keepStdout ? CompletableFuture.supplyAsync(() -> drain(p.getInputStream()))
                 : CompletableFuture.completedFuture("");
         CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> drain(p.getErrorStream()));
-        try (OutputStream in = p.getOutputStream()) {
+        // Encoded as it is written, 64 KiB at a time: a full sync's payload (megabytes at 10 000
+        // services) is never copied whole into a byte array next to its text.
+        try (OutputStream in = p.getOutputStream();
+             java.io.Writer w = new java.io.OutputStreamWriter(in, StandardCharsets.UTF_8)) {
             if (stdin != null) {
-                in.write(stdin.getBytes(StandardCharsets.UTF_8));
+                for (int i = 0; i < stdin.length(); i += STDIN_CHUNK) {
+                    w.write(stdin, i, Math.min(STDIN_CHUNK, stdin.length() - i));
+                }
             }
         } catch (IOException e) {
             // The tool exited early (a broken pipe); its exit code and stderr say why.

@@ -51,7 +51,8 @@ import org.slf4j.LoggerFactory;
  * addresses; such services reach the table without frontends (DNS only).
  *
  * <p>Memory: the informer caches hold every Service and EndpointSlice as fabric8 objects on the heap
- * (that is how fabric8 informers work); the tracker adds only a fingerprint per service port.
+ * (that is how fabric8 informers work), trimmed of what Ferry never reads ({@link TrimmedItemStore});
+ * the tracker adds only a fingerprint per service port.
  *
  * <p>Thread-safety: {@link #start()} and {@link #close()} once each from one thread; the getters from any.
  */
@@ -92,6 +93,10 @@ public final class ClusterWatcher implements AutoCloseable {
                 .withoutLabel(ServiceFilter.SERVICE_PROXY_NAME_LABEL)
                 .runnableInformer(0);
         this.nodes = client.nodes().withName(nodeName).runnableInformer(0);
+        // the caches keep one trimmed copy of each object (no managedFields, no last-applied copy)
+        services.itemStore(new TrimmedItemStore<>());
+        slices.itemStore(new TrimmedItemStore<>());
+        nodes.itemStore(new TrimmedItemStore<>());
         services.removeNamespaceIndex();
         slices.removeNamespaceIndex();
         slices.addIndexers(Map.of(BY_SERVICE, s -> {

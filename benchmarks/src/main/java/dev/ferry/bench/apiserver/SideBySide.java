@@ -49,13 +49,15 @@ import java.util.concurrent.TimeUnit;
  *       (the later of the two), heard by benchmarks/apiserver/nft_marks.py in the namespace;</li>
  *   <li>one-endpoint change: PATCH of one slice's first address to a new address → the notice
  *       carrying the new address (≥ 5 changes on different services, 1.5 s apart; median and max);</li>
- *   <li>RSS (VmRSS) after the sync and after the changes; CPU seconds (user + system, with reaped
- *       children such as iptables-restore and nft) at the end.</li>
+ *   <li>RSS (VmRSS) after the sync and after the changes, and the peak (VmHWM); CPU seconds (user +
+ *       system, with reaped children such as iptables-restore and nft) when the first sync reached
+ *       the kernel and at the end.</li>
  * </ul>
  *
  * Usage (root): {@code java -cp benchmarks/target/benchmarks.jar dev.ferry.bench.apiserver.SideBySide
- * K8S_DIR SIZES MODES [CHANGES] [CAP_SECONDS]}, e.g. {@code /var/lib/ferry-e2e/k8s 1000,5000 nftables,iptables 5 720}.
- * Prints a Markdown table row per (size, mode, proxy) and the ratios kube-proxy / Ferry.
+ * K8S_DIR SIZES MODES [CHANGES] [CAP_SECONDS] [PROXIES]}, e.g. {@code /var/lib/ferry-e2e/k8s 1000,5000 nftables,iptables 5 720}.
+ * Ferry runs as {@code ./ferry run}, so FERRY_JAVA_OPTS / FERRY_JAVA_HOME in this process's environment reach it.
+ * Prints a Markdown table row per (size, mode, proxy) and the ratios against the issue's targets.
  */
 public final class SideBySide {
     static final String NS = "ferry-bench";
@@ -78,22 +80,24 @@ public final class SideBySide {
 
     /** One run; fullSyncSec < 0 when the first sync did not reach the kernel within capSeconds. */
     record Result(int n, String mode, String proxy, double fullSyncSec, double[] changeMs, long rssSyncKb, long rssEndKb,
-                  double cpuSec, int capSeconds, String note) {}
+                  double cpuSec, int capSeconds, String note, double cpuSyncSec, long hwmKb) {}
 
     public static void main(String[] args) throws Exception {
         if (args.length < 3) {
-            System.err.println("usage: SideBySide K8S_DIR SIZES(1000,5000) MODES(nftables,iptables) [CHANGES=5] [CAP_SECONDS=720]");
+            System.err.println("usage: SideBySide K8S_DIR SIZES(1000,5000) MODES(nftables,iptables) [CHANGES=5] [CAP_SECONDS=720]"
+                    + " [PROXIES=kube-proxy,ferry]");
             System.exit(2);
         }
         SideBySide b = new SideBySide(Path.of(args[0]), args.length > 3 ? Integer.parseInt(args[3]) : 5,
                 args.length > 4 ? Integer.parseInt(args[4]) : 720);
+        List<String> proxies = List.of((args.length > 5 ? args[5] : "kube-proxy,ferry").split(","));
         List<Result> all = new ArrayList<>();
         b.prepare();
         for (String size : args[1].split(",")) {
             int n = Integer.parseInt(size.trim());
             b.load(n);
             for (String mode : args[2].split(",")) {
-                for (String proxy : List.of("kube-proxy", "ferry")) {
+                for (String proxy : proxies) {
                     Result r = b.measure(n, mode.trim(), proxy);
                     all.add(r);
                     System.out.println("RESULT " + row(r));
@@ -102,12 +106,14 @@ public final class SideBySide {
             }
         }
         System.out.println();
-        System.out.println("| services | mode | proxy | first full sync s | one-endpoint change ms (median / max, n) | RSS after sync MB | RSS after changes MB | CPU s | note |");
-        System.out.println("|---:|---|---|---:|---:|---:|---:|---:|---|");
+        System.out.println("| services | mode | proxy | first full sync s | CPU s of the first sync | one-endpoint change ms (median / max, n)"
+                + " | RSS after sync MB | RSS after changes MB | peak RSS MB | CPU s at the end | note |");
+        System.out.println("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
         for (Result r : all) System.out.println(row(r));
         System.out.println();
-        System.out.println("| services | mode | first full sync kube-proxy/Ferry | change median kube-proxy/Ferry | RSS after changes kube-proxy/Ferry | CPU kube-proxy/Ferry |");
-        System.out.println("|---:|---|---:|---:|---:|---:|");
+        System.out.println("| services | mode | first full sync Ferry/kube-proxy | CPU s of the first sync Ferry/kube-proxy"
+                + " | change median kube-proxy/Ferry | RSS after sync Ferry/kube-proxy | RSS after changes Ferry/kube-proxy |");
+        System.out.println("|---:|---|---:|---:|---:|---:|---:|");
         Set<String> done = new HashSet<>();
         for (Result r : all) {
             if (done.add(r.n + r.mode)) System.out.println(ratio(all, r.n, r.mode));
@@ -121,8 +127,9 @@ public final class SideBySide {
         String ch = c.length == 0 ? "—" : String.format(Locale.ROOT, "%.0f / %.0f (%d)", c[c.length / 2], c[c.length - 1], c.length);
         String full = r.fullSyncSec < 0 ? "did not finish in " + r.capSeconds + " s"
                 : String.format(Locale.ROOT, "%.2f", r.fullSyncSec);
-        return String.format(Locale.ROOT, "| %d | %s | %s | %s | %s | %.0f | %.0f | %.1f | %s |", r.n, r.mode, r.proxy, full, ch,
-                r.rssSyncKb / 1024.0, r.rssEndKb / 1024.0, r.cpuSec, r.note);
+        String cpuSync = r.fullSyncSec < 0 ? "—" : String.format(Locale.ROOT, "%.1f", r.cpuSyncSec);
+        return String.format(Locale.ROOT, "| %d | %s | %s | %s | %s | %s | %.0f | %.0f | %.0f | %.1f | %s |", r.n, r.mode, r.proxy, full,
+                cpuSync, ch, r.rssSyncKb / 1024.0, r.rssEndKb / 1024.0, r.hwmKb / 1024.0, r.cpuSec, r.note);
     }
 
     static String ratio(List<Result> all, int n, String mode) {
@@ -135,11 +142,15 @@ public final class SideBySide {
             }
         }
         if (k == null || f == null) return "";
-        return String.format(Locale.ROOT, "| %d | %s | %s | %s | %s | %s |", n, mode,
-                f.fullSyncSec <= 0 ? "—" : k.fullSyncSec < 0 ? "> " + fmt(k.capSeconds / f.fullSyncSec)
-                        : fmt(k.fullSyncSec / f.fullSyncSec),
+        // Ferry / kube-proxy for sizes and times (≤ 1.0× means Ferry is smaller or faster), kube-proxy / Ferry for the change
+        // median (the "≥ 20× faster"); "<" when kube-proxy did not finish within the cap.
+        boolean kDone = k.fullSyncSec > 0;
+        boolean fDone = f.fullSyncSec > 0;
+        return String.format(Locale.ROOT, "| %d | %s | %s | %s | %s | %s | %s |", n, mode,
+                !fDone ? "—" : kDone ? fmt(f.fullSyncSec / k.fullSyncSec) : "< " + fmt(f.fullSyncSec / k.capSeconds),
+                !fDone || !kDone ? "—" : fmt(f.cpuSyncSec / k.cpuSyncSec),
                 k.changeMs.length == 0 || f.changeMs.length == 0 ? "—" : fmt(median(k.changeMs) / median(f.changeMs)),
-                fmt((double) k.rssEndKb / f.rssEndKb), fmt(k.cpuSec / f.cpuSec));
+                fmt((double) f.rssSyncKb / k.rssSyncKb), fmt((double) f.rssEndKb / k.rssEndKb));
     }
 
     static String fmt(double x) {
@@ -272,8 +283,9 @@ public final class SideBySide {
             long ep = svc < 0 ? -1 : marks.await("ep", t0, capSeconds, proxyProcess);
             if (svc < 0 || ep < 0) {
                 String why = load + (proxyProcess.isAlive() ? "" : "; exited: " + tail(log));
-                return new Result(n, mode, proxy, -1, new double[0], rss(pid), rss(pid), cpu(pid), capSeconds, why);
+                return new Result(n, mode, proxy, -1, new double[0], rss(pid), rss(pid), cpu(pid), capSeconds, why, -1, hwm(pid));
             }
+            double cpuSync = cpu(pid); // read within a few ms of the notice: the first sync's CPU (JVM start-up included)
             double full = (Math.max(svc, ep) - t0) / 1e9;
             Thread.sleep(3000); // let follow-up syncs (health, metrics) settle before reading RSS
             long rssSync = rss(pid);
@@ -292,7 +304,7 @@ public final class SideBySide {
             }
             String note = load + " at start, " + Files.readString(Path.of("/proc/loadavg")).split(" ")[0] + " at end"
                     + (marks.overflowed ? "; netlink overflow (notices dropped)" : "");
-            return new Result(n, mode, proxy, full, change, rssSync, rss(pid), cpu(pid), capSeconds, note);
+            return new Result(n, mode, proxy, full, change, rssSync, rss(pid), cpu(pid), capSeconds, note, cpuSync, hwm(pid));
         } finally {
             if (proxyProcess != null) {
                 proxyProcess.destroy();
@@ -314,10 +326,19 @@ public final class SideBySide {
     }
 
     static long rss(long pid) throws IOException {
+        return status(pid, "VmRSS:");
+    }
+
+    /** VmHWM: the process's peak RSS (its children, e.g. nft, not included). */
+    static long hwm(long pid) throws IOException {
+        return status(pid, "VmHWM:");
+    }
+
+    static long status(long pid, String field) throws IOException {
         Path status = Path.of("/proc/" + pid + "/status");
         if (!Files.exists(status)) return 0;
         for (String l : Files.readAllLines(status)) {
-            if (l.startsWith("VmRSS:")) return Long.parseLong(l.replaceAll("\\D+", ""));
+            if (l.startsWith(field)) return Long.parseLong(l.replaceAll("\\D+", ""));
         }
         return 0;
     }

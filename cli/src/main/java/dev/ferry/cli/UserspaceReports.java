@@ -1,0 +1,20 @@
+package dev.ferry.cli;
+
+import dev.ferry.cli.http.ProxierHealth;
+import dev.ferry.cli.http.ProxyMetrics;
+import dev.ferry.proxy.UserspaceProxy;
+
+/**
+ * What `ferry run` reports about the userspace proxy: its bounds as metrics and its listener budget
+ * in /healthz. A class of its own so that RunCommand's methods (picocli reads them all by
+ * reflection at start) name no userspace proxy type: a kernel-mode daemon then never loads the
+ * proxy's classes (nor Netty's, which their signatures name).
+ */
+final class UserspaceReports {
+    private UserspaceReports() {}
+
+    static void register(UserspaceProxy proxy, ProxyMetrics metrics, ProxierHealth health) {
+        metrics.userspaceBounds(proxy.bounds());
+        health.report("listener budget", () -> RunCommand.refusedListenersReason(proxy.refusedListeners()));
+    }
+}
