@@ -99,7 +99,7 @@ final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--udp-max-flows", paramLabel = "N", converter = PositiveInt.class,
             description = "Userspace proxy: UDP flows (one backend socket each) at most; past it a new flow closes its"
-                    + " frontend's least recently used one. Default: 12% of the file descriptor limit, at most"
+                    + " frontend's least recently used one. Default: 12%% of the file descriptor limit, at most"
                     + " max(conntrack.maxPerCore x cores, conntrack.min).")
     Integer udpMaxFlows;
 
@@ -110,12 +110,12 @@ final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--proxy-max-connections", paramLabel = "N", converter = PositiveInt.class,
             description = "Userspace proxy: TCP connections relayed at once; past it new ones are reset."
-                    + " Default: 6% of the file descriptor limit (two sockets each).")
+                    + " Default: 6%% of the file descriptor limit (two sockets each).")
     Integer proxyMaxConnections;
 
     @Option(names = "--proxy-max-listeners", paramLabel = "N", converter = PositiveInt.class,
             description = "Userspace proxy: listening sockets (a TCP frontend takes one per event loop); frontends past it"
-                    + " are not served and are named in /healthz. Default: 25% of the file descriptor limit.")
+                    + " are not served and are named in /healthz. Default: 25%% of the file descriptor limit.")
     Integer proxyMaxListeners;
 
     @Option(names = "--healthz-bind-address", paramLabel = "IP:PORT", converter = HealthzAddressFlag.class,
