@@ -38,10 +38,11 @@ class ProxyBoundsDaemonTest {
     void frontendsPastTheListenerBudgetAreNamedInHealthzAndCountedInMetrics() throws Exception {
         int healthz = freePort();
         int metrics = freePort();
-        // Four event loops on two cores: a TCP frontend takes four sockets, so with three only the UDP
-        // frontend of kube-dns fits; every TCP frontend of the demo is refused.
+        // One event loop per core, at least two here: a TCP frontend takes a socket per loop, so with a
+        // budget of one only the UDP frontend of kube-dns (one socket) fits; every TCP frontend of the
+        // demo is refused.
         try (DaemonProcess d = DaemonProcess.start(dir.resolve("bounds.log"), "run", "--demo", "--state-dir",
-                dir.resolve("state").toString(), "--proxy-max-listeners", "3", "--proxy-transport", "epoll",
+                dir.resolve("state").toString(), "--proxy-max-listeners", "1", "--proxy-transport", "epoll",
                 "--healthz-bind-address", "127.0.0.1:" + healthz, "--metrics-bind-address", "127.0.0.1:" + metrics)) {
             d.await("the refusal is logged", 60_000, () -> d.output().contains("[listeners]"));
             // 503 "starting" until the proxy took in the first table (the refusal is logged while it does)
@@ -57,7 +58,7 @@ class ProxyBoundsDaemonTest {
             assertTrue(h.body().contains("\"degraded\": [\"listener budget: ") && h.body().contains("default/web: TCP 127.0.20.1:8080"),
                     h.body());
             String m = get("http://127.0.0.1:" + metrics + "/metrics").body();
-            assertTrue(m.contains("ferry_userspace_limit{resource=\"listener_sockets\"} 3.0"), m);
+            assertTrue(m.contains("ferry_userspace_limit{resource=\"listener_sockets\"} 1.0"), m);
             assertTrue(m.contains("ferry_userspace_in_use{resource=\"listener_sockets\"} 1.0"), m);
             assertTrue(m.lines().anyMatch(l -> l.startsWith("ferry_userspace_refused_total{reason=\"listeners\"} ")
                     && !l.endsWith(" 0.0")), m);
