@@ -5,6 +5,7 @@ import dev.ferry.model.ServicePort;
 import dev.ferry.rules.ApplyException;
 import dev.ferry.rules.KernelTool;
 import dev.ferry.rules.RuleSyncer;
+import dev.ferry.rules.GenerationWatch;
 import dev.ferry.rules.RulesetGeneration;
 import dev.ferry.rules.StaleUdpFlows;
 import dev.ferry.rules.SyncReport;
@@ -52,13 +53,8 @@ public final class IptablesSyncer implements RuleSyncer {
     private final Family[] families;
     /** route_localnet=1 is set (once; kube-proxy never resets it either). */
     private boolean routeLocalnet;
-    /** The nf_tables generation reader (null until opened, or while it cannot be). */
-    private RulesetGeneration generation;
-    private String generationUnavailable = "not opened yet";
-    /** The nf_tables generation right after Ferry's last sync; -1 when unknown. */
-    private long kernelGeneration = -1;
-    /** Someone else changed the rules around one of Ferry's syncs: the kernel may differ from what Ferry applied. */
-    private boolean kernelSuspect = true;
+    /** The nf_tables generation around Ferry's restores (the nf_tables backend only). */
+    private final GenerationWatch generation;
     /** nf_tables transactions Ferry made in the current sync (one per COMMIT of a restore, one per inserted jump). */
     private long transactions;
 
@@ -112,6 +108,7 @@ public final class IptablesSyncer implements RuleSyncer {
             throw new IllegalArgumentException("at least one IP family must be enabled");
         }
         this.tool = tool;
+        this.generation = new GenerationWatch(tool);
         this.options = options;
         this.ipv4 = ipv4;
         this.ipv6 = ipv6;
@@ -146,7 +143,7 @@ public final class IptablesSyncer implements RuleSyncer {
         int lines = 0;
         List<dev.ferry.convert.Rejection> rejected = List.of();
         // Read before anything looks at the kernel: a change made after that is caught by the next check.
-        long before = onNfTables() ? generationNow() : -1;
+        long before = onNfTables() ? generation.now() : -1;
         transactions = 0;
         boolean allFull = true;
         for (Family fam : families) {
@@ -212,11 +209,7 @@ public final class IptablesSyncer implements RuleSyncer {
             fam.last = r;
         }
         if (before >= 0) {
-            long after = generationNow();
-            boolean alone = after >= 0 && ((after - before) & 0xffffffffL) == transactions;
-            // A partial sync only covers the chains it wrote: drift before it stays drift.
-            kernelSuspect = allFull ? !alone : kernelSuspect || !alone || before != kernelGeneration;
-            kernelGeneration = after;
+            generation.applied(before, generation.now(), transactions, allFull);
         }
         staleUdp.applied(ports);
         return new SyncReport(full, lines, renderNanos, applyNanos, rejected);
@@ -230,23 +223,6 @@ public final class IptablesSyncer implements RuleSyncer {
             }
         }
         return true;
-    }
-
-    /** The nf_tables generation now, or -1 when it cannot be read ({@link #generationUnavailable} says why). */
-    private long generationNow() {
-        try {
-            if (generation == null) {
-                generation = RulesetGeneration.forTool(tool);
-            }
-            return generation.read();
-        } catch (IOException | RuntimeException | LinkageError e) {
-            generationUnavailable = e.getMessage() == null ? e.toString() : e.getMessage();
-            if (generation != null) {
-                generation.close();
-                generation = null;
-            }
-            return -1;
-        }
     }
 
     /**
@@ -266,17 +242,7 @@ public final class IptablesSyncer implements RuleSyncer {
                 return "no full sync has succeeded since the last failure";
             }
         }
-        long now = generationNow();
-        if (now < 0) {
-            return "cannot read the nf_tables generation: " + generationUnavailable;
-        }
-        if (kernelSuspect) {
-            return "the rules changed around one of Ferry's syncs (nf_tables generation now " + now + ")";
-        }
-        if (now != kernelGeneration) {
-            return "the nf_tables ruleset changed since Ferry's last sync (generation " + kernelGeneration + " -> " + now + ")";
-        }
-        return null;
+        return generation.drift();
     }
 
     /**
@@ -298,8 +264,7 @@ public final class IptablesSyncer implements RuleSyncer {
         ToolResult res = tool.runDiscardingOutput(restoreArgs(fam), payload);
         transactions += commits(payload);
         if (!res.ok()) {
-            kernelGeneration = -1;
-            kernelSuspect = true;
+            generation.failed();
             fam.knowKernel = false; // the next (full) sync re-reads what the kernel really has
             ApplyException e = ApplyException.fromToolFailure(res, payload, IptablesSyncer::originOf);
             log.error("{} refused the payload; previous rules stay: {}", fam.restore(), e.getMessage());

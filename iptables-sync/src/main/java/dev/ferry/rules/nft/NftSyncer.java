@@ -8,6 +8,7 @@ import dev.ferry.model.ServicePortName;
 import dev.ferry.rules.ApplyException;
 import dev.ferry.rules.KernelTool;
 import dev.ferry.rules.RuleSyncer;
+import dev.ferry.rules.GenerationWatch;
 import dev.ferry.rules.RulesetGeneration;
 import dev.ferry.rules.ServicePortValidator;
 import dev.ferry.rules.StaleUdpFlows;
@@ -75,13 +76,8 @@ public final class NftSyncer implements RuleSyncer {
     /** Service versions whose rules the kernel refused; held back until they change. */
     private final Map<ServicePortName, Quarantine> quarantined = new HashMap<>();
     private NftPayload lastPayload;
-    /** The nf_tables generation reader (null until opened, or while it cannot be). */
-    private RulesetGeneration generation;
-    private String generationUnavailable = "not opened yet";
-    /** The nf_tables generation right after Ferry's last apply; -1 when unknown. */
-    private long kernelGeneration = -1;
-    /** Someone else changed nf_tables around one of Ferry's applies: the kernel may differ from {@link #applied}. */
-    private boolean kernelSuspect = true;
+    /** The nf_tables generation around Ferry's applies: whether the kernel may differ from {@link #applied}. */
+    private final GenerationWatch generation;
 
     /**
      * Every service port of the last sync that went through the full validation (first occurrence
@@ -111,6 +107,7 @@ public final class NftSyncer implements RuleSyncer {
     public NftSyncer(NftOptions options, KernelTool tool, KernelConntrackCleaner conntrack) {
         this.renderer = new NftRenderer(options);
         this.tool = tool;
+        this.generation = new GenerationWatch(tool);
         this.staleUdp = new StaleUdpFlows(conntrack, true, true, LOG);
         for (NftFamily f : NftFamily.values()) {
             rendered.put(f, new TreeMap<>());
@@ -216,7 +213,7 @@ public final class NftSyncer implements RuleSyncer {
         if (full) {
             long l0 = System.nanoTime();
             // Read before listing: a change made after the listing is then caught by the next check.
-            before = generationNow();
+            before = generation.now();
             Map<String, Set<String>> chains = listNames("chains");
             Map<String, Set<String>> sets = listNames("sets");
             listNames("maps").forEach((table, names) -> sets.computeIfAbsent(table, k -> new HashSet<>()).addAll(names));
@@ -245,7 +242,7 @@ public final class NftSyncer implements RuleSyncer {
         }
         // (an empty payload changes nothing: applied and appliedPicks stay as they are)
         long a0 = System.nanoTime();
-        ToolResult res = apply(payload.text(), full, full ? before : generationNow());
+        ToolResult res = apply(payload.text(), full, full ? before : generation.now());
         long toolNanos = listNanos + System.nanoTime() - a0;
         if (res.ok()) {
             applied.putAll(next);
@@ -415,7 +412,7 @@ public final class NftSyncer implements RuleSyncer {
         long applyNanos = 0;
         if (!payload.isEmpty()) {
             long a0 = System.nanoTime();
-            ToolResult res = apply(payload.text(), false, generationNow());
+            ToolResult res = apply(payload.text(), false, generation.now());
             applyNanos = System.nanoTime() - a0;
             if (!res.ok()) {
                 LOG.warn("nftables: incremental sync refused ({}), retrying as a full sync", res.stderr().strip());
@@ -455,33 +452,13 @@ public final class NftSyncer implements RuleSyncer {
      */
     private ToolResult apply(String payload, boolean full, long before) throws IOException {
         ToolResult res = tool.run(List.of("nft", "-f", "-"), payload);
-        long after = generationNow();
-        if (!res.ok()) {
-            kernelGeneration = -1;
-            kernelSuspect = true;
-            return res;
+        long after = generation.now();
+        if (res.ok()) {
+            generation.applied(before, after, 1, full);
+        } else {
+            generation.failed();
         }
-        boolean alone = before >= 0 && after >= 0 && ((after - before) & 0xffffffffL) == 1;
-        kernelSuspect = full ? !alone : kernelSuspect || !alone || before != kernelGeneration;
-        kernelGeneration = after;
         return res;
-    }
-
-    /** The nf_tables generation now, or -1 when it cannot be read ({@link #generationUnavailable} says why). */
-    private long generationNow() {
-        try {
-            if (generation == null) {
-                generation = RulesetGeneration.forTool(tool);
-            }
-            return generation.read();
-        } catch (IOException | RuntimeException | LinkageError e) {
-            generationUnavailable = e.getMessage() == null ? e.toString() : e.getMessage();
-            if (generation != null) {
-                generation.close();
-                generation = null;
-            }
-            return -1;
-        }
     }
 
     /**
@@ -496,17 +473,7 @@ public final class NftSyncer implements RuleSyncer {
         if (applied.size() < NftFamily.values().length) {
             return "no full sync has succeeded since the last failure";
         }
-        long now = generationNow();
-        if (now < 0) {
-            return "cannot read the nf_tables generation: " + generationUnavailable;
-        }
-        if (kernelSuspect) {
-            return "the nf_tables rules changed around one of Ferry's applies (generation now " + now + ")";
-        }
-        if (now != kernelGeneration) {
-            return "the nf_tables ruleset changed since Ferry's last apply (generation " + kernelGeneration + " -> " + now + ")";
-        }
-        return null;
+        return generation.drift();
     }
 
     /** Re-renders only the service ports whose input changed since the last sync. */
