@@ -75,13 +75,11 @@ final class TrimmedItemStore<T extends HasMetadata> extends BasicItemStore<T> {
         }
         Map<String, String> a = m.getAnnotations();
         if (a != null && a.containsKey(LAST_APPLIED)) {
-            try {
-                a.remove(LAST_APPLIED);
-            } catch (UnsupportedOperationException immutable) {
-                Map<String, String> copy = new java.util.LinkedHashMap<>(a);
-                copy.remove(LAST_APPLIED);
-                m.setAnnotations(copy);
-            }
+            // A copy, not a.remove: the map may be immutable (an object built with Map.of); only
+            // objects applied with kubectl apply carry the annotation, so the copy is rare.
+            Map<String, String> copy = new java.util.LinkedHashMap<>(a);
+            copy.remove(LAST_APPLIED);
+            m.setAnnotations(copy);
         }
     }
 
