@@ -6,6 +6,7 @@ import java.lang.reflect.Method;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.Test;
  * (see the comment in that file). The checked-in source must be exactly what this Chronicle
  * version generates; a Chronicle upgrade that changes it fails here with the new source.
  */
+@Tag("unit")
 class PrecompiledChronicleClassTest {
     static final Path SOURCE = Path.of("src/main/java/net/openhft/chronicle/hash/VanillaGlobalMutableState$$Native.java");
 

@@ -15,8 +15,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class IptablesRendererTest {
     static final RenderOptions V4 = RenderOptions.defaults(false).withClusterCidrs(List.of(Cidr.parse("10.0.0.0/8")));
 
