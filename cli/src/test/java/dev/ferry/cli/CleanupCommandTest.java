@@ -2,6 +2,7 @@ package dev.ferry.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.ferry.testkit.KernelTest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
  * `ferry cleanup` in a network namespace this test creates: after Ferry's iptables and nftables
  * payloads (and a kube-proxy nftables table) are installed there, nothing of them is left.
  */
+@KernelTest("a network namespace with its own netfilter")
 class CleanupCommandTest {
     @TempDir
     Path dir;
@@ -32,7 +34,6 @@ class CleanupCommandTest {
 
     @BeforeEach
     void namespace() throws Exception {
-        KernelTests.requireRoot("needs root to create a network namespace and program netfilter");
         ns = "fcl-" + ProcessHandle.current().pid() + "-" + ThreadLocalRandom.current().nextInt(1 << 16);
         sh("ip", "netns", "add", ns);
     }

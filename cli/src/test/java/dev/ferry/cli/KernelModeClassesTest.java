@@ -3,6 +3,7 @@ package dev.ferry.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.testkit.KernelTest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,10 +33,10 @@ class KernelModeClassesTest {
         assertEquals(dev.ferry.proxy.Transport.CHOICES, RunCommand.ProxyTransportFlag.CHOICES);
     }
 
+    @KernelTest("a network namespace with its own netfilter")
     @ParameterizedTest
     @ValueSource(strings = {"nftables", "iptables"})
     void aKernelModeDaemonLoadsNoUserspaceProxyDnsOrChronicleClass(String mode) throws Exception {
-        KernelTests.requireRoot("needs root to create a network namespace and program its netfilter");
         String ns = "fkc" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 20));
         Path classes = dir.resolve("classes.log");
         Path log = dir.resolve("ferry.log");

@@ -6,7 +6,6 @@ import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,8 +13,6 @@ import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assertions;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * Network namespaces for one test run: a unique name prefix, commands with deadlines, child JVMs
@@ -26,20 +23,6 @@ final class Netns implements AutoCloseable {
     final String prefix = "fp" + UUID.randomUUID().toString().substring(0, 5);
     private final List<String> namespaces = new ArrayList<>();
     private final List<Child> children = new ArrayList<>();
-
-    /** Skips without root or iproute2; fails instead when CI=true. */
-    static void requireRoot(String why) {
-        boolean root = "root".equals(System.getProperty("user.name"));
-        boolean ip = Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip"))
-                || Files.isExecutable(Path.of("/usr/bin/ip"));
-        String missing = !root ? why + " needs root (network namespaces)" : !ip ? why + " needs iproute2 (ip)" : null;
-        if (missing != null) {
-            if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-                Assertions.fail("CI=true, so not skipping: " + missing);
-            }
-            Assumptions.abort(missing);
-        }
-    }
 
     String add(String suffix) throws IOException {
         String ns = prefix + suffix;
