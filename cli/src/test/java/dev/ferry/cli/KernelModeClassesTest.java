@@ -4,11 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.testkit.KernelTest;
+import dev.ferry.testkit.Netns;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -37,14 +37,13 @@ class KernelModeClassesTest {
     @ParameterizedTest
     @ValueSource(strings = {"nftables", "iptables"})
     void aKernelModeDaemonLoadsNoUserspaceProxyDnsOrChronicleClass(String mode) throws Exception {
-        String ns = "fkc" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 20));
         Path classes = dir.resolve("classes.log");
         Path log = dir.resolve("ferry.log");
         Path source = RunCommand.writeDemoFile(Files.createDirectories(dir.resolve("src")));
         Process ferry = null;
-        KernelTests.run(null, "ip", "netns", "add", ns);
+        Netns net = new Netns();
         try {
-            KernelTests.run(null, "ip", "-n", ns, "link", "set", "lo", "up");
+            String ns = net.add("-kc");
             List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns));
             List<String> java = DaemonProcess.javaCommand("run", "--source", source.toString(), "--mode", mode,
                     "--node-name", "demo-node", "--state-dir", dir.resolve("state").toString(), "--exit-after", "120");
@@ -70,7 +69,7 @@ class KernelModeClassesTest {
             if (ferry != null && ferry.isAlive()) {
                 ferry.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             }
-            new ProcessBuilder("ip", "netns", "del", ns).start().waitFor(10, TimeUnit.SECONDS);
+            net.close();
         }
     }
 }

@@ -27,7 +27,6 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,7 +38,6 @@ import org.junit.jupiter.api.io.TempDir;
  * Loopback only (127.0.0.0/8 needs no interface and no root); service addresses picked at random per
  * run so parallel runs of the suite do not collide.
  */
-@Tag("unit")
 class ConntrackOpeningTest {
     @TempDir
     Path dir;

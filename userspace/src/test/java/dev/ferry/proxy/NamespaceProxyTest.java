@@ -3,6 +3,7 @@ package dev.ferry.proxy;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.ferry.testkit.KernelTest;
+import dev.ferry.testkit.Netns;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

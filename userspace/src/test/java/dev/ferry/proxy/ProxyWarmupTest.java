@@ -15,7 +15,6 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,7 +23,6 @@ import org.junit.jupiter.api.io.TempDir;
  * The start-up warm-up: short connections through the proxy's own handlers on loopback, beside the
  * service listeners, leaving nothing behind and never counted as the services' connections.
  */
-@Tag("unit")
 class ProxyWarmupTest {
     @TempDir
     Path dir;

@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,7 +23,6 @@ import org.junit.jupiter.api.io.TempDir;
  * a current endpoint once its endpoint is removed (as kube-proxy's conntrack cleanup does), and
  * stays where it is while its endpoint remains. Loopback only.
  */
-@Tag("unit")
 class UdpEndpointChangeTest {
     private static final String SERVICE_IP = "127.0.10.31";
     private static final int PORT = 5353;

@@ -10,14 +10,12 @@ import io.fabric8.kubernetes.api.model.events.v1.Event;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * A service port the data plane skips (its backends cannot be built) is reported where its owner
  * looks: a Warning Event on its Service, through the mock API server.
  */
-@Tag("unit")
 class ServicePortSkippedEventTest {
     @Test
     void aSkippedServicePortIsAWarningEventOnItsService() throws Exception {

@@ -14,7 +14,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,7 +21,6 @@ import org.junit.jupiter.api.Test;
  * re-rendering of the others) and writes exactly the payload the whole-input path would. No kernel:
  * the tool swallows the payload and succeeds.
  */
-@Tag("unit")
 class NftIncrementalSyncTest {
     private static final KernelTool ACCEPT_ALL = new KernelTool(List.of("sh", "-c", "cat >/dev/null", "sh"), Duration.ofSeconds(30));
 
