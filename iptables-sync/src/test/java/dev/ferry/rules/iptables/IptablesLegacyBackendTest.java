@@ -2,8 +2,8 @@ package dev.ferry.rules.iptables;
 
 import static dev.ferry.rules.RoutedNode.CLIENT_IP;
 import static dev.ferry.rules.RoutedNode.backendIp;
-import static dev.ferry.rules.TestPorts.ep;
-import static dev.ferry.rules.TestPorts.svc;
+import static dev.ferry.testkit.ServicePorts.ep;
+import static dev.ferry.testkit.ServicePorts.svc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

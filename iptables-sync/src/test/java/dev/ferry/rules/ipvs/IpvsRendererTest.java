@@ -1,8 +1,8 @@
 package dev.ferry.rules.ipvs;
 
-import static dev.ferry.rules.TestPorts.ep;
-import static dev.ferry.rules.TestPorts.ip;
-import static dev.ferry.rules.TestPorts.svc;
+import static dev.ferry.testkit.ServicePorts.ep;
+import static dev.ferry.testkit.ServicePorts.ip;
+import static dev.ferry.testkit.ServicePorts.svc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
