@@ -69,7 +69,13 @@ public final class SideBySide {
     final KubernetesClient api;
     final int changes;
     final int capSeconds;
-    int changeCounter;
+    /**
+     * The next change's address in 10.99.0.0/16. Starts from the clock, not 0: the slices keep the
+     * addresses of the previous invocation's changes, and patching a slice to the address it already
+     * holds is no change at all (no watch event, nothing reaches the kernel: the run waited out 120 s
+     * per change and recorded NaN).
+     */
+    int changeCounter = (int) (System.currentTimeMillis() / 1000 % 65536);
 
     SideBySide(Path k8s, int changes, int capSeconds) {
         this.k8s = k8s;
@@ -292,8 +298,13 @@ public final class SideBySide {
             double[] change = new double[changes];
             for (int k = 0; k < changes; k++) {
                 int i = (int) ((k + 1) * (long) (n - 1) / (changes + 1)); // spread over the services, never the last one
-                String ip = "10.99." + (changeCounter >> 8 & 255) + "." + (changeCounter & 255);
-                changeCounter++;
+                String current = api.discovery().v1().endpointSlices().inNamespace(NS).withName(name(i) + "-1").get()
+                        .getEndpoints().get(0).getAddresses().get(0);
+                String ip;
+                do {
+                    ip = "10.99." + (changeCounter >> 8 & 255) + "." + (changeCounter & 255);
+                    changeCounter++;
+                } while (ip.equals(current));
                 marks.arm("change" + k, hex(ip));
                 long c0 = System.nanoTime();
                 api.discovery().v1().endpointSlices().inNamespace(NS).withName(name(i) + "-1").patch(PatchContext.of(PatchType.JSON),
