@@ -296,7 +296,8 @@ public final class SideBySide {
                         "--conntrack-tcp-timeout-established=0", "--conntrack-tcp-timeout-close-wait=0",
                         "--metrics-bind-address=127.0.0.1:10249", "--healthz-bind-address=127.0.0.1:10256", "--v=2",
                         "--proxy-mode=" + mode));
-                // kube-proxy 1.32 has no nftables flag: --iptables-sync-period sets the nftables syncPeriod too.
+                // kube-proxy 1.32 has no nftables-specific flag; this is its only sync-period flag (that its
+                // nftables mode follows it too was not checked).
                 if (!syncPeriod.isEmpty()) cmd.add("--iptables-sync-period=" + syncPeriod);
             } else {
                 Path config = work.resolve("kube-proxy-config.yaml");
