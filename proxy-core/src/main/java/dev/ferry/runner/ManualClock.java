@@ -10,8 +10,9 @@ import java.util.PriorityQueue;
  * the task at once on the caller's thread — or, when called from a task this clock is running (a
  * sync that offers a change), queues it to run right after that task, as the one thread of a
  * {@link ThreadClock} would. {@link #advance} moves time forward and runs every timer it passes, in
- * time order, each at its own time. So a task that waits for another task of the same clock waits
- * forever: give each stage its own clock.
+ * time order, each at its own time; called from inside a task (time passing during a slow sync), it
+ * only moves time, and the timers it passed run once that task returns. A task that waits for another
+ * task of the same clock waits forever: give each stage its own clock.
  *
  * <p>Thread-safe; tasks never run concurrently (a call from a second thread while a task runs
  * queues behind it and returns at once).
@@ -25,6 +26,7 @@ public final class ManualClock implements RunnerClock {
     private long now;
     private long seq;
     private boolean running;
+    private Thread runner; // the thread running a task, while running
 
     /** A clock at {@code startNanos}. */
     public ManualClock(long startNanos) {
@@ -71,6 +73,10 @@ public final class ManualClock implements RunnerClock {
         long target;
         synchronized (this) {
             target = now + d.toNanos();
+            if (running && runner == Thread.currentThread()) {
+                now = target; // inside a task: the timers passed run after it
+                return;
+            }
         }
         while (true) {
             synchronized (this) {
@@ -117,12 +123,14 @@ public final class ManualClock implements RunnerClock {
                     task = due.task;
                 }
                 running = true;
+                runner = Thread.currentThread();
             }
             try {
                 task.run();
             } finally {
                 synchronized (this) {
                     running = false;
+                    runner = null;
                 }
             }
         }
