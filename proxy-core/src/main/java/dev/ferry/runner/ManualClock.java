@@ -23,6 +23,8 @@ public final class ManualClock implements RunnerClock {
     private final PriorityQueue<Scheduled> timers = new PriorityQueue<>((a, b) ->
             a.at != b.at ? Long.compare(a.at, b.at) : Long.compare(a.seq, b.seq));
     private final ArrayDeque<Runnable> ready = new ArrayDeque<>();
+    private final long startNanos;
+    private final long startMillis = System.currentTimeMillis();
     private long now;
     private long seq;
     private boolean running;
@@ -30,6 +32,7 @@ public final class ManualClock implements RunnerClock {
 
     /** A clock at {@code startNanos}. */
     public ManualClock(long startNanos) {
+        this.startNanos = startNanos;
         this.now = startNanos;
     }
 
@@ -41,6 +44,12 @@ public final class ManualClock implements RunnerClock {
     @Override
     public synchronized long nanoTime() {
         return now;
+    }
+
+    /** The wall time when this clock was made, plus the time {@link #advance} has moved it since. */
+    @Override
+    public synchronized long currentTimeMillis() {
+        return startMillis + Math.floorDiv(now - startNanos, 1_000_000L);
     }
 
     @Override

@@ -16,6 +16,14 @@ public interface RunnerClock extends Executor {
     /** Monotonic time in nanoseconds (only differences mean anything), as {@link System#nanoTime()}. */
     long nanoTime();
 
+    /**
+     * Wall-clock time in epoch milliseconds, for what a stage reports (when a change was programmed,
+     * since when one is pending); moves with {@link #nanoTime()} on a manual clock.
+     */
+    default long currentTimeMillis() {
+        return System.currentTimeMillis();
+    }
+
     /** Runs {@code task} on the clock's thread soon, after the tasks already given. */
     @Override
     void execute(Runnable task);
