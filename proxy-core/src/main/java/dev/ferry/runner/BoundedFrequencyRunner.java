@@ -96,7 +96,7 @@ public final class BoundedFrequencyRunner implements AutoCloseable {
             }
             started = true;
         }
-        clock.execute(() -> {
+        onClock(() -> {
             long now = clock.nanoTime();
             tokens = burst;
             refilledAt = now;
@@ -139,7 +139,7 @@ public final class BoundedFrequencyRunner implements AutoCloseable {
             stopped = true;
             notifyAll();
         }
-        clock.execute(this::cancelTimer);
+        onClock(this::cancelTimer);
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         synchronized (this) {
             while (running && !onClockThreadInsideRun()) {
@@ -169,7 +169,15 @@ public final class BoundedFrequencyRunner implements AutoCloseable {
             }
             wakeQueued = true;
         }
-        clock.execute(this::evaluate);
+        onClock(this::evaluate);
+    }
+
+    private void onClock(Runnable task) {
+        try {
+            clock.execute(task);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // The clock was closed under a stopping stage: there is nothing left to run.
+        }
     }
 
     /** On the clock thread: runs the work if due and allowed, then sets the timer for the next look. */

@@ -11,8 +11,10 @@ import org.slf4j.LoggerFactory;
 /**
  * The real {@link RunnerClock}: {@link System#nanoTime()} and one named daemon thread (a JDK
  * single-thread scheduled executor, so tasks run in the order given and timers fire on the same
- * thread). Tasks given after {@link #close()} are dropped: a stopping stage has nothing left to keep
- * in line. A task that throws is logged and does not stop the thread.
+ * thread). After {@link #close()} the tasks already given still run, timers set for later are
+ * dropped, and {@link #execute} refuses new tasks with {@link RejectedExecutionException} (so a
+ * caller waiting for one learns that it will never run). A task that throws is logged and does not
+ * stop the thread.
  */
 public final class ThreadClock implements RunnerClock, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ThreadClock.class);
@@ -39,13 +41,10 @@ public final class ThreadClock implements RunnerClock, AutoCloseable {
         return System.nanoTime();
     }
 
+    /** @throws RejectedExecutionException once closed */
     @Override
     public void execute(Runnable task) {
-        try {
-            executor.execute(() -> runLogged(task));
-        } catch (RejectedExecutionException e) {
-            // closed: dropped (see the class comment)
-        }
+        executor.execute(() -> runLogged(task));
     }
 
     @Override
@@ -68,12 +67,11 @@ public final class ThreadClock implements RunnerClock, AutoCloseable {
     }
 
     /**
-     * Stops the thread: the task running finishes (waited for up to {@code timeout}), queued ones are
-     * dropped. Returns whether the thread ended in time.
+     * Stops the thread once the tasks already given have run (waited for up to {@code timeout});
+     * timers set for later are dropped. Returns whether the thread ended in time.
      */
     public boolean close(Duration timeout) {
         executor.shutdown();
-        executor.getQueue().clear();
         if (Thread.currentThread() == thread) {
             return true; // closed from one of its own tasks: the thread ends when that task returns
         }
