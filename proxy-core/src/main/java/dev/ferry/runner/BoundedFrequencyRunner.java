@@ -276,7 +276,14 @@ public final class BoundedFrequencyRunner implements AutoCloseable {
         }
         cancelTimer();
         timerAt = next;
-        timer = clock.schedule(this::evaluate, next);
+        timer = clock.schedule(this::onTimer, next);
+    }
+
+    /** The timer fired: it is spent, so the next {@link #setTimer} must set a new one even for the same time. */
+    private void onTimer() {
+        timer = null;
+        timerAt = NONE;
+        evaluate();
     }
 
     private void cancelTimer() {
