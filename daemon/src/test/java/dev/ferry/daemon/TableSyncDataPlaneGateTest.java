@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * from the kernel that the previous run (or this one) put there. The writer runs on a
  * {@link ManualClock}: writes run on the test thread, heartbeats when the test moves time.
  */
+@Tag("unit")
 class TableSyncDataPlaneGateTest {
     @TempDir
     Path dir;

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * write has filled the table again. The writer runs on a {@link ManualClock}: writes run on the
  * test thread, heartbeats when the test moves time.
  */
+@Tag("unit")
 class TableSyncRebuildTest {
     @TempDir
     Path dir;

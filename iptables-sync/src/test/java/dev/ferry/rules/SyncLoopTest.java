@@ -1,6 +1,6 @@
 package dev.ferry.rules;
 
-import static dev.ferry.rules.TestPorts.svc;
+import static dev.ferry.testkit.ServicePorts.svc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,12 +11,14 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The loop's decisions, on a {@link ManualClock}: syncs run on the test thread when the loop is
  * asked or when the test moves time past a period, so nothing here sleeps or waits.
  */
+@Tag("unit")
 class SyncLoopTest {
     private static final Duration PERIOD = Duration.ofSeconds(30);
     private final ManualClock clock = new ManualClock();
