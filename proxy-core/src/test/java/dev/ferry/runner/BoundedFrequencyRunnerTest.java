@@ -10,9 +10,11 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The runner's schedule, driven by a {@link ManualClock}: no test here waits for real time. */
+@Tag("unit")
 class BoundedFrequencyRunnerTest {
     private final ManualClock clock = new ManualClock(0);
     /** When each run started, in ms of the manual clock. */

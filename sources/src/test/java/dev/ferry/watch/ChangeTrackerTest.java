@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * tracker runs on a {@link ManualClock}: it syncs on the test thread when told of a change or when
  * the test moves time, so every assertion holds as soon as the call returns and nothing sleeps.
  */
+@Tag("unit")
 class ChangeTrackerTest {
     @TempDir
     Path dir;
