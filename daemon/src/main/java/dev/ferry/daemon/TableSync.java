@@ -3,6 +3,9 @@ package dev.ferry.daemon;
 import dev.ferry.daemon.http.ProxierHealth;
 import dev.ferry.daemon.http.ProxyMetrics;
 import dev.ferry.model.ServicePort;
+import dev.ferry.runner.BoundedFrequencyRunner;
+import dev.ferry.runner.RunnerClock;
+import dev.ferry.runner.ThreadClock;
 import dev.ferry.table.ServiceTable;
 import dev.ferry.watch.TableSink;
 import dev.ferry.watch.TableUpdate;
@@ -12,8 +15,6 @@ import java.util.concurrent.CompletionException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -29,12 +30,20 @@ import org.slf4j.LoggerFactory;
  * ({@link #followedBy}), it reports the sync done (kube-proxy's sync duration, last-sync timestamp,
  * health updated) once the kernel or the proxy serves the write, and the network programming
  * latency is recorded then; without one, the table write is the sync.
+ *
+ * <p>The writer thread is a {@link RunnerClock}'s ("ferry-table-writer" unless one is given), and the
+ * heartbeat a {@link BoundedFrequencyRunner} on it, so writes and heartbeats never overlap and
+ * writes run in the order handed over; tests give a {@link dev.ferry.runner.ManualClock}, on which
+ * writes run on the caller's thread and heartbeats when the test moves time.
  */
 public final class TableSync implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TableSync.class);
 
     private final ServiceTable table;
-    private final ScheduledExecutorService writer;
+    private final RunnerClock writer;
+    /** The writer thread this made for itself and stops at close; null when the clock was given. */
+    private final ThreadClock ownWriter;
+    private final BoundedFrequencyRunner heartbeats;
     private final List<Consumer<List<ServicePort>>> listeners;
     private final ProxyMetrics metrics;
     private final ProxierHealth health;
@@ -43,7 +52,7 @@ public final class TableSync implements AutoCloseable {
     private volatile dev.ferry.daemon.plane.DataPlane plane;
     private final List<Runnable> afterRebuild = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile long syncs;
-    private long heartbeats;
+    private long heartbeatCount;
     /** The last full snapshot {@link #apply} wrote: what a rebuilt table is filled with again. */
     private volatile List<ServicePort> lastFull;
     /** Why the table cannot serve what it should now (health's "table" condition); null when it can. */
@@ -59,17 +68,29 @@ public final class TableSync implements AutoCloseable {
     }
 
     public TableSync(ServiceTable table, List<Consumer<List<ServicePort>>> listeners, ProxyMetrics metrics, ProxierHealth health) {
+        this(table, listeners, metrics, health, new ThreadClock("ferry-table-writer"), true);
+    }
+
+    /** As the four-argument constructor, writing on {@code clock}'s thread (tests: a ManualClock). */
+    public TableSync(ServiceTable table, List<Consumer<List<ServicePort>>> listeners, ProxyMetrics metrics,
+            ProxierHealth health, RunnerClock clock) {
+        this(table, listeners, metrics, health, clock, false);
+    }
+
+    private TableSync(ServiceTable table, List<Consumer<List<ServicePort>>> listeners, ProxyMetrics metrics,
+            ProxierHealth health, RunnerClock clock, boolean own) {
         this.table = table;
         this.listeners = List.copyOf(listeners);
         this.metrics = metrics;
         this.health = health;
-        this.writer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "ferry-table-writer");
-            t.setDaemon(true);
-            return t;
-        });
+        this.writer = clock;
+        this.ownWriter = own ? (ThreadClock) clock : null;
         health.require("table", () -> failure);
-        writer.scheduleAtFixedRate(this::heartbeat, 1, 1, TimeUnit.SECONDS);
+        // Purely periodic (nobody asks for a heartbeat): maxInterval 1 s is the whole schedule.
+        this.heartbeats = new BoundedFrequencyRunner("table heartbeat", () -> {
+            heartbeat();
+            return true;
+        }, Duration.ZERO, Duration.ofSeconds(1), 1, clock).start();
     }
 
     /**
@@ -156,7 +177,7 @@ public final class TableSync implements AutoCloseable {
 
     /** Runs one heartbeat on the writer thread and waits for it (tests: no waiting for the timer). */
     public void heartbeatNow() throws Exception {
-        writer.submit(this::heartbeat).get(10, TimeUnit.SECONDS);
+        CompletableFuture.runAsync(this::heartbeat, writer).get(10, TimeUnit.SECONDS);
     }
 
     private void runHooks() {
@@ -272,7 +293,7 @@ public final class TableSync implements AutoCloseable {
             for (Runnable tick : everySecond) {
                 tick.run();
             }
-            if (++heartbeats % 5 == 0 && hooksMayRun()) {
+            if (++heartbeatCount % 5 == 0 && hooksMayRun()) {
                 runHooks();
             }
         } catch (RuntimeException | InternalError e) {
@@ -338,9 +359,9 @@ public final class TableSync implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        writer.shutdown();
-        if (!writer.awaitTermination(3, TimeUnit.SECONDS)) {
-            writer.shutdownNow();
+        heartbeats.close();
+        // The writes already handed over still run; then the thread ends.
+        if (ownWriter != null && !ownWriter.close(Duration.ofSeconds(3))) {
             LOG.warn("table writer still busy after 3 s at shutdown; closing the table anyway");
         }
         table.close();

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.ferry.daemon.http.ProxierHealth;
 import dev.ferry.daemon.http.ProxyMetrics;
+import dev.ferry.runner.ManualClock;
 import dev.ferry.table.ServiceTable;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -19,7 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The API source's path through a table rebuild: TableSync has no snapshot of its own to write
  * back, so it asks the source for a full sync and /healthz stays 503 ("rebuilt empty") until a full
- * write has filled the table again.
+ * write has filled the table again. The writer runs on a {@link ManualClock}: writes run on the
+ * test thread, heartbeats when the test moves time.
  */
 @Tag("unit")
 class TableSyncRebuildTest {
@@ -30,7 +32,8 @@ class TableSyncRebuildTest {
     void aRebuiltTableAsksForAFullSyncAndStaysUnhealthyUntilOneIsWritten() throws Exception {
         ServiceTable table = ServiceTable.create(dir, 16L << 20, 1000, System::currentTimeMillis);
         ProxierHealth health = new ProxierHealth(Duration.ofMinutes(1), System::currentTimeMillis);
-        TableSync sync = new TableSync(table, List.of(), new ProxyMetrics(), health);
+        ManualClock clock = new ManualClock();
+        TableSync sync = new TableSync(table, List.of(), new ProxyMetrics(), health, clock);
         try {
             CountDownLatch fullSyncAsked = new CountDownLatch(1);
             sync.afterRebuild(fullSyncAsked::countDown);
@@ -40,7 +43,10 @@ class TableSyncRebuildTest {
             try (FileChannel ch = FileChannel.open(table.file(), StandardOpenOption.WRITE)) {
                 ch.truncate(0);
             }
-            assertTrue(fullSyncAsked.await(10, TimeUnit.SECONDS), "the source is asked for a full sync after the rebuild");
+            clock.advance(Duration.ofMillis(999));
+            assertEquals(1, fullSyncAsked.getCount(), "the damage is found by the next heartbeat, not before");
+            clock.advance(Duration.ofMillis(1));
+            assertEquals(0, fullSyncAsked.getCount(), "the source is asked for a full sync after the rebuild");
             ProxierHealth.Check c = health.check(true);
             assertEquals(503, c.status(), c.body());
             assertTrue(c.body().contains("table: service table " + table.file() + " was truncated to 0 of")

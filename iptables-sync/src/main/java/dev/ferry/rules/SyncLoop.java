@@ -1,12 +1,12 @@
 package dev.ferry.rules;
 
 import dev.ferry.model.ServicePort;
+import dev.ferry.runner.BoundedFrequencyRunner;
+import dev.ferry.runner.RunnerClock;
+import dev.ferry.runner.ThreadClock;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,11 +21,15 @@ import org.slf4j.LoggerFactory;
  * a sync runs is applied right after it. Nothing is flushed when it starts or stops: {@link #close()}
  * only ends the thread.
  *
- * <p>Time comes from an injectable clock (nanoseconds), so tests drive the periods instead of
- * sleeping ({@link #poke()} makes the loop look at the clock again).
+ * <p>When it runs is decided by a {@link BoundedFrequencyRunner} (no minimum interval: the change
+ * tracker upstream already bounds how often the desired state changes; syncPeriod as its maximum);
+ * what a run does — change, check, rewrite, or nothing yet because a back-off is still running — is
+ * decided here. The next check and the end of a back-off are handed to the runner as
+ * {@link BoundedFrequencyRunner#retryAfter}. Time and the thread come from a {@link RunnerClock}, so
+ * tests drive the periods with a {@link dev.ferry.runner.ManualClock} instead of sleeping.
  *
- * <p>Thread-safe: {@link #update} may be called from any thread; the syncer runs on the loop's own
- * daemon thread only.
+ * <p>Thread-safe: {@link #update} may be called from any thread; the syncer runs on the clock's
+ * thread only ("ferry-sync-NAME" unless a clock is given).
  */
 public final class SyncLoop implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SyncLoop.class);
@@ -35,12 +39,13 @@ public final class SyncLoop implements AutoCloseable {
 
     private final RuleSyncer syncer;
     private final Duration syncPeriod;
-    private final LongSupplier clock;
+    private final RunnerClock clock;
+    /** The clock this loop made for itself and closes; null when the clock was given. */
+    private final ThreadClock ownClock;
+    private final BoundedFrequencyRunner runner;
     private final Backoff backoff;
     private final SyncCounters counters = new SyncCounters();
     private final ReentrantLock lock = new ReentrantLock();
-    private final Condition changed = lock.newCondition();
-    private final Thread thread;
     private List<ServicePort> pending; // guarded by lock; null = nothing new
     private List<ServicePort> current = List.of(); // loop thread only
     private boolean haveState; // loop thread only
@@ -52,18 +57,31 @@ public final class SyncLoop implements AutoCloseable {
     private long generationOffered; // guarded by lock
     private String lastDrift; // loop thread only
 
+    // Loop thread only: the loop's own decisions between runs.
+    private boolean needFull = true;
+    private long lastFull;
+    private long nextCheck;
+    private boolean retrying;
+    private long retryAt;
+    private long gen;
+
+    /** A loop on its own daemon thread, "ferry-sync-NAME". */
     public SyncLoop(String name, RuleSyncer syncer, Duration syncPeriod, Backoff backoff) {
-        this(name, syncer, syncPeriod, backoff, System::nanoTime);
+        this(name, syncer, syncPeriod, backoff, new ThreadClock("ferry-sync-" + name), true);
     }
 
-    /** As {@link #SyncLoop(String, RuleSyncer, Duration, Backoff)}, reading time (nanoseconds) from clock. */
-    public SyncLoop(String name, RuleSyncer syncer, Duration syncPeriod, Backoff backoff, LongSupplier clock) {
+    /** As {@link #SyncLoop(String, RuleSyncer, Duration, Backoff)}, running on {@code clock}'s thread and time. */
+    public SyncLoop(String name, RuleSyncer syncer, Duration syncPeriod, Backoff backoff, RunnerClock clock) {
+        this(name, syncer, syncPeriod, backoff, clock, false);
+    }
+
+    private SyncLoop(String name, RuleSyncer syncer, Duration syncPeriod, Backoff backoff, RunnerClock clock, boolean own) {
         this.clock = clock;
+        this.ownClock = own ? (ThreadClock) clock : null;
         this.syncer = syncer;
         this.syncPeriod = syncPeriod;
         this.backoff = backoff;
-        this.thread = new Thread(this::run, "ferry-sync-" + name);
-        this.thread.setDaemon(true);
+        this.runner = new BoundedFrequencyRunner("rule sync " + name, this::runOnce, Duration.ZERO, syncPeriod, 1, clock);
     }
 
     /**
@@ -89,21 +107,26 @@ public final class SyncLoop implements AutoCloseable {
     }
 
     public SyncLoop start() {
-        thread.start();
+        clock.execute(() -> {
+            lastFull = clock.nanoTime();
+            nextCheck = lastFull + syncPeriod.toNanos();
+        });
+        runner.start();
         return this;
     }
 
     /** Offers a new desired state (already through the endpoint selector); returns its generation. */
     public long update(List<ServicePort> ports) {
+        long offered;
         lock.lock();
         try {
             pending = List.copyOf(ports);
-            generationOffered++;
-            changed.signalAll();
-            return generationOffered;
+            offered = ++generationOffered;
         } finally {
             lock.unlock();
         }
+        runner.run();
+        return offered;
     }
 
     /**
@@ -115,20 +138,10 @@ public final class SyncLoop implements AutoCloseable {
         lock.lock();
         try {
             resyncRequested = true;
-            changed.signalAll();
         } finally {
             lock.unlock();
         }
-    }
-
-    /** Makes the loop look at its clock again now (for a driven clock in tests; a real clock needs no poke). */
-    public void poke() {
-        lock.lock();
-        try {
-            changed.signalAll();
-        } finally {
-            lock.unlock();
-        }
+        runner.run();
     }
 
     /** The newest generation that is in the kernel (0 before the first success). */
@@ -140,111 +153,112 @@ public final class SyncLoop implements AutoCloseable {
         return counters;
     }
 
-    private void run() {
-        boolean needFull = true;
-        long lastFull = clock.getAsLong();
-        long nextCheck = lastFull + syncPeriod.toNanos();
-        boolean retrying = false;
-        long retryAt = 0;
-        long gen = 0;
-        while (true) {
-            boolean change;
-            lock.lock();
-            try {
-                while (!closed) {
-                    long now = clock.getAsLong();
-                    if (retrying) {
-                        if (now - retryAt >= 0) {
-                            break;
-                        }
-                    } else if (pending != null || (haveState && (resyncRequested || now - nextCheck >= 0))) {
-                        break;
-                    }
-                    long until = retrying ? retryAt : (haveState ? nextCheck : now + syncPeriod.toNanos());
-                    try {
-                        changed.awaitNanos(Math.max(1, until - now));
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                    // A newer state does not cancel a back-off: hammering a kernel that just refused
-                    // us helps nobody; the retry applies the newest state anyway.
-                }
-                if (closed) {
-                    return;
-                }
-                change = pending != null;
-                if (change) {
-                    current = pending;
-                    pending = null;
-                    haveState = true;
-                    gen = generationOffered;
-                }
-                if (resyncRequested) {
-                    resyncRequested = false;
-                    needFull = true;
-                }
-            } finally {
-                lock.unlock();
+    /**
+     * One run, on the clock's thread: the pending change if there is one (a change never waits
+     * behind the periodic work), else the periodic check when it is due; nothing while a back-off
+     * runs (a newer state does not cancel it: hammering a kernel that just refused us helps nobody;
+     * the retry applies the newest state anyway). Returns whether it did anything.
+     */
+    private boolean runOnce() {
+        long now = clock.nanoTime();
+        boolean change;
+        lock.lock();
+        try {
+            if (closed) {
+                return false;
             }
-            long now = clock.getAsLong();
-            if (!change && !needFull && !retrying) {
-                // The timer, with no change waiting (changes are taken first, above): check the kernel
-                // cheaply; re-render and rewrite everything only when it drifted, or once per
-                // FULL_SYNC_PERIOD as kube-proxy does.
-                nextCheck = now + syncPeriod.toNanos();
-                if (now - lastFull < FULL_SYNC_PERIOD.toNanos()) {
-                    String drift;
-                    long started = clock.getAsLong();
-                    try {
-                        drift = syncer.drift();
-                    } catch (java.io.IOException | RuntimeException e) {
-                        drift = "checking the kernel failed: " + e.getMessage();
-                    }
-                    if (drift == null) {
-                        counters.verifiedSyncs.incrementAndGet();
-                        counters.lastVerifyNanos.set(clock.getAsLong() - started);
-                        notifyApplied(gen, false, clock.getAsLong() - started);
-                        continue;
-                    }
-                    counters.driftRepairs.incrementAndGet();
-                    logDrift(drift);
-                }
+            if (retrying && now - retryAt < 0) {
+                runner.retryAfter(Duration.ofNanos(retryAt - now));
+                return false;
+            }
+            change = pending != null;
+            if (change) {
+                current = pending;
+                pending = null;
+                haveState = true;
+                gen = generationOffered;
+            }
+            if (resyncRequested && haveState) {
+                resyncRequested = false;
                 needFull = true;
             }
-            boolean full = needFull;
-            long started = clock.getAsLong();
-            try {
-                SyncReport r = syncer.sync(current, full);
-                long took = clock.getAsLong() - started;
-                (full ? counters.fullSyncs : counters.partialSyncs).incrementAndGet();
-                counters.rejectedServicePorts.set(r.rejected().size());
-                counters.lastRenderNanos.set(r.renderNanos());
-                counters.lastApplyNanos.set(r.applyNanos());
-                counters.consecutiveFailures.set(0);
-                for (var rej : r.rejected()) {
-                    log.warn("left out of the rules: {} ({})", rej, rej.reason().code());
-                }
-                if (full) {
-                    lastFull = clock.getAsLong();
-                    nextCheck = lastFull + syncPeriod.toNanos();
-                }
-                needFull = false;
-                retrying = false;
-                backoff.reset();
-                generationApplied = gen;
-                lastError = null;
-                notifyApplied(gen, full, took);
-            } catch (ApplyException | RuntimeException | java.io.IOException e) {
-                lastError = e.getMessage() == null ? e.toString() : e.getMessage();
-                counters.failures.incrementAndGet();
-                counters.consecutiveFailures.incrementAndGet();
-                needFull = true;
-                Duration d = backoff.nextDelay();
-                retrying = true;
-                retryAt = clock.getAsLong() + d.toNanos();
-                log.error("rule sync failed, the kernel keeps the previous rules; full sync again in {} ms: {}",
-                        d.toMillis(), e.getMessage());
+            if (!change && !retrying && !(haveState && (needFull || now - nextCheck >= 0))) {
+                // The runner's periodic run with nothing due yet (or no state to sync at all).
+                scheduleNext(now);
+                return false;
             }
+        } finally {
+            lock.unlock();
+        }
+        if (!change && !needFull && !retrying) {
+            // The timer, with no change waiting (changes are taken first, above): check the kernel
+            // cheaply; re-render and rewrite everything only when it drifted, or once per
+            // FULL_SYNC_PERIOD as kube-proxy does.
+            nextCheck = now + syncPeriod.toNanos();
+            if (now - lastFull < FULL_SYNC_PERIOD.toNanos()) {
+                String drift;
+                long started = clock.nanoTime();
+                try {
+                    drift = syncer.drift();
+                } catch (java.io.IOException | RuntimeException e) {
+                    drift = "checking the kernel failed: " + e.getMessage();
+                }
+                if (drift == null) {
+                    counters.verifiedSyncs.incrementAndGet();
+                    counters.lastVerifyNanos.set(clock.nanoTime() - started);
+                    notifyApplied(gen, false, clock.nanoTime() - started);
+                    scheduleNext(clock.nanoTime());
+                    return true;
+                }
+                counters.driftRepairs.incrementAndGet();
+                logDrift(drift);
+            }
+            needFull = true;
+        }
+        boolean full = needFull;
+        long started = clock.nanoTime();
+        try {
+            SyncReport r = syncer.sync(current, full);
+            long took = clock.nanoTime() - started;
+            (full ? counters.fullSyncs : counters.partialSyncs).incrementAndGet();
+            counters.rejectedServicePorts.set(r.rejected().size());
+            counters.lastRenderNanos.set(r.renderNanos());
+            counters.lastApplyNanos.set(r.applyNanos());
+            counters.consecutiveFailures.set(0);
+            for (var rej : r.rejected()) {
+                log.warn("left out of the rules: {} ({})", rej, rej.reason().code());
+            }
+            if (full) {
+                lastFull = clock.nanoTime();
+                nextCheck = lastFull + syncPeriod.toNanos();
+            }
+            needFull = false;
+            retrying = false;
+            backoff.reset();
+            generationApplied = gen;
+            lastError = null;
+            notifyApplied(gen, full, took);
+        } catch (ApplyException | RuntimeException | java.io.IOException e) {
+            lastError = e.getMessage() == null ? e.toString() : e.getMessage();
+            counters.failures.incrementAndGet();
+            counters.consecutiveFailures.incrementAndGet();
+            needFull = true;
+            Duration d = backoff.nextDelay();
+            retrying = true;
+            retryAt = clock.nanoTime() + d.toNanos();
+            log.error("rule sync failed, the kernel keeps the previous rules; full sync again in {} ms: {}",
+                    d.toMillis(), e.getMessage());
+        }
+        scheduleNext(clock.nanoTime());
+        return true;
+    }
+
+    /** Tells the runner when this loop wants its next look: the end of the back-off, or the next check. */
+    private void scheduleNext(long now) {
+        if (retrying) {
+            runner.retryAfter(Duration.ofNanos(Math.max(0, retryAt - now)));
+        } else if (haveState) {
+            runner.retryAfter(Duration.ofNanos(Math.max(0, nextCheck - now)));
         }
     }
 
@@ -275,20 +289,18 @@ public final class SyncLoop implements AutoCloseable {
         }
     }
 
-    /** Stops the loop thread; the rules stay in the kernel. */
+    /** Stops the loop (waiting up to 10 s for a sync in progress); the rules stay in the kernel. */
     @Override
     public void close() {
         lock.lock();
         try {
             closed = true;
-            changed.signalAll();
         } finally {
             lock.unlock();
         }
-        try {
-            thread.join(TimeUnit.SECONDS.toMillis(10));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        runner.close();
+        if (ownClock != null) {
+            ownClock.close();
         }
     }
 }

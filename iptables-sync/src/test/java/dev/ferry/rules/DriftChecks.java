@@ -2,25 +2,25 @@ package dev.ferry.rules;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.runner.ManualClock;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 
 /**
  * What the periodic-check tests of both rule modes share: a network namespace of their own (unique
- * name, deleted in close), a sync loop on a driven clock, and bounded waits for a condition.
+ * name, deleted in close), a sync loop on a manual clock (it syncs on the test thread), and what a test expects of it.
  */
 public final class DriftChecks implements AutoCloseable {
     public static final Duration PERIOD = Duration.ofSeconds(30);
 
     public final String netns = "fdrift" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 24));
     public final KernelTool tool = KernelTool.inNamespace(netns, Duration.ofSeconds(60));
-    public final AtomicLong clock = new AtomicLong();
+    public final ManualClock clock = new ManualClock();
 
     public DriftChecks() throws IOException, InterruptedException {
         run("ip", "netns", "add", netns);
@@ -28,13 +28,12 @@ public final class DriftChecks implements AutoCloseable {
     }
 
     public SyncLoop loop(RuleSyncer syncer) {
-        return new SyncLoop("drift", syncer, PERIOD, new Backoff(Duration.ofMillis(10), Duration.ofMillis(50)), clock::get);
+        return new SyncLoop("drift", syncer, PERIOD, new Backoff(Duration.ofMillis(10), Duration.ofMillis(50)), clock);
     }
 
-    /** Lets one sync period pass on the loop's clock. */
+    /** Lets one sync period pass on the loop's clock (the check, and a repair, run before this returns). */
     public void nextPeriod(SyncLoop loop) {
-        clock.addAndGet(PERIOD.toNanos());
-        loop.poke();
+        clock.advance(PERIOD);
     }
 
     /** Runs argv in the namespace; its output, or an exception with it when it fails. */
@@ -54,12 +53,12 @@ public final class DriftChecks implements AutoCloseable {
         }
     }
 
-    public static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, what + " within 20 s");
-            Thread.sleep(5);
-        }
+    /**
+     * Asserts what a sync or check must have done: on the manual clock the loop runs on the test
+     * thread, so it is done when {@link SyncLoop#update} or {@link #nextPeriod} returns.
+     */
+    public static void expect(String what, BooleanSupplier condition) {
+        assertTrue(condition.getAsBoolean(), what);
     }
 
     static String run(String... argv) throws IOException, InterruptedException {

@@ -5,22 +5,36 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.model.ServicePort;
+import dev.ferry.runner.ManualClock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+/**
+ * The loop's decisions, on a {@link ManualClock}: syncs run on the test thread when the loop is
+ * asked or when the test moves time past a period, so nothing here sleeps or waits.
+ */
 @Tag("unit")
 class SyncLoopTest {
+    private static final Duration PERIOD = Duration.ofSeconds(30);
+    private final ManualClock clock = new ManualClock();
+
+    private SyncLoop driven(RuleSyncer syncer) {
+        return driven(syncer, PERIOD);
+    }
+
+    private SyncLoop driven(RuleSyncer syncer, Duration period) {
+        return new SyncLoop("t", syncer, period, new Backoff(Duration.ofMillis(10), Duration.ofMillis(50)), clock);
+    }
 
     @Test
     void failedApplyIsRetriedAsFullSyncAndCounted() throws Exception {
         AtomicInteger calls = new AtomicInteger();
-        List<Boolean> fullFlags = new CopyOnWriteArrayList<>();
+        List<Boolean> fullFlags = new ArrayList<>();
         RuleSyncer flaky = (ports, full) -> {
             fullFlags.add(full);
             if (calls.incrementAndGet() == 2) {
@@ -29,44 +43,63 @@ class SyncLoopTest {
             return new SyncReport(full, 1, 0, 0, List.of());
         };
         ServicePort a = svc("a").clusterIP("10.96.0.1").build();
-        try (SyncLoop loop = new SyncLoop("t", flaky, Duration.ofHours(1),
-                new Backoff(Duration.ofMillis(10), Duration.ofMillis(50))).start()) {
-            loop.update(List.of(a));
-            awaitGeneration(loop, 1);
+        try (SyncLoop loop = driven(flaky, Duration.ofHours(1)).start()) {
+            assertEquals(1, loop.update(List.of(a)));
+            assertEquals(1, loop.generationApplied());
             long g2 = loop.update(List.of(a, svc("b").clusterIP("10.96.0.2").build()));
-            awaitGeneration(loop, g2);
+            assertEquals(1, loop.generationApplied(), "refused: the kernel keeps generation 1");
+            assertEquals("refused", loop.lastError());
+            clock.advance(Duration.ofMillis(9));
+            assertEquals(List.of(true, false), fullFlags, "no retry before the back-off ends");
+            clock.advance(Duration.ofMillis(1));
+            assertEquals(g2, loop.generationApplied());
             assertEquals(1, loop.counters().failures.get());
             assertEquals(List.of(true, false, true), fullFlags, "first full, then partial (fails), then retried as full");
         }
     }
 
     @Test
+    void aNewerStateDoesNotCutABackOffShort() throws Exception {
+        List<String> calls = new ArrayList<>();
+        RuleSyncer refusesOnce = (ports, full) -> {
+            calls.add((full ? "full " : "partial ") + ports.size());
+            if (calls.size() == 2) {
+                throw new ApplyException("busy", 0, "", "");
+            }
+            return new SyncReport(full, 1, 0, 0, List.of());
+        };
+        ServicePort a = svc("a").clusterIP("10.96.0.1").build();
+        ServicePort b = svc("b").clusterIP("10.96.0.2").build();
+        try (SyncLoop loop = driven(refusesOnce).start()) {
+            loop.update(List.of(a));
+            loop.update(List.of(a, b)); // refused: back-off 10 ms
+            clock.advance(Duration.ofMillis(5));
+            long g3 = loop.update(List.of(b));
+            assertEquals(List.of("full 1", "partial 2"), calls, "the newer state waits for the back-off");
+            clock.advance(Duration.ofMillis(5));
+            assertEquals(List.of("full 1", "partial 2", "full 1"), calls, "the retry applies the newest state, fully");
+            assertEquals(g3, loop.generationApplied());
+        }
+    }
+
+    @Test
     void aRequestedFullSyncRunsAtOnceWithTheCurrentStateNotAtTheSyncPeriod() throws Exception {
-        List<Boolean> fullFlags = new CopyOnWriteArrayList<>();
-        List<List<ServicePort>> states = new CopyOnWriteArrayList<>();
+        List<Boolean> fullFlags = new ArrayList<>();
+        List<List<ServicePort>> states = new ArrayList<>();
         RuleSyncer recording = (ports, full) -> {
             fullFlags.add(full);
             states.add(ports);
             return new SyncReport(full, 1, 0, 0, List.of());
         };
         ServicePort a = svc("a").clusterIP("10.96.0.1").build();
-        try (SyncLoop loop = new SyncLoop("t", recording, Duration.ofHours(1),
-                new Backoff(Duration.ofMillis(10), Duration.ofMillis(50))).start()) {
+        try (SyncLoop loop = driven(recording, Duration.ofHours(1)).start()) {
             loop.requestFullSync(); // before any state: nothing to sync yet
+            assertEquals(List.of(), fullFlags);
             long g1 = loop.update(List.of(a));
-            awaitGeneration(loop, g1);
-            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            while (fullFlags.size() < 1) {
-                assertTrue(System.nanoTime() < deadline, "first sync within 10 s");
-                Thread.sleep(5);
-            }
-            int before = fullFlags.size();
+            assertEquals(g1, loop.generationApplied());
+            assertEquals(List.of(true), fullFlags);
             loop.requestFullSync();
-            while (fullFlags.size() < before + 1) {
-                assertTrue(System.nanoTime() < deadline, "requested sync within 10 s");
-                Thread.sleep(5);
-            }
-            assertEquals(Boolean.TRUE, fullFlags.get(fullFlags.size() - 1), "the requested sync is full");
+            assertEquals(List.of(true, true), fullFlags, "the requested sync is full and ran without time passing");
             assertEquals(List.of(a), states.get(states.size() - 1), "of the current state");
             assertEquals(g1, loop.generationApplied(), "no new generation: the services did not change");
         }
@@ -74,66 +107,42 @@ class SyncLoopTest {
 
     /**
      * A syncer that records what the loop asks of it; drift() answers from a queue (null: in sync);
-     * the next sync after {@code blockFull} is set blocks until that latch opens.
+     * {@code duringNextSync} runs inside the next sync (a change offered, or time passing, while it runs).
      */
     private static final class Recording implements RuleSyncer {
-        final List<String> calls = new CopyOnWriteArrayList<>();
-        final java.util.concurrent.BlockingQueue<String> drifts = new java.util.concurrent.LinkedBlockingQueue<>();
-        volatile java.util.concurrent.CountDownLatch blockFull;
-        final java.util.concurrent.CountDownLatch inFull = new java.util.concurrent.CountDownLatch(1);
+        final List<String> calls = new ArrayList<>();
+        final List<String> drifts = new ArrayList<>();
+        Runnable duringNextSync;
 
         @Override
         public SyncReport sync(List<ServicePort> ports, boolean full) throws ApplyException {
             calls.add((full ? "full " : "partial ") + ports.size());
-            java.util.concurrent.CountDownLatch b = blockFull;
-            if (b != null) {
-                blockFull = null;
-                inFull.countDown();
-                try {
-                    b.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
+            Runnable during = duringNextSync;
+            duringNextSync = null;
+            if (during != null) {
+                during.run();
             }
             return new SyncReport(full, 1, 0, 0, List.of());
         }
 
         @Override
         public String drift() {
-            String d = drifts.poll();
+            String d = drifts.isEmpty() ? null : drifts.remove(0);
             calls.add(d == null ? "check ok" : "check " + d);
             return d;
-        }
-    }
-
-    private static final Duration PERIOD = Duration.ofSeconds(30);
-
-    private static SyncLoop driven(RuleSyncer syncer, AtomicLong clock) {
-        return new SyncLoop("t", syncer, PERIOD, new Backoff(Duration.ofMillis(10), Duration.ofMillis(50)), clock::get);
-    }
-
-    private static void awaitCalls(Recording r, int n) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (r.calls.size() < n) {
-            assertTrue(System.nanoTime() < deadline, n + " calls expected within 10 s, got " + r.calls);
-            Thread.sleep(2);
         }
     }
 
     @Test
     void aPeriodicSyncWithoutDriftChecksTheKernelAndAppliesNothing() throws Exception {
         Recording r = new Recording();
-        AtomicLong clock = new AtomicLong();
-        List<Boolean> reported = new CopyOnWriteArrayList<>();
-        try (SyncLoop loop = driven(r, clock).onApplied((g, full, nanos) -> reported.add(full)).start()) {
-            long g = loop.update(List.of(svc("a").clusterIP("10.96.0.1").build()));
-            awaitGeneration(loop, g);
-            clock.addAndGet(PERIOD.toNanos());
-            loop.poke();
-            awaitCalls(r, 2);
-            clock.addAndGet(PERIOD.toNanos());
-            loop.poke();
-            awaitCalls(r, 3);
+        List<Boolean> reported = new ArrayList<>();
+        try (SyncLoop loop = driven(r).onApplied((g, full, nanos) -> reported.add(full)).start()) {
+            loop.update(List.of(svc("a").clusterIP("10.96.0.1").build()));
+            clock.advance(PERIOD.minusNanos(1));
+            assertEquals(List.of("full 1"), r.calls, "nothing before the period");
+            clock.advance(Duration.ofNanos(1));
+            clock.advance(PERIOD);
             assertEquals(List.of("full 1", "check ok", "check ok"), r.calls, "one full sync, then only checks");
             assertEquals(2, loop.counters().verifiedSyncs.get());
             assertEquals(1, loop.counters().fullSyncs.get());
@@ -143,23 +152,28 @@ class SyncLoopTest {
     }
 
     @Test
+    void nothingRunsBeforeTheFirstStateHowEverLongItTakes() throws Exception {
+        Recording r = new Recording();
+        try (SyncLoop loop = driven(r).start()) {
+            clock.advance(PERIOD.multipliedBy(10));
+            assertEquals(List.of(), r.calls, "no check of an empty desired state");
+            loop.update(List.of());
+            assertEquals(List.of("full 0"), r.calls);
+        }
+    }
+
+    @Test
     void driftFoundByThePeriodicCheckIsRepairedByAFullSync() throws Exception {
         Recording r = new Recording();
-        AtomicLong clock = new AtomicLong();
-        try (SyncLoop loop = driven(r, clock).start()) {
-            long g = loop.update(List.of(svc("a").clusterIP("10.96.0.1").build()));
-            awaitGeneration(loop, g);
+        try (SyncLoop loop = driven(r).start()) {
+            loop.update(List.of(svc("a").clusterIP("10.96.0.1").build()));
             r.drifts.add("a rule went missing");
-            clock.addAndGet(PERIOD.toNanos());
-            loop.poke();
-            awaitCalls(r, 3);
+            clock.advance(PERIOD);
             assertEquals(List.of("full 1", "check a rule went missing", "full 1"), r.calls);
             assertEquals(1, loop.counters().driftRepairs.get());
-            clock.addAndGet(PERIOD.toNanos() - 1);
-            loop.poke();
-            clock.addAndGet(1);
-            loop.poke();
-            awaitCalls(r, 4);
+            clock.advance(PERIOD.minusNanos(1));
+            assertEquals(3, r.calls.size(), "no check before a period after the repair: " + r.calls);
+            clock.advance(Duration.ofNanos(1));
             assertEquals("check ok", r.calls.get(3), "the next check comes a period after the repair");
         }
     }
@@ -167,20 +181,15 @@ class SyncLoopTest {
     @Test
     void aChangeOfferedDuringAPeriodicFullSyncIsAppliedRightAfterItWithoutWaitingForTheNextPeriod() throws Exception {
         Recording r = new Recording();
-        AtomicLong clock = new AtomicLong();
-        try (SyncLoop loop = driven(r, clock).start()) {
+        try (SyncLoop loop = driven(r).start()) {
             ServicePort a = svc("a").clusterIP("10.96.0.1").build();
-            long g = loop.update(List.of(a));
-            awaitGeneration(loop, g);
-            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-            r.blockFull = release;
+            loop.update(List.of(a));
+            long[] g2 = {0};
             r.drifts.add("drifted");
-            clock.addAndGet(PERIOD.toNanos());
-            loop.poke();
-            assertTrue(r.inFull.await(10, TimeUnit.SECONDS), "the repair sync started");
-            long g2 = loop.update(List.of(a, svc("b").clusterIP("10.96.0.2").build()));
-            release.countDown();
-            awaitGeneration(loop, g2); // the clock does not move: no period has to pass
+            clock.advance(PERIOD.minusNanos(1));
+            r.duringNextSync = () -> g2[0] = loop.update(List.of(a, svc("b").clusterIP("10.96.0.2").build()));
+            clock.advance(Duration.ofNanos(1)); // the clock stops at the period: no further period passes
+            assertEquals(g2[0], loop.generationApplied());
             assertEquals(List.of("full 1", "check drifted", "full 1", "partial 2"), r.calls,
                     "the change follows the running sync at once, as a partial sync");
         }
@@ -189,21 +198,18 @@ class SyncLoopTest {
     @Test
     void aChangePendingWhenThePeriodIsDueIsAppliedBeforeTheCheck() throws Exception {
         Recording r = new Recording();
-        AtomicLong clock = new AtomicLong();
-        try (SyncLoop loop = driven(r, clock).start()) {
+        try (SyncLoop loop = driven(r).start()) {
             ServicePort a = svc("a").clusterIP("10.96.0.1").build();
             ServicePort b = svc("b").clusterIP("10.96.0.2").build();
-            awaitGeneration(loop, loop.update(List.of(a)));
-            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-            r.blockFull = release;
+            loop.update(List.of(a));
+            long[] g3 = {0};
+            r.duringNextSync = () -> {
+                // While the change's sync runs, the period passes and another change comes: both are due when it ends.
+                clock.advance(PERIOD);
+                g3[0] = loop.update(List.of(a, b, svc("c").clusterIP("10.96.0.3").build()));
+            };
             loop.update(List.of(a, b));
-            assertTrue(r.inFull.await(10, TimeUnit.SECONDS), "the change's sync started");
-            // While it runs, the period passes and another change comes: both are due when it ends.
-            clock.addAndGet(PERIOD.toNanos());
-            long g3 = loop.update(List.of(a, b, svc("c").clusterIP("10.96.0.3").build()));
-            release.countDown();
-            awaitGeneration(loop, g3);
-            awaitCalls(r, 4);
+            assertEquals(g3[0], loop.generationApplied());
             assertEquals(List.of("full 1", "partial 2", "partial 3", "check ok"), r.calls, "the change first, then the check");
         }
     }
@@ -211,25 +217,26 @@ class SyncLoopTest {
     @Test
     void theHourlyFullSyncRewritesEvenWithoutDrift() throws Exception {
         Recording r = new Recording();
-        AtomicLong clock = new AtomicLong();
-        try (SyncLoop loop = driven(r, clock).start()) {
-            long g = loop.update(List.of(svc("a").clusterIP("10.96.0.1").build()));
-            awaitGeneration(loop, g);
-            clock.addAndGet(SyncLoop.FULL_SYNC_PERIOD.toNanos());
-            loop.poke();
-            awaitCalls(r, 2);
-            assertEquals(List.of("full 1", "full 1"), r.calls);
+        try (SyncLoop loop = driven(r).start()) {
+            loop.update(List.of(svc("a").clusterIP("10.96.0.1").build()));
+            clock.advance(SyncLoop.FULL_SYNC_PERIOD);
+            int periods = (int) (SyncLoop.FULL_SYNC_PERIOD.toNanos() / PERIOD.toNanos());
+            List<String> expected = new ArrayList<>();
+            expected.add("full 1");
+            expected.addAll(Collections.nCopies(periods - 1, "check ok"));
+            expected.add("full 1");
+            assertEquals(expected, r.calls, "checks every period, and at the hour a full rewrite instead of a check");
         }
     }
 
     @Test
     void aRepairTheKernelKeepsRefusingCountsAsConsecutiveFailures() throws Exception {
-        AtomicLong clock = new AtomicLong();
-        AtomicInteger fulls = new AtomicInteger();
+        List<Long> attempts = new ArrayList<>();
         RuleSyncer refusing = new RuleSyncer() {
             @Override
             public SyncReport sync(List<ServicePort> ports, boolean full) throws ApplyException {
-                if (fulls.incrementAndGet() > 1) {
+                attempts.add(clock.nanoTime());
+                if (attempts.size() > 1) {
                     throw new ApplyException("table busy", 0, "", "");
                 }
                 return new SyncReport(full, 1, 0, 0, List.of());
@@ -240,26 +247,37 @@ class SyncLoopTest {
                 return "someone flushed the table";
             }
         };
-        try (SyncLoop loop = driven(refusing, clock).start()) {
-            long g = loop.update(List.of(svc("a").clusterIP("10.96.0.1").build()));
-            awaitGeneration(loop, g);
-            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            while (loop.counters().consecutiveFailures.get() < 3) {
-                assertTrue(System.nanoTime() < deadline, "three failed repairs within 10 s: " + loop.counters());
-                clock.addAndGet(PERIOD.toNanos());
-                loop.poke();
-                Thread.sleep(2);
+        try (SyncLoop loop = driven(refusing).start()) {
+            loop.update(List.of(svc("a").clusterIP("10.96.0.1").build()));
+            clock.advance(PERIOD);
+            clock.advance(Duration.ofMillis(10 + 20 + 40));
+            assertEquals(4, loop.counters().consecutiveFailures.get(), "the repair, then retries after 10, 20 and 40 ms");
+            List<Long> gaps = new ArrayList<>();
+            for (int i = 2; i < attempts.size(); i++) {
+                gaps.add((attempts.get(i) - attempts.get(i - 1)) / 1_000_000);
             }
+            assertEquals(List.of(10L, 20L, 40L), gaps, "exponential back-off between the retries");
+            clock.advance(Duration.ofSeconds(1));
+            assertTrue(loop.counters().consecutiveFailures.get() > 20, "retried every 50 ms (the cap) meanwhile");
             assertEquals(1, loop.counters().driftRepairs.get(), "one drift, then retries of its repair with back-off");
             assertEquals("table busy", loop.lastError());
         }
     }
 
-    private static void awaitGeneration(SyncLoop loop, long gen) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (loop.generationApplied() < gen) {
-            assertTrue(System.nanoTime() < deadline, "generation " + gen + " not applied within 10 s");
-            Thread.sleep(5);
+    @Test
+    void onItsOwnThreadAnOfferedStateReachesTheKernel() throws Exception {
+        java.util.concurrent.CountDownLatch synced = new java.util.concurrent.CountDownLatch(1);
+        List<String> threads = new java.util.concurrent.CopyOnWriteArrayList<>();
+        RuleSyncer recording = (ports, full) -> {
+            threads.add(Thread.currentThread().getName());
+            synced.countDown();
+            return new SyncReport(full, 1, 0, 0, List.of());
+        };
+        try (SyncLoop loop = new SyncLoop("own", recording, PERIOD, new Backoff(Duration.ofMillis(10), Duration.ofMillis(50)))
+                .start()) {
+            loop.update(List.of(svc("a").clusterIP("10.96.0.1").build()));
+            assertTrue(synced.await(10, java.util.concurrent.TimeUnit.SECONDS), "synced within 10 s");
+            assertEquals(List.of("ferry-sync-own"), threads);
         }
     }
 }

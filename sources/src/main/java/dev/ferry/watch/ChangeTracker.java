@@ -6,6 +6,9 @@ import dev.ferry.model.RejectionReason;
 import dev.ferry.convert.ServiceConverter;
 import dev.ferry.model.ServicePort;
 import dev.ferry.model.ServicePortName;
+import dev.ferry.runner.BoundedFrequencyRunner;
+import dev.ferry.runner.RunnerClock;
+import dev.ferry.runner.ThreadClock;
 import dev.ferry.select.EndpointSelector;
 import dev.ferry.select.NodeInfo;
 import dev.ferry.table.ServiceTable;
@@ -22,7 +25,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -52,9 +54,17 @@ import org.slf4j.LoggerFactory;
  * logged once as a warning with its Kubernetes-style reason, counted in {@link SyncStats}, and passed
  * to the rejection listener (for Events). A sink that throws has its changes retried as a full sync.
  *
+ * <p>When it syncs is decided by a {@link BoundedFrequencyRunner} (minSyncPeriod as its minimum
+ * interval, no bursts, syncPeriod as its maximum); what a sync covers, and whether one is due at
+ * all (cache not synced, back-off after a failure, nothing dirty), is decided here, and the next
+ * refused-service retry, the hourly full sync and the end of a back-off are handed to the runner as
+ * {@link BoundedFrequencyRunner#retryAfter}. A second runner on the same thread calls the sink's
+ * {@code idle()} once a second. Both run on a {@link RunnerClock}: its own "ferry-sync" thread, or
+ * a {@link dev.ferry.runner.ManualClock} in tests, which then move time instead of sleeping.
+ *
  * <p>Thread-safety: {@link #serviceChanged}, {@link #nodeChanged}, {@link #requestFullSync},
  * {@link #reject} and {@link #stats} are safe from any thread; {@link #start} and {@link #close}
- * once each. The sink is called only from the sync thread.
+ * once each. The sink is called only from the sync thread (the clock's).
  *
  * <pre>{@code
  * ChangeTracker tracker = new ChangeTracker(cache, new TableWriterSink(table), SyncPeriods.DEFAULTS,
@@ -66,9 +76,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class ChangeTracker implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ChangeTracker.class);
-    private static final long IDLE_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final Duration IDLE_PERIOD = Duration.ofSeconds(1);
     private static final long MIN_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
-    private static final long NOT_SYNCED_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    /** How often a tracker whose cache has not synced looks again (a first sync waits for nothing longer). */
+    private static final Duration NOT_SYNCED_POLL = Duration.ofMillis(20);
+    private static final long NONE = Long.MAX_VALUE;
     /** How often the timer converts every service again (kube-proxy's FullSyncPeriod). */
     public static final Duration FULL_RESYNC = Duration.ofHours(1);
     /** Trigger times kept between two syncs; beyond this only the latency histogram loses samples. */
@@ -79,13 +91,17 @@ public final class ChangeTracker implements AutoCloseable {
     private final long minSyncNanos;
     private final long syncPeriodNanos;
     private final SyncStats stats = new SyncStats();
-    private final long createdMillis = System.currentTimeMillis();
+    private final RunnerClock clock;
+    /** The clock this tracker made for itself and closes; null when the clock was given. */
+    private final ThreadClock ownClock;
+    private final BoundedFrequencyRunner runner;
+    private final BoundedFrequencyRunner idler;
+    private final long createdMillis;
     private final CountDownLatch firstSync = new CountDownLatch(1);
     private final Map<String, Set<Rejection>> rejected = new ConcurrentHashMap<>();
     private volatile Consumer<Rejection> rejectionListener = r -> {};
 
     private final ReentrantLock lock = new ReentrantLock();
-    private final Condition wake = lock.newCondition();
     // Guarded by lock.
     private Set<String> dirty = new HashSet<>();
     private List<Long> triggers = new ArrayList<>();
@@ -93,9 +109,13 @@ public final class ChangeTracker implements AutoCloseable {
     private NodeInfo node;
     private long pendingSinceMillis;
     private boolean closed;
-    private Thread thread;
+    private boolean started;
 
     // Sync thread only.
+    private long nextFull = NONE; // NONE until the first full sync
+    private long retryAt = NONE;
+    private long nextRefusedRetry;
+    private boolean firstDone;
     private final Map<String, PortPrints> state = new HashMap<>();
     /** Services with a port the table refused at the last sync: retried every syncPeriod. */
     private final Set<String> refused = new HashSet<>();
@@ -122,12 +142,32 @@ public final class ChangeTracker implements AutoCloseable {
         }
     }
 
+    /** A tracker that syncs on its own daemon thread, "ferry-sync". */
     public ChangeTracker(ClusterCache cache, TableSink sink, SyncPeriods periods, NodeInfo node) {
+        this(cache, sink, periods, node, new ThreadClock("ferry-sync"), true);
+    }
+
+    /** A tracker that syncs on {@code clock}'s thread and time (a test's {@link dev.ferry.runner.ManualClock}). */
+    public ChangeTracker(ClusterCache cache, TableSink sink, SyncPeriods periods, NodeInfo node, RunnerClock clock) {
+        this(cache, sink, periods, node, clock, false);
+    }
+
+    private ChangeTracker(ClusterCache cache, TableSink sink, SyncPeriods periods, NodeInfo node, RunnerClock clock,
+            boolean own) {
         this.cache = Objects.requireNonNull(cache, "cache");
         this.sink = Objects.requireNonNull(sink, "sink");
         this.minSyncNanos = periods.minSyncPeriod().toNanos();
         this.syncPeriodNanos = periods.syncPeriod().toNanos();
         this.node = Objects.requireNonNull(node, "node");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.ownClock = own ? (ThreadClock) clock : null;
+        this.createdMillis = clock.currentTimeMillis();
+        this.runner = new BoundedFrequencyRunner("table sync", this::runOnce, periods.minSyncPeriod(),
+                periods.syncPeriod(), 1, clock);
+        this.idler = new BoundedFrequencyRunner("table idle work", () -> {
+            idle();
+            return true;
+        }, Duration.ZERO, IDLE_PERIOD, 1, clock);
     }
 
     /** Receives each distinct rejection once (e.g. to post a Kubernetes Event); called from any thread. */
@@ -135,19 +175,21 @@ public final class ChangeTracker implements AutoCloseable {
         this.rejectionListener = Objects.requireNonNull(listener, "listener");
     }
 
-    /** Starts the sync thread. */
+    /** Starts syncing: the first (full) sync as soon as the cache has synced. */
     public void start() {
         lock.lock();
         try {
-            if (thread != null) {
+            if (started) {
                 throw new IllegalStateException("already started");
             }
-            thread = new Thread(this::run, "ferry-sync");
-            thread.setDaemon(true);
-            thread.start();
+            started = true;
         } finally {
             lock.unlock();
         }
+        clock.execute(() -> nextRefusedRetry = clock.nanoTime() + syncPeriodNanos);
+        runner.start();
+        idler.start();
+        runner.run();
     }
 
     /** Marks the Service "namespace/name" as changed (it, or one of its EndpointSlices). */
@@ -173,6 +215,7 @@ public final class ChangeTracker implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+        runner.run();
     }
 
     /** The node's name or zone changed: every service is selected again in a full sync. */
@@ -185,10 +228,13 @@ public final class ChangeTracker implements AutoCloseable {
                 node = newNode;
                 fullRequested = true;
                 markPending();
+            } else {
+                return;
             }
         } finally {
             lock.unlock();
         }
+        runner.run();
     }
 
     public NodeInfo node() {
@@ -209,6 +255,7 @@ public final class ChangeTracker implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+        runner.run();
     }
 
     /**
@@ -250,50 +297,47 @@ public final class ChangeTracker implements AutoCloseable {
         return firstSync.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
     }
 
-    /** Stops the sync thread (waiting up to 10 s for a sync in progress). The table is left as it is. */
+    /** Stops syncing (waiting up to 10 s for a sync in progress). The table is left as it is. */
     @Override
     public void close() {
-        Thread t;
         lock.lock();
         try {
             closed = true;
-            wake.signalAll();
-            t = thread;
         } finally {
             lock.unlock();
         }
-        if (t != null && t != Thread.currentThread()) {
-            try {
-                t.join(TimeUnit.SECONDS.toMillis(10));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            if (t.isAlive()) {
-                log.warn("sync thread did not stop within 10 s");
-            }
+        runner.close();
+        idler.close();
+        if (ownClock != null) {
+            ownClock.close();
         }
     }
 
     private void markPending() {
         if (pendingSinceMillis == 0) {
-            pendingSinceMillis = System.currentTimeMillis();
+            pendingSinceMillis = clock.currentTimeMillis();
             if (stats.oldestPendingChangeMillis() == 0) {
                 stats.pendingSince(pendingSinceMillis);
             }
         }
-        wake.signalAll();
     }
 
     // ---- the sync thread ---------------------------------------------------------------------
 
-    private void run() {
+    /**
+     * One run of the runner, on the sync thread: a sync of what is dirty (fully when asked, the first
+     * time, after a failure and once per {@link #FULL_RESYNC}), plus the refused services when their
+     * retry is due; nothing before the cache has synced, during a back-off, or when nothing is due.
+     * Returns whether it synced.
+     */
+    private boolean runOnce() {
         try {
-            loop();
-        } catch (Throwable t) {
+            return syncIfDue();
+        } catch (Error e) {
             // Nothing more is written; pending changes age, so /healthz turns unhealthy and the
             // kubelet restarts the daemon, while the table keeps serving what it holds.
-            log.error("sync thread stopped: the table is no longer updated", t);
-            throw t;
+            log.error("sync thread stopped: the table is no longer updated", e);
+            throw e;
         }
     }
 
@@ -305,143 +349,105 @@ public final class ChangeTracker implements AutoCloseable {
         }
     }
 
-    private void loop() {
-        long lastStart = System.nanoTime() - minSyncNanos - 1;
-        long nextFull = System.nanoTime();
-        long nextIdle = System.nanoTime() + IDLE_NANOS;
-        long retryAt = Long.MIN_VALUE;
-        long nextRefusedRetry = System.nanoTime() + syncPeriodNanos;
-        boolean firstDone = false;
-        while (true) {
-            boolean full;
-            Set<String> keys;
-            List<Long> times;
-            NodeInfo n;
-            long takenSince;
-            long now;
+    private boolean syncIfDue() {
+        boolean full;
+        Set<String> keys;
+        List<Long> times;
+        NodeInfo n;
+        long takenSince;
+        long now = clock.nanoTime();
+        lock.lock();
+        try {
+            if (closed) {
+                return false;
+            }
+            if (!firstDone && !cache.hasSynced()) {
+                // A first table with services but no endpoints would flap: look again shortly.
+                runner.retryAfter(NOT_SYNCED_POLL);
+                return false;
+            }
+            if (retryAt != NONE && now - retryAt < 0) {
+                runner.retryAfter(Duration.ofNanos(retryAt - now));
+                return false;
+            }
+            boolean fullDue = nextFull != NONE && now - nextFull >= 0;
+            boolean refusedDue = !refused.isEmpty() && now - nextRefusedRetry >= 0;
+            if (firstDone && !fullRequested && dirty.isEmpty() && !fullDue && !refusedDue) {
+                scheduleNext(now);
+                return false;
+            }
+            full = fullRequested || !firstDone || fullDue;
+            fullRequested = false;
+            if (refusedDue) {
+                dirty.addAll(refused);
+                nextRefusedRetry = now + syncPeriodNanos;
+            }
+            keys = dirty;
+            dirty = new HashSet<>();
+            times = triggers;
+            triggers = new ArrayList<>();
+            n = node;
+            takenSince = pendingSinceMillis;
+            pendingSinceMillis = 0;
+        } finally {
+            lock.unlock();
+        }
+        try {
+            sync(full, keys, times, n);
+            retryAt = NONE;
+            if (full) {
+                nextFull = now + FULL_RESYNC.toNanos();
+            }
+            if (!firstDone) {
+                firstDone = true;
+                firstSync.countDown();
+            }
             lock.lock();
             try {
-                boolean idle = false;
-                while (true) {
-                    if (closed) {
-                        return;
-                    }
-                    now = System.nanoTime();
-                    boolean ready = firstDone || cache.hasSynced();
-                    long runAt = Long.MAX_VALUE;
-                    if (ready) {
-                        boolean pending = fullRequested || !dirty.isEmpty();
-                        if (pending) {
-                            runAt = lastStart + minSyncNanos;
-                        }
-                        runAt = earlier(runAt, nextFull);
-                        if (!refused.isEmpty()) {
-                            runAt = earlier(runAt, nextRefusedRetry);
-                        }
-                        if (retryAt != Long.MIN_VALUE && runAt != Long.MAX_VALUE) {
-                            runAt = later(runAt, retryAt);
-                        }
-                    }
-                    if (runAt != Long.MAX_VALUE && now - runAt >= 0) {
-                        break;
-                    }
-                    if (now - nextIdle >= 0) {
-                        idle = true;
-                        break;
-                    }
-                    long until = earlier(runAt, nextIdle);
-                    long wait = until - now;
-                    if (!ready) {
-                        wait = Math.min(wait, NOT_SYNCED_POLL_NANOS);
-                    }
-                    try {
-                        wake.awaitNanos(Math.max(wait, 1));
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        return;
-                    }
-                }
-                if (idle) {
-                    full = false;
-                    keys = null;
-                    times = null;
-                    n = null;
-                    takenSince = 0;
-                } else {
-                    full = fullRequested || !firstDone || now - nextFull >= 0;
-                    fullRequested = false;
-                    if (!refused.isEmpty() && now - nextRefusedRetry >= 0) {
-                        dirty.addAll(refused);
-                        nextRefusedRetry = now + syncPeriodNanos;
-                    }
-                    keys = dirty;
-                    dirty = new HashSet<>();
-                    times = triggers;
-                    triggers = new ArrayList<>();
-                    n = node;
-                    takenSince = pendingSinceMillis;
-                    pendingSinceMillis = 0;
-                }
+                stats.pendingSince(pendingSinceMillis);
             } finally {
                 lock.unlock();
             }
-            if (keys == null) {
-                idle();
-                nextIdle = System.nanoTime() + IDLE_NANOS;
-                continue;
-            }
-            lastStart = now;
+        } catch (RuntimeException e) {
+            stats.failed();
+            long backoff = Math.max(minSyncNanos, MIN_RETRY_NANOS);
+            log.warn("table sync failed, retrying as a full sync in {} ms: {}", backoff / 1_000_000, e.toString(), e);
+            retryAt = clock.nanoTime() + backoff;
+            lock.lock();
             try {
-                sync(full, keys, times, n);
-                retryAt = Long.MIN_VALUE;
-                if (full) {
-                    nextFull = now + FULL_RESYNC.toNanos();
+                fullRequested = true;
+                dirty.addAll(keys);
+                if (triggers.size() + times.size() <= MAX_PENDING_TRIGGERS) {
+                    triggers.addAll(times);
                 }
-                if (!firstDone) {
-                    firstDone = true;
-                    firstSync.countDown();
+                if (pendingSinceMillis == 0 || (takenSince != 0 && takenSince < pendingSinceMillis)) {
+                    pendingSinceMillis = takenSince == 0 ? clock.currentTimeMillis() : takenSince;
                 }
-                lock.lock();
-                try {
-                    stats.pendingSince(pendingSinceMillis);
-                } finally {
-                    lock.unlock();
-                }
-            } catch (RuntimeException e) {
-                stats.failed();
-                long backoff = Math.max(minSyncNanos, MIN_RETRY_NANOS);
-                log.warn("table sync failed, retrying as a full sync in {} ms: {}", backoff / 1_000_000, e.toString(), e);
-                retryAt = System.nanoTime() + backoff;
-                lock.lock();
-                try {
-                    fullRequested = true;
-                    dirty.addAll(keys);
-                    if (triggers.size() + times.size() <= MAX_PENDING_TRIGGERS) {
-                        triggers.addAll(times);
-                    }
-                    if (pendingSinceMillis == 0 || (takenSince != 0 && takenSince < pendingSinceMillis)) {
-                        pendingSinceMillis = takenSince == 0 ? System.currentTimeMillis() : takenSince;
-                    }
-                    stats.pendingSince(pendingSinceMillis);
-                } finally {
-                    lock.unlock();
-                }
+                stats.pendingSince(pendingSinceMillis);
+            } finally {
+                lock.unlock();
             }
-            if (System.nanoTime() - nextIdle >= 0) {
-                idle();
-                nextIdle = System.nanoTime() + IDLE_NANOS;
-            }
+        }
+        scheduleNext(clock.nanoTime());
+        return true;
+    }
+
+    /** Tells the runner this tracker's next deadline: the end of a back-off, a refused-service retry, the hourly full sync. */
+    private void scheduleNext(long now) {
+        long next = retryAt;
+        if (!refused.isEmpty()) {
+            next = earlier(next, nextRefusedRetry);
+        }
+        next = earlier(next, nextFull);
+        if (next != NONE) {
+            runner.retryAfter(Duration.ofNanos(Math.max(0, next - now)));
         }
     }
 
     private static long earlier(long a, long b) {
-        if (a == Long.MAX_VALUE) return b;
-        if (b == Long.MAX_VALUE) return a;
+        if (a == NONE) return b;
+        if (b == NONE) return a;
         return a - b <= 0 ? a : b;
-    }
-
-    private static long later(long a, long b) {
-        return a - b >= 0 ? a : b;
     }
 
     private void sync(boolean full, Set<String> keys, List<Long> times, NodeInfo n) {
@@ -524,7 +530,7 @@ public final class ChangeTracker implements AutoCloseable {
         state.keySet().removeAll(gone);
         state.putAll(next);
         servicePortCount += portDelta;
-        long endMillis = System.currentTimeMillis();
+        long endMillis = clock.currentTimeMillis();
         for (long t : changeTimes) {
             stats.programmed(endMillis - t);
         }

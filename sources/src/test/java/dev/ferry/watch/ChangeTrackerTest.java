@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.ferry.model.Protocol;
 import dev.ferry.model.ServicePort;
 import dev.ferry.model.ServicePortName;
+import dev.ferry.runner.ManualClock;
 import dev.ferry.select.NodeInfo;
 import dev.ferry.table.ServiceTable;
 import io.fabric8.kubernetes.api.model.Service;
@@ -21,15 +22,22 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The change tracker's loop and diffing, against an in-memory cache and a real ServiceTable. */
+/**
+ * The change tracker's schedule and diffing, against an in-memory cache and a real ServiceTable. The
+ * tracker runs on a {@link ManualClock}: it syncs on the test thread when told of a change or when
+ * the test moves time, so every assertion holds as soon as the call returns and nothing sleeps.
+ */
+@Tag("unit")
 class ChangeTrackerTest {
     @TempDir
     Path dir;
 
     private final FakeCache cache = new FakeCache();
+    private final ManualClock clock = new ManualClock();
     private ServiceTable table;
     private RecordingSink sink;
     private ChangeTracker tracker;
@@ -81,9 +89,9 @@ class ChangeTrackerTest {
     }
 
     private void start(SyncPeriods periods) throws InterruptedException {
-        tracker = new ChangeTracker(cache, sink, periods, new NodeInfo("node-a", ""));
+        tracker = new ChangeTracker(cache, sink, periods, new NodeInfo("node-a", ""), clock);
         tracker.start();
-        assertTrue(tracker.awaitFirstSync(Duration.ofSeconds(20)), "first sync within 20 s");
+        assertTrue(tracker.awaitFirstSync(Duration.ZERO), "the first sync ran at start");
     }
 
     private static ServicePortName http(String name) {
@@ -95,14 +103,16 @@ class ChangeTrackerTest {
         cache.synced = false;
         cache.put("web", "10.96.0.1", "10.1.0.1");
         tracker = new ChangeTracker(cache, sink, new SyncPeriods(Duration.ZERO, Duration.ofSeconds(30)),
-                new NodeInfo("node-a", ""));
+                new NodeInfo("node-a", ""), clock);
         tracker.start();
         tracker.serviceChanged("default/web");
-        assertFalse(tracker.awaitFirstSync(Duration.ofMillis(200)), "no sync before the cache has synced");
+        clock.advance(Duration.ofMinutes(2));
+        assertFalse(tracker.awaitFirstSync(Duration.ZERO), "no sync before the cache has synced");
         assertTrue(sink.updates.isEmpty(), "nothing handed to the sink: " + sink.updates);
 
         cache.synced = true;
-        assertTrue(tracker.awaitFirstSync(Duration.ofSeconds(20)));
+        clock.advance(Duration.ofMillis(20));
+        assertTrue(tracker.awaitFirstSync(Duration.ZERO), "synced within 20 ms of the cache");
         TableUpdate first = sink.updates.get(0);
         assertTrue(first.full(), "the first update is full");
         assertEquals(1, first.ports().get(0).endpoints().size(), "with its endpoints, not an empty service");
@@ -119,7 +129,7 @@ class ChangeTrackerTest {
         cache.put("b", "10.96.0.2", "10.1.0.2", "10.1.0.22");
         tracker.serviceChanged("default/a"); // a relist touches it, but nothing changed
         tracker.serviceChanged("default/b");
-        sink.await("b updated", () -> sink.contents().get(http("b")).endpoints().size() == 2);
+        assertEquals(2, sink.contents().get(http("b")).endpoints().size(), "b updated");
         List<TableUpdate> after = sink.updates.subList(before, sink.updates.size());
         for (TableUpdate u : after) {
             assertFalse(u.full(), "no full sync was due");
@@ -141,11 +151,11 @@ class ChangeTrackerTest {
         cache.put("b", "10.96.0.2", "10.1.0.2", "10.1.0.22");
         tracker.serviceChanged("default/a"); // touched, unchanged: not a write
         tracker.serviceChanged("default/b");
-        sink.await("b updated", () -> s.portsUpdated() == 1);
+        assertEquals(1, s.portsUpdated(), "b updated");
         cache.services.remove("default/a");
         cache.slices.remove("default/a");
         tracker.serviceChanged("default/a");
-        sink.await("a removed", () -> s.portsRemoved() == 1);
+        assertEquals(1, s.portsRemoved(), "a removed");
         assertEquals(List.of(2L, 1L, 1L), List.of(s.portsAdded(), s.portsUpdated(), s.portsRemoved()));
     }
 
@@ -157,8 +167,7 @@ class ChangeTrackerTest {
         long syncs = tracker.stats().syncs();
         for (int i = 0; i < 5; i++) {
             tracker.serviceChanged("default/a");
-            long target = syncs + 1;
-            sink.await("a sync", () -> tracker.stats().syncs() >= target);
+            assertEquals(syncs + 1, tracker.stats().syncs(), "a sync for each event");
             syncs = tracker.stats().syncs();
         }
         assertEquals(updates, sink.updates.size(), "a relist of unchanged objects reaches no sink");
@@ -175,8 +184,13 @@ class ChangeTrackerTest {
         for (int i = 0; i < 50; i++) {
             cache.put("s" + i, "10.96.1." + (i + 1), "10.2.0." + (i + 1), "10.3.0." + (i + 1));
             tracker.serviceChanged("default/s" + i);
+            clock.advance(Duration.ofMillis(10));
         }
-        sink.await("all 50 updated", () -> sink.contents().values().stream().allMatch(sp -> sp.endpoints().size() == 2));
+        assertEquals(syncsBefore, tracker.stats().syncs(), "held back: the first sync was less than 2 s ago");
+        clock.advance(Duration.ofMillis(1499));
+        assertEquals(syncsBefore, tracker.stats().syncs(), "not before minSyncPeriod");
+        clock.advance(Duration.ofMillis(1));
+        assertTrue(sink.contents().values().stream().allMatch(sp -> sp.endpoints().size() == 2), "all 50 updated");
         assertEquals(syncsBefore + 1, tracker.stats().syncs(), "one sync for the burst (minSyncPeriod 2 s)");
         assertEquals(before + 1, sink.updates.size());
         assertEquals(50, sink.updates.get(before).ports().size());
@@ -190,7 +204,7 @@ class ChangeTrackerTest {
         cache.services.remove("default/a");
         cache.slices.remove("default/a");
         tracker.serviceChanged("default/a");
-        sink.await("a removed", () -> !sink.contents().containsKey(http("a")));
+        assertFalse(sink.contents().containsKey(http("a")), "a removed");
         assertEquals(List.of(http("a")), sink.removals);
         assertEquals(1, tracker.stats().servicePorts());
     }
@@ -201,9 +215,9 @@ class ChangeTrackerTest {
         cache.put("b", "10.96.0.2", "10.1.0.2");
         start(new SyncPeriods(Duration.ZERO, Duration.ofMillis(100)));
         int before = sink.updates.size();
-        // The tracker calls idle() once a second: two calls span at least ten sync periods.
         long idles = sink.idles.get();
-        sink.await("two idle calls", () -> sink.idles.get() >= idles + 2);
+        clock.advance(Duration.ofSeconds(2)); // twenty sync periods
+        assertEquals(idles + 2, sink.idles.get(), "the sink's idle work ran once a second meanwhile");
         assertEquals(1, tracker.stats().fullSyncs(), "only the first sync was full");
         assertEquals(before, sink.updates.size(), "nothing handed to the table: " + sink.updates.subList(before, sink.updates.size()));
     }
@@ -218,9 +232,11 @@ class ChangeTrackerTest {
         String loser = aWon ? "b" : "a";
         assertFalse(sink.contents().containsKey(http(loser)), "refused: " + sink.contents().keySet());
         int before = sink.updates.size();
-        long idles = sink.idles.get();
-        sink.await("two idle calls", () -> sink.idles.get() >= idles + 2);
-        assertTrue(sink.updates.size() > before, "the refused service was retried");
+        clock.advance(Duration.ofMillis(99));
+        assertEquals(before, sink.updates.size(), "no retry before the sync period");
+        clock.advance(Duration.ofMillis(1));
+        clock.advance(Duration.ofMillis(100));
+        assertEquals(before + 2, sink.updates.size(), "the refused service was retried every sync period");
         for (TableUpdate u : sink.updates.subList(before, sink.updates.size())) {
             assertFalse(u.full(), "a retry is partial");
             assertEquals(List.of(http(loser)), u.ports().stream().map(ServicePort::name).toList(), "only the refused one");
@@ -229,10 +245,10 @@ class ChangeTrackerTest {
         cache.services.remove("default/" + winner);
         cache.slices.remove("default/" + winner);
         tracker.serviceChanged("default/" + winner);
-        sink.await(loser + " stored once " + winner + " is gone", () -> sink.contents().containsKey(http(loser)));
+        clock.advance(Duration.ofMillis(100));
+        assertTrue(sink.contents().containsKey(http(loser)), loser + " stored at the retry after " + winner + " is gone");
         int settled = sink.updates.size();
-        long later = sink.idles.get();
-        sink.await("two idle calls", () -> sink.idles.get() >= later + 2);
+        clock.advance(Duration.ofSeconds(2));
         assertEquals(settled, sink.updates.size(), "no more retries once stored");
     }
 
@@ -243,30 +259,35 @@ class ChangeTrackerTest {
         sink.failNext = new IllegalStateException("disk on fire");
         cache.put("a", "10.96.0.1", "10.1.0.1", "10.1.0.2");
         tracker.serviceChanged("default/a");
-        sink.await("retry applied", () -> sink.contents().get(http("a")).endpoints().size() == 2);
         assertEquals(1, tracker.stats().failedSyncs());
+        assertTrue(tracker.stats().oldestPendingChangeMillis() > 0, "the change is still pending");
+        clock.advance(Duration.ofMillis(999));
+        tracker.serviceChanged("default/a"); // another event does not cut the back-off short
+        assertEquals(1, sink.contents().get(http("a")).endpoints().size(), "no retry before 1 s");
+        clock.advance(Duration.ofMillis(1));
+        assertEquals(2, sink.contents().get(http("a")).endpoints().size(), "retry applied");
         assertTrue(sink.updates.get(sink.updates.size() - 1).full(), "the retry is a full sync");
-        sink.await("nothing pending after the retry", () -> tracker.stats().oldestPendingChangeMillis() == 0);
+        assertEquals(0, tracker.stats().oldestPendingChangeMillis(), "nothing pending after the retry");
     }
 
     @Test
     void networkProgrammingLatencyIsMeasuredFromTheTriggerTimeButNotForChangesBeforeStart() throws Exception {
         cache.put("a", "10.96.0.1", "10.1.0.1");
-        long beforeStart = System.currentTimeMillis() - 60_000;
+        long beforeStart = clock.currentTimeMillis() - 60_000;
         start(new SyncPeriods(Duration.ZERO, Duration.ofMinutes(10)));
         cache.put("a", "10.96.0.1", "10.1.0.1", "10.1.0.2");
         tracker.serviceChanged("default/a", beforeStart);
-        sink.await("stale trigger synced", () -> sink.contents().get(http("a")).endpoints().size() == 2);
+        assertEquals(2, sink.contents().get(http("a")).endpoints().size(), "stale trigger synced");
         assertEquals(0, tracker.stats().networkProgrammingMillis().getTotalCount(), "a change from before start is not timed");
 
-        Thread.sleep(2); // the trigger must be later than the tracker's creation, in millis
-        long trigger = System.currentTimeMillis();
+        clock.advance(Duration.ofMillis(5)); // the trigger must be later than the tracker's creation
+        long trigger = clock.currentTimeMillis();
         cache.put("a", "10.96.0.1", "10.1.0.1", "10.1.0.2", "10.1.0.3");
+        clock.advance(Duration.ofMillis(7)); // the API event reaches the tracker 7 ms after the change
         tracker.serviceChanged("default/a", trigger);
-        sink.await("latency recorded", () -> tracker.stats().networkProgrammingMillis().getTotalCount() == 1);
-        assertTrue(tracker.stats().lastSyncMillis() >= trigger);
-        assertTrue(tracker.stats().networkProgrammingMillis().getMaxValue() <= tracker.stats().lastSyncMillis() - trigger,
-                "measured up to the sync that wrote it");
+        assertEquals(1, tracker.stats().networkProgrammingMillis().getTotalCount(), "latency recorded");
+        assertEquals(trigger + 7, tracker.stats().lastSyncMillis());
+        assertEquals(7, tracker.stats().networkProgrammingMillis().getMaxValue(), "measured up to the sync that wrote it");
     }
 
     @Test
@@ -295,7 +316,7 @@ class ChangeTrackerTest {
         start(new SyncPeriods(Duration.ZERO, Duration.ofMinutes(10)));
         assertEquals(List.of(true, true), clusterFlags(), "no zone yet: every endpoint");
         tracker.nodeChanged(new NodeInfo("node-a", "z2"));
-        sink.await("z2 only", () -> clusterFlags().equals(List.of(false, true)));
+        assertEquals(List.of(false, true), clusterFlags(), "z2 only");
     }
 
     private List<Boolean> clusterFlags() {

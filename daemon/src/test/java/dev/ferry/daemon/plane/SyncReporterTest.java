@@ -9,6 +9,7 @@ import dev.ferry.rules.Backoff;
 import dev.ferry.rules.RuleSyncer;
 import dev.ferry.rules.SyncLoop;
 import dev.ferry.rules.SyncReport;
+import dev.ferry.runner.ManualClock;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -18,7 +19,6 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
@@ -120,26 +120,31 @@ class SyncReporterTest {
             }
             return new SyncReport(full, 0, 0, 0, List.of());
         };
+        ManualClock clock = new ManualClock(); // the loop syncs on this thread when asked or when time passes
         try (SyncLoop loop = new SyncLoop("iptables", syncer, Duration.ofHours(1),
-                new Backoff(Duration.ofMillis(5), Duration.ofMillis(20)))) {
+                new Backoff(Duration.ofMillis(5), Duration.ofMillis(20)), clock)) {
             SyncReporter r = new SyncReporter(metrics, health, now::get, loop::generationApplied);
             loop.onApplied(r::ruleApplied);
             health.require("rules", SyncReporter.rulesApplied("iptables", loop.counters(), loop::lastError));
             metrics.ruleSync(loop.counters());
             loop.start();
             r.offered(loop.update(List.of()));
-            await("three refused applies", () -> calls.get() >= SyncReporter.RULE_FAILURES_UNHEALTHY);
-            await("the condition failing", () -> health.check(true).status() == 503);
+            assertEquals(1, calls.get(), "the first apply, refused");
+            assertEquals(200, health.check(true).status(), "one refused apply is not yet unhealthy");
+            clock.advance(Duration.ofMillis(5 + 10)); // two retries with back-off
+            assertEquals(SyncReporter.RULE_FAILURES_UNHEALTHY, calls.get());
+            assertEquals(503, health.check(true).status(), "the condition fails");
             String body = health.check(true).body();
             assertTrue(body.contains("rules: iptables rules failed to apply") && body.contains("line 7 failed"), body);
-            assertTrue(sample(metrics, "ferry_rule_sync_failures_total") >= 3);
+            assertEquals(3.0, sample(metrics, "ferry_rule_sync_failures_total"));
             assertEquals(0.0, sample(metrics, "kubeproxy_sync_proxy_rules_duration_seconds_count"), "a refused apply is no sync");
 
             refuse.set(false);
-            await("health back once an apply succeeds", () -> health.check(true).status() == 200);
+            clock.advance(Duration.ofMillis(20));
+            assertEquals(200, health.check(true).status(), "health back once an apply succeeds");
             assertEquals(0, loop.counters().consecutiveFailures.get());
             assertNull(loop.lastError());
-            assertTrue(sample(metrics, "kubeproxy_sync_proxy_rules_duration_seconds_count") >= 1);
+            assertEquals(1.0, sample(metrics, "kubeproxy_sync_proxy_rules_duration_seconds_count"));
         }
     }
 
@@ -147,7 +152,7 @@ class SyncReporterTest {
     void driftWhoseRepairTheKernelKeepsRefusingFailsHealthAndACleanCheckCountsAsAPartialSync() throws Exception {
         AtomicBoolean refuse = new AtomicBoolean();
         AtomicBoolean drifted = new AtomicBoolean();
-        java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong();
+        ManualClock clock = new ManualClock();
         RuleSyncer syncer = new RuleSyncer() {
             @Override
             public SyncReport sync(List<dev.ferry.model.ServicePort> ports, boolean full) throws ApplyException {
@@ -163,44 +168,33 @@ class SyncReporterTest {
             }
         };
         try (SyncLoop loop = new SyncLoop("nftables", syncer, Duration.ofSeconds(30),
-                new Backoff(Duration.ofMillis(5), Duration.ofMillis(20)), clock::get)) {
+                new Backoff(Duration.ofMillis(5), Duration.ofMillis(20)), clock)) {
             SyncReporter r = new SyncReporter(metrics, health, now::get, loop::generationApplied);
             loop.onApplied(r::ruleApplied);
             health.require("rules", SyncReporter.rulesApplied("nftables", loop.counters(), loop::lastError));
             metrics.ruleSync(loop.counters());
             loop.start();
             r.offered(loop.update(List.of()));
-            await("the first sync", () -> loop.generationApplied() >= 1);
+            assertEquals(1, loop.generationApplied(), "the first sync");
 
-            clock.addAndGet(Duration.ofSeconds(30).toNanos());
-            loop.poke();
-            await("a clean periodic check", () -> loop.counters().verifiedSyncs.get() == 1);
-            await("counted as a partial sync", () -> {
-                try {
-                    return sample(metrics, "kubeproxy_sync_partial_proxy_rules_duration_seconds_count") == 1.0;
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
+            clock.advance(Duration.ofSeconds(30));
+            assertEquals(1, loop.counters().verifiedSyncs.get(), "a clean periodic check");
+            assertEquals(1.0, sample(metrics, "kubeproxy_sync_partial_proxy_rules_duration_seconds_count"),
+                    "counted as a partial sync");
             assertEquals(1.0, sample(metrics, "ferry_rule_sync_periodic_checks_total"));
 
             drifted.set(true);
             refuse.set(true);
-            await("three refused repairs", () -> {
-                clock.addAndGet(Duration.ofSeconds(30).toNanos());
-                loop.poke();
-                return loop.counters().consecutiveFailures.get() >= SyncReporter.RULE_FAILURES_UNHEALTHY;
-            });
-            await("the condition failing", () -> health.check(true).status() == 503);
+            clock.advance(Duration.ofSeconds(30)); // the check finds the drift; its repair is refused
+            clock.advance(Duration.ofMillis(5 + 10)); // and its two retries
+            assertEquals(SyncReporter.RULE_FAILURES_UNHEALTHY, loop.counters().consecutiveFailures.get());
+            assertEquals(503, health.check(true).status(), "the condition fails");
             assertTrue(health.check(true).body().contains("table ferry is busy"), health.check(true).body());
             assertEquals(1.0, sample(metrics, "ferry_rule_sync_drift_repairs_total"));
 
             refuse.set(false);
-            await("health back once the repair succeeds", () -> {
-                clock.addAndGet(Duration.ofSeconds(1).toNanos()); // the retry's back-off passes
-                loop.poke();
-                return health.check(true).status() == 200;
-            });
+            clock.advance(Duration.ofMillis(20)); // the retry's back-off passes
+            assertEquals(200, health.check(true).status(), "health back once the repair succeeds");
         }
     }
 
@@ -213,13 +207,5 @@ class SyncReporterTest {
         c.consecutiveFailures.set(SyncReporter.RULE_FAILURES_UNHEALTHY);
         assertEquals("nftables rules failed to apply 3 times in a row (the kernel keeps the previous rules; retrying"
                 + " with back-off): nft: busy", cond.failure());
-    }
-
-    static void await(String what, BooleanSupplier cond) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (!cond.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "not within 10 s: " + what);
-            Thread.sleep(5);
-        }
     }
 }

@@ -41,12 +41,12 @@ class IptablesDriftRepairTest {
              RulesetGeneration gen = RulesetGeneration.open(d.netns);
              SyncLoop loop = d.loop(IptablesSyncer.ipv4(d.tool, OPTS, IptablesBackend.NFT)).start()) {
             long g = loop.update(services());
-            DriftChecks.await("the first sync", () -> loop.generationApplied() >= g);
+            DriftChecks.expect("the first sync", () -> loop.generationApplied() >= g);
             long before = gen.read();
             for (int period = 1; period <= 3; period++) {
                 d.nextPeriod(loop);
                 long want = period;
-                DriftChecks.await("periodic check " + period, () -> loop.counters().verifiedSyncs.get() >= want);
+                DriftChecks.expect("periodic check " + period, () -> loop.counters().verifiedSyncs.get() >= want);
             }
             assertEquals(before, gen.read(), "no nf_tables transaction in three periods");
             assertEquals(1, loop.counters().fullSyncs.get(), loop.counters().toString());
@@ -59,19 +59,19 @@ class IptablesDriftRepairTest {
         try (DriftChecks d = new DriftChecks();
              SyncLoop loop = d.loop(IptablesSyncer.ipv4(d.tool, OPTS, IptablesBackend.NFT)).start()) {
             long g = loop.update(services());
-            DriftChecks.await("the first sync", () -> loop.generationApplied() >= g);
+            DriftChecks.expect("the first sync", () -> loop.generationApplied() >= g);
             String written = natRules(d);
 
             d.inNetns("iptables-nft", "-w", "5", "-t", "nat", "-D", "KUBE-SERVICES", "1");
             assertNotEquals(written, natRules(d), "a rule is gone");
 
             d.nextPeriod(loop);
-            DriftChecks.await("a drift repair", () -> loop.counters().fullSyncs.get() >= 2);
+            DriftChecks.expect("a drift repair", () -> loop.counters().fullSyncs.get() >= 2);
             assertEquals(written, natRules(d), "the rules as Ferry wrote them");
             assertEquals(1, loop.counters().driftRepairs.get(), loop.counters().toString());
 
             d.nextPeriod(loop);
-            DriftChecks.await("the check after the repair", () -> loop.counters().verifiedSyncs.get() >= 1);
+            DriftChecks.expect("the check after the repair", () -> loop.counters().verifiedSyncs.get() >= 1);
             assertEquals(2, loop.counters().fullSyncs.get(), "the repair held: the next period applies nothing");
         }
     }

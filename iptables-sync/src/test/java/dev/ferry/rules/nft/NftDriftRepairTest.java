@@ -32,12 +32,12 @@ class NftDriftRepairTest {
              RulesetGeneration gen = RulesetGeneration.open(d.netns);
              SyncLoop loop = d.loop(new NftSyncer(NftRendererGoldenTest.options(), d.tool)).start()) {
             long g = loop.update(services());
-            DriftChecks.await("the first sync", () -> loop.generationApplied() >= g);
+            DriftChecks.expect("the first sync", () -> loop.generationApplied() >= g);
             long before = gen.read();
             for (int period = 1; period <= 3; period++) {
                 d.nextPeriod(loop);
                 long want = period;
-                DriftChecks.await("periodic check " + period, () -> loop.counters().verifiedSyncs.get() >= want);
+                DriftChecks.expect("periodic check " + period, () -> loop.counters().verifiedSyncs.get() >= want);
             }
             assertEquals(before, gen.read(), "no nf_tables transaction in three periods");
             assertEquals(1, loop.counters().fullSyncs.get(), loop.counters().toString());
@@ -51,20 +51,20 @@ class NftDriftRepairTest {
         try (DriftChecks d = new DriftChecks();
              SyncLoop loop = d.loop(new NftSyncer(NftRendererGoldenTest.options(), d.tool)).start()) {
             long g = loop.update(services());
-            DriftChecks.await("the first sync", () -> loop.generationApplied() >= g);
+            DriftChecks.expect("the first sync", () -> loop.generationApplied() >= g);
             assertTrue(d.succeeds("nft", "get", "element", "ip", "ferry", "service-endpoints-tcp", ELEMENT));
 
             d.inNetns("nft", "delete", "element", "ip", "ferry", "service-endpoints-tcp", ELEMENT);
             assertFalse(d.succeeds("nft", "get", "element", "ip", "ferry", "service-endpoints-tcp", ELEMENT));
 
             d.nextPeriod(loop);
-            DriftChecks.await("a drift repair", () -> loop.counters().fullSyncs.get() >= 2);
+            DriftChecks.expect("a drift repair", () -> loop.counters().fullSyncs.get() >= 2);
             assertTrue(d.succeeds("nft", "get", "element", "ip", "ferry", "service-endpoints-tcp", ELEMENT),
                     "the endpoint element is back");
             assertEquals(1, loop.counters().driftRepairs.get(), loop.counters().toString());
 
             d.nextPeriod(loop);
-            DriftChecks.await("the check after the repair", () -> loop.counters().verifiedSyncs.get() >= 1);
+            DriftChecks.expect("the check after the repair", () -> loop.counters().verifiedSyncs.get() >= 1);
             assertEquals(2, loop.counters().fullSyncs.get(), "the repair held: the next period applies nothing");
         }
     }
@@ -74,11 +74,11 @@ class NftDriftRepairTest {
         try (DriftChecks d = new DriftChecks();
              SyncLoop loop = d.loop(new NftSyncer(NftRendererGoldenTest.options(), d.tool)).start()) {
             long g = loop.update(services());
-            DriftChecks.await("the first sync", () -> loop.generationApplied() >= g);
+            DriftChecks.expect("the first sync", () -> loop.generationApplied() >= g);
             String before = d.inNetns("nft", "list", "table", "ip", "ferry");
             d.inNetns("nft", "flush", "chain", "ip", "ferry", "nat-prerouting");
             d.nextPeriod(loop);
-            DriftChecks.await("a drift repair", () -> loop.counters().fullSyncs.get() >= 2);
+            DriftChecks.expect("a drift repair", () -> loop.counters().fullSyncs.get() >= 2);
             assertEquals(before, d.inNetns("nft", "list", "table", "ip", "ferry"), "the table as Ferry wrote it");
         }
     }
