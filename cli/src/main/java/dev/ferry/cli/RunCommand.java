@@ -320,7 +320,7 @@ final class RunCommand implements Callable<Integer> {
         writeNodeSettings(dir, settings, settings.serviceCidrs());
         DataPlane serviceHealth;
         try {
-            serviceHealth = DataPlane.start(table.reader(), settings, health, metrics, () -> {
+            serviceHealth = DataPlane.start(table, settings, health, metrics, () -> {
                 conntrackTaken.set(true);
                 return conntrack; // possibly still opening: the proxy holds what needs it until then
             });

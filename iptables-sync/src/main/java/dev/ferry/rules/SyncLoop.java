@@ -1,6 +1,8 @@
 package dev.ferry.rules;
 
 import dev.ferry.model.ServicePort;
+import dev.ferry.table.TableChange;
+import dev.ferry.table.TableMirror;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -42,6 +44,12 @@ public final class SyncLoop implements AutoCloseable {
     private final Condition changed = lock.newCondition();
     private final Thread thread;
     private List<ServicePort> pending; // guarded by lock; null = nothing new
+    /** The followed table moved ({@link #offer()}); guarded by lock. */
+    private boolean tableMoved;
+    /** The table this loop follows through its change feed, or null when states are offered as lists. */
+    private TableMirror mirror;
+    /** Whether the syncer's last call succeeded, so the feed's change since then is what it has not seen; loop thread only. */
+    private boolean lastSyncOk;
     private List<ServicePort> current = List.of(); // loop thread only
     private boolean haveState; // loop thread only
     private boolean closed; // guarded by lock
@@ -91,6 +99,36 @@ public final class SyncLoop implements AutoCloseable {
     public SyncLoop start() {
         thread.start();
         return this;
+    }
+
+    /**
+     * Makes this loop follow a service table (call before {@link #start()}): {@link #offer()} then
+     * says the table moved, and before each sync the loop catches up with the table's change feed
+     * on its own thread, reading only the records that changed, and hands the syncer the change with
+     * the whole desired state ({@link RuleSyncer#sync(java.util.NavigableMap, TableChange, boolean)}).
+     */
+    public SyncLoop follow(TableMirror table) {
+        this.mirror = table;
+        return this;
+    }
+
+    /**
+     * The followed table has a new generation (any thread); returns the loop's generation for it, as
+     * {@link #update} does. The loop reads what changed itself, before its next sync.
+     */
+    public long offer() {
+        if (mirror == null) {
+            throw new IllegalStateException("offer() needs a table to follow: call follow() first");
+        }
+        lock.lock();
+        try {
+            tableMoved = true;
+            generationOffered++;
+            changed.signalAll();
+            return generationOffered;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Offers a new desired state (already through the endpoint selector); returns its generation. */
@@ -157,7 +195,7 @@ public final class SyncLoop implements AutoCloseable {
                         if (now - retryAt >= 0) {
                             break;
                         }
-                    } else if (pending != null || (haveState && (resyncRequested || now - nextCheck >= 0))) {
+                    } else if (pending != null || tableMoved || (haveState && (resyncRequested || now - nextCheck >= 0))) {
                         break;
                     }
                     long until = retrying ? retryAt : (haveState ? nextCheck : now + syncPeriod.toNanos());
@@ -172,10 +210,13 @@ public final class SyncLoop implements AutoCloseable {
                 if (closed) {
                     return;
                 }
-                change = pending != null;
+                change = pending != null || tableMoved;
                 if (change) {
-                    current = pending;
+                    if (pending != null) {
+                        current = pending;
+                    }
                     pending = null;
+                    tableMoved = false;
                     haveState = true;
                     gen = generationOffered;
                 }
@@ -214,7 +255,8 @@ public final class SyncLoop implements AutoCloseable {
             boolean full = needFull;
             long started = clock.getAsLong();
             try {
-                SyncReport r = syncer.sync(current, full);
+                SyncReport r = syncOnce(full);
+                lastSyncOk = true;
                 long took = clock.getAsLong() - started;
                 (full ? counters.fullSyncs : counters.partialSyncs).incrementAndGet();
                 counters.rejectedServicePorts.set(r.rejected().size());
@@ -235,6 +277,7 @@ public final class SyncLoop implements AutoCloseable {
                 lastError = null;
                 notifyApplied(gen, full, took);
             } catch (ApplyException | RuntimeException | java.io.IOException e) {
+                lastSyncOk = false;
                 lastError = e.getMessage() == null ? e.toString() : e.getMessage();
                 counters.failures.incrementAndGet();
                 counters.consecutiveFailures.incrementAndGet();
@@ -246,6 +289,22 @@ public final class SyncLoop implements AutoCloseable {
                         d.toMillis(), e.getMessage());
             }
         }
+    }
+
+    /**
+     * One call of the syncer: with the newest offered list, or, when following a table, after
+     * catching up with its feed (the change the syncer is told is everything since its last
+     * successful call; after a failure it is unknown).
+     */
+    private SyncReport syncOnce(boolean full) throws ApplyException, java.io.IOException {
+        if (mirror == null) {
+            return syncer.sync(current, full);
+        }
+        TableChange c = mirror.catchUp();
+        if (!lastSyncOk && !c.full()) {
+            c = TableChange.full(c.from(), c.to());
+        }
+        return syncer.sync(mirror.ports(), c, full);
     }
 
     private void notifyApplied(long gen, boolean full, long nanos) {
