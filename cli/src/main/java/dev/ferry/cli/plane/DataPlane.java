@@ -208,7 +208,7 @@ public final class DataPlane implements AutoCloseable {
             LOG.warn("nodePortAddresses {} match no address of this node: no service health-check ports",
                     settings.nodePortAddresses());
         } else {
-            health = new ServiceHealthServers(reader, settings.nodeName(),
+            health = new ServiceHealthServers(reader, feed, settings.nodeName(),
                     settings.nodePortAddresses().isEmpty() ? List.of() : nodeIps, proxierHealth::healthy);
             closeables.add(health);
         }
