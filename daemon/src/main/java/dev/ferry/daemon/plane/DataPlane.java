@@ -219,7 +219,7 @@ public final class DataPlane implements AutoCloseable {
             if (settings.clusterDomain() != null) {
                 o = o.withClusterDomain(settings.clusterDomain());
             }
-            dns = new DnsServer(reader, o);
+            dns = new DnsServer(reader, feed, o);
             dns.start();
             closeables.add(dns);
             LOG.info("service DNS on {} (udp) and {} (tcp)", dns.udpAddress(), dns.tcpAddress());
