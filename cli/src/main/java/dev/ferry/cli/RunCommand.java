@@ -313,6 +313,7 @@ final class RunCommand implements Callable<Integer> {
         progress.mark("table open");
         DemoBackends backends = new DemoBackends();
         TableSync sync = new TableSync(table, List.of(), metrics, health);
+        metrics.changeFeed(table.changes());
         if (fromFile && source.demo) {
             // the demo's backends follow the table's change feed: started for endpoints that appear
             TableMirror demoPorts = TableMirror.of(table);
