@@ -156,6 +156,7 @@ public final class DataPlane implements AutoCloseable {
                         .withDefaultAlgorithm(settings.defaultAlgorithm()).withServiceInterface(settings.serviceInterface())
                         .withTransport(settings.proxyTransport()).withLimits(settings.proxyLimits());
                 proxy = new UserspaceProxy(reader, o);
+                proxy.followChanges(feed);
                 proxy.onSkipped((servicePort, why) -> skipListener.accept(servicePort, why));
                 closeables.add(0, proxy);
                 proxy.start();
