@@ -8,9 +8,12 @@ import dev.ferry.conntrack.ConntrackConfig;
 import dev.ferry.conntrack.ConntrackState;
 import dev.ferry.proxy.ProxyOptions;
 import dev.ferry.proxy.UserspaceProxy;
-import dev.ferry.select.EndpointSelector;
 import dev.ferry.select.NodeInfo;
+import dev.ferry.source.FileCluster;
 import dev.ferry.source.FileSource;
+import dev.ferry.source.ManifestReader;
+import dev.ferry.watch.ChangeTracker;
+import dev.ferry.watch.SyncPeriods;
 import dev.ferry.table.ServiceTable;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -19,7 +22,6 @@ import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -63,11 +65,7 @@ final class CdsTrainingCommand implements Callable<Integer> {
             if (kernel) {
                 ServiceTable table = ServiceTable.create(dir, 1 << 20, ServiceTable.DEFAULT_GRACE_MILLIS, System::currentTimeMillis);
                 try (TableSync sync = new TableSync(table, List.of(), metrics, health)) {
-                    try (FileSource files = new FileSource(file, Duration.ofHours(1), snapshot ->
-                            sync.apply(EndpointSelector.selectAll(snapshot.ports(), new NodeInfo("demo-node", "")))
-                                    .orTimeout(30, TimeUnit.SECONDS).join())) {
-                        files.start();
-                    }
+                    trainFileSource(sync, file);
                     trainApiWatcher(sync);
                 }
             } else try (ConntrackState ct = ConntrackState.open(dir, ConntrackConfig.DEFAULTS)) {
@@ -79,11 +77,7 @@ final class CdsTrainingCommand implements Callable<Integer> {
                             ProxyOptions.defaults().withConntrack(ct).withNodePortAddresses(List.of()))) {
                         proxy.start();
                     }
-                    try (FileSource files = new FileSource(file, Duration.ofHours(1), snapshot ->
-                            sync.apply(EndpointSelector.selectAll(snapshot.ports(), new NodeInfo("demo-node", "")))
-                                    .orTimeout(30, TimeUnit.SECONDS).join())) {
-                        files.start();
-                    }
+                    trainFileSource(sync, file);
                     trainApiWatcher(sync);
                 }
             }
@@ -103,6 +97,20 @@ final class CdsTrainingCommand implements Callable<Integer> {
             deleteTree(dir);
         }
         return 0;
+    }
+
+    /** `run --source`'s pipeline, as the daemon runs it: the file's objects feed the change tracker, which writes the table. */
+    private static void trainFileSource(TableSync sync, Path file) throws Exception {
+        NodeInfo node = new NodeInfo("demo-node", "");
+        FileCluster objects = new FileCluster(node.name(), cache -> new ChangeTracker(cache, sync.sink(), SyncPeriods.DEFAULTS, node));
+        ChangeTracker tracker = objects.tracker();
+        tracker.start();
+        try (FileSource files = new FileSource(file, Duration.ofHours(1), ManifestReader.Limits.DEFAULTS, objects)) {
+            files.start();
+            tracker.awaitFirstSync(Duration.ofSeconds(30));
+        } finally {
+            tracker.close();
+        }
     }
 
     /**

@@ -16,8 +16,11 @@ import dev.ferry.model.Cidr;
 import dev.ferry.daemon.http.ProxierHealth;
 import dev.ferry.daemon.http.ProxyMetrics;
 import dev.ferry.daemon.http.StatusServers;
-import dev.ferry.model.ServicePort;
-import dev.ferry.select.EndpointSelector;
+import dev.ferry.source.FileCluster;
+import dev.ferry.table.TableChange;
+import dev.ferry.table.TableMirror;
+import dev.ferry.watch.ChangeTracker;
+import dev.ferry.watch.SyncPeriods;
 import dev.ferry.select.NodeInfo;
 import dev.ferry.source.FileSource;
 import dev.ferry.source.ManifestReader;
@@ -32,7 +35,6 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -53,6 +55,8 @@ final class RunCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
     /** How long `nodePortAddresses: [primary]` waits for this node's Node object at start-up. */
     private static final java.time.Duration PRIMARY_IP_WAIT = java.time.Duration.ofSeconds(30);
+    /** How long `run --source` waits for the first table write after reading the file before it goes on (logging why). */
+    private static final java.time.Duration FIRST_FILE_SYNC_WAIT = java.time.Duration.ofSeconds(30);
 
     static final class Source {
         @Option(names = "--source", paramLabel = "FILE",
@@ -308,11 +312,18 @@ final class RunCommand implements Callable<Integer> {
         ServiceTable table = ServiceTable.create(dir, tableSize, ServiceTable.DEFAULT_GRACE_MILLIS, System::currentTimeMillis);
         progress.mark("table open");
         DemoBackends backends = new DemoBackends();
-        List<Consumer<List<ServicePort>>> listeners = new ArrayList<>();
+        TableSync sync = new TableSync(table, List.of(), metrics, health);
+        metrics.changeFeed(table.changes());
         if (fromFile && source.demo) {
-            listeners.add(backends::ensureServing);
+            // the demo's backends follow the table's change feed: started for endpoints that appear
+            TableMirror demoPorts = TableMirror.of(table);
+            sync.afterEveryWrite(() -> {
+                TableChange c = demoPorts.catchUp();
+                if (!c.isEmpty()) {
+                    backends.ensureServing(List.copyOf(demoPorts.ports().values()));
+                }
+            });
         }
-        TableSync sync = new TableSync(table, listeners, metrics, health);
         boolean demo = fromFile && source.demo;
         DataPlane.Settings settings = planeSettings(config, kind, dir, node, demo, primaryCidrs, nodeIps);
         if (demo && settings.dnsBind() != null) {
@@ -322,7 +333,7 @@ final class RunCommand implements Callable<Integer> {
         writeNodeSettings(dir, settings, settings.serviceCidrs());
         DataPlane serviceHealth;
         try {
-            serviceHealth = DataPlane.start(table.reader(), settings, health, metrics, () -> {
+            serviceHealth = DataPlane.start(table, settings, health, metrics, () -> {
                 conntrackTaken.set(true);
                 return conntrack; // possibly still opening: the proxy holds what needs it until then
             });
@@ -351,21 +362,40 @@ final class RunCommand implements Callable<Integer> {
         AutoCloseable running;
         try {
             if (fromFile) {
-                // Waits for the write, so that a failed one reaches the source: it logs it and retries.
+                // The same pipeline as the API watch: the file's objects are the change tracker's cache, and
+                // the tracker converts the Services that changed, selects endpoints for this node (the
+                // file's Node object gives its zone) and writes the table, retrying a failed write itself.
+                SyncPeriods periods = new SyncPeriods(config.minSyncPeriod(), config.syncPeriod());
+                FileCluster objects = new FileCluster(node, cache -> new ChangeTracker(cache, sync.sink(), periods, nodeInfo));
+                ChangeTracker tracker = objects.tracker();
+                health.followPending(() -> tracker.stats().oldestPendingChangeMillis());
+                metrics.clusterWatch(tracker.stats());
+                sync.afterEveryWrite(() -> metrics.rejections(tracker.rejectionsNow()));
+                // A damaged table is rebuilt empty; the tracker then writes everything again.
+                sync.afterRebuild(tracker::requestFullSync);
                 FileSource files = new FileSource(file, FileSource.DEFAULT_POLL,
-                        ManifestReader.Limits.DEFAULTS.withMaxBytes(sourceMaxBytes), snapshot -> {
-                    if (!progress.isServed()) {
-                        progress.mark("source read");
-                    }
-                    metrics.rejections(snapshot.rejections());
-                    // the file's Node object, when it has one, gives this node's zone (as the API source's watch does)
-                    NodeInfo self = snapshot.nodes().isEmpty() ? nodeInfo : dev.ferry.convert.NodeInfos.of(node, snapshot.nodes());
-                    sync.apply(EndpointSelector.selectAll(snapshot.ports(), self)).join();
-                });
+                        ManifestReader.Limits.DEFAULTS.withMaxBytes(sourceMaxBytes), objects);
                 metrics.fileSource(files::errorCount);
                 metrics.fileSourceApplyFailures(files::deliveryFailures);
-                files.start();
-                running = files;
+                tracker.start();
+                try {
+                    files.start();
+                    progress.mark("source read");
+                    if (!tracker.awaitFirstSync(FIRST_FILE_SYNC_WAIT)) {
+                        LOG.warn("--source {}: the table is not written {} s after the file was read; still trying", file,
+                                FIRST_FILE_SYNC_WAIT.toSeconds());
+                    }
+                } catch (Exception e) {
+                    tracker.close();
+                    throw e;
+                }
+                running = () -> {
+                    try {
+                        files.close();
+                    } finally {
+                        tracker.close();
+                    }
+                };
             } else {
                 ClusterSource cluster = ClusterSource.create(api, apiOrigin, node, config, sync.sink(), health, metrics);
                 if (serviceHealth.healthServers() != null) {

@@ -236,7 +236,7 @@ class RunKubeconfigTest {
             for (String name : List.of("kubeproxy_sync_proxy_rules_duration_seconds_count", "kubeproxy_sync_full_proxy_rules_duration_seconds_count",
                     "kubeproxy_sync_proxy_rules_last_timestamp_seconds", "kubeproxy_network_programming_duration_seconds_count",
                     "kubeproxy_proxy_healthz_total{code=\"200\"}", "ferry_object_rejections_total", "ferry_rejected_objects_current",
-                    "ferry_service_table_endpoints 1.0")) {
+                    "ferry_service_table_endpoints 1.0", "ferry_change_feed_full_changes_total", "ferry_change_feed_names")) {
                 assertTrue(m.body().contains(name), "missing " + name + " in\n" + m.body());
             }
 

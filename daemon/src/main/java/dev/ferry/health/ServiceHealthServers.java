@@ -2,9 +2,12 @@ package dev.ferry.health;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.ferry.model.ServicePortName;
 import dev.ferry.model.ServiceType;
 import dev.ferry.model.TrafficPolicy;
+import dev.ferry.table.ChangeFeed;
 import dev.ferry.table.ServicePortView;
+import dev.ferry.table.TableChange;
 import dev.ferry.table.ServiceTableReader;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -56,6 +59,16 @@ public final class ServiceHealthServers implements AutoCloseable {
 
     private record Instance(int port, List<HttpServer> servers) {}
 
+    /** What one LoadBalancer service port with externalTrafficPolicy Local asks for: its service, port and local ready IPs. */
+    private record Wanted(String service, int port, Set<String> localIps) {}
+
+    /** The table's change feed, or null: then every sync walks the whole table. */
+    private final ChangeFeed feed;
+    /** Generation of the table {@link #wanted} reflects. Guarded by this. */
+    private long cursor = ChangeFeed.START;
+    /** The health-checked service ports, by name, as of {@link #cursor}. Guarded by this. */
+    private final Map<ServicePortName, Wanted> wanted = new HashMap<>();
+
     /**
      * @param bindAddresses the node addresses allowed by nodePortAddresses; empty means every address
      *     (0.0.0.0 and ::, as kube-proxy listens when nodePortAddresses matches all)
@@ -63,7 +76,17 @@ public final class ServiceHealthServers implements AutoCloseable {
      */
     public ServiceHealthServers(ServiceTableReader table, String nodeName, List<InetAddress> bindAddresses,
                                 BooleanSupplier proxyHealthy) {
+        this(table, null, nodeName, bindAddresses, proxyHealthy);
+    }
+
+    /**
+     * As {@link #ServiceHealthServers(ServiceTableReader, String, List, BooleanSupplier)}, following the
+     * table's change feed: a sync reads only the service ports written or removed since the last one.
+     */
+    public ServiceHealthServers(ServiceTableReader table, ChangeFeed feed, String nodeName, List<InetAddress> bindAddresses,
+                                BooleanSupplier proxyHealthy) {
         this.table = Objects.requireNonNull(table);
+        this.feed = feed;
         this.nodeName = nodeName == null ? "" : nodeName;
         this.bindAddresses = List.copyOf(bindAddresses);
         this.proxyHealthy = proxyHealthy;
@@ -82,27 +105,45 @@ public final class ServiceHealthServers implements AutoCloseable {
         this.bindFailureListener = Objects.requireNonNull(listener);
     }
 
-    /** Opens, keeps or closes servers so that they match the table; updates every count. Writer thread only. */
+    /**
+     * Opens, keeps or closes servers so that they match the table; updates every count. Writer thread
+     * only. With the change feed, only the service ports written or removed since the last call are
+     * read from the table (the whole table when the feed cannot tell).
+     */
     public synchronized void sync() {
-        Map<String, Integer> wantedPorts = new HashMap<>();
-        Map<String, Set<String>> localIps = new HashMap<>();
+        TableChange change = feed == null ? null : feed.since(cursor);
         ServicePortView v = new ServicePortView();
-        table.forEach(v, view -> {
-            if (view.type() != ServiceType.LOAD_BALANCER || view.externalTrafficPolicy() != TrafficPolicy.LOCAL
-                    || view.healthCheckNodePort() == 0) {
-                return;
+        if (change == null || change.full()) {
+            wanted.clear();
+            table.forEach(v, view -> {
+                Wanted w = wantedOf(view);
+                if (w != null) {
+                    wanted.put(view.servicePortName(), w);
+                }
+            });
+        } else {
+            for (ServicePortName n : change.removed()) {
+                wanted.remove(n);
             }
-            String key = view.namespace() + "/" + view.name();
-            wantedPorts.put(key, view.healthCheckNodePort());
-            Set<String> ips = localIps.computeIfAbsent(key, k -> new HashSet<>());
-            // kube-proxy counts distinct IPs of this node's ready endpoints over all the service's ports;
-            // terminating endpoints do not count: the node should fail the check while it drains.
-            for (int i = 0, n = view.endpointCount(); i < n; i++) {
-                if (view.endpointReady(i) && nodeName.equals(view.endpointNodeName(i))) {
-                    ips.add(view.endpointAddress(i).getHostAddress());
+            for (ServicePortName n : change.changed()) {
+                Wanted w = table.lookup(n.namespace(), n.name(), n.portName(), n.protocol(), v) ? wantedOf(v) : null;
+                if (w == null) {
+                    wanted.remove(n);
+                } else {
+                    wanted.put(n, w);
                 }
             }
-        });
+        }
+        if (change != null) {
+            cursor = change.to();
+        }
+        Map<String, Integer> wantedPorts = new HashMap<>();
+        Map<String, Set<String>> localIps = new HashMap<>();
+        for (Wanted w : wanted.values()) {
+            wantedPorts.put(w.service(), w.port());
+            // kube-proxy counts distinct IPs of this node's ready endpoints over all the service's ports
+            localIps.computeIfAbsent(w.service(), k -> new HashSet<>()).addAll(w.localIps());
+        }
         for (var it = instances.entrySet().iterator(); it.hasNext(); ) {
             var e = it.next();
             Integer port = wantedPorts.get(e.getKey());
@@ -120,6 +161,22 @@ public final class ServiceHealthServers implements AutoCloseable {
                 open(e.getKey(), e.getValue());
             }
         }
+    }
+
+    /** What a service port asks of the health-check servers, or null when it is not a LoadBalancer with externalTrafficPolicy Local. */
+    private Wanted wantedOf(ServicePortView view) {
+        if (view.type() != ServiceType.LOAD_BALANCER || view.externalTrafficPolicy() != TrafficPolicy.LOCAL
+                || view.healthCheckNodePort() == 0) {
+            return null;
+        }
+        Set<String> ips = new HashSet<>();
+        // terminating endpoints do not count: the node should fail the check while it drains.
+        for (int i = 0, n = view.endpointCount(); i < n; i++) {
+            if (view.endpointReady(i) && nodeName.equals(view.endpointNodeName(i))) {
+                ips.add(view.endpointAddress(i).getHostAddress());
+            }
+        }
+        return new Wanted(view.namespace() + "/" + view.name(), view.healthCheckNodePort(), ips);
     }
 
     private void open(String service, int port) {

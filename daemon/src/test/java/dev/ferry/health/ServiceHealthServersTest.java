@@ -66,7 +66,8 @@ class ServiceHealthServersTest {
     @BeforeEach
     void start() throws Exception {
         table = ServiceTable.create(dir, 16L << 20, 1000, System::currentTimeMillis);
-        servers = new ServiceHealthServers(table.reader(), "me", List.of(LOOPBACK), proxyHealthy::get);
+        // as the daemon runs it: following the table's change feed
+        servers = new ServiceHealthServers(table.reader(), table.changes(), "me", List.of(LOOPBACK), proxyHealthy::get);
         port = freePort();
     }
 
@@ -104,6 +105,31 @@ class ServiceHealthServersTest {
         assertEquals(503, get(port).statusCode(), "a terminating local endpoint does not keep the node in rotation");
         table.put(lb("web", TrafficPolicy.LOCAL, port, "me", "other"));
         servers.sync();
+        assertEquals(200, get(port).statusCode());
+    }
+
+    @Test
+    void withoutTheFeedEverySyncReadsTheWholeTableWithTheSameAnswers() throws Exception {
+        servers.close();
+        servers = new ServiceHealthServers(table.reader(), "me", List.of(LOOPBACK), proxyHealthy::get);
+        table.put(lb("web", TrafficPolicy.LOCAL, port, "me", "other"));
+        servers.sync();
+        assertEquals(200, get(port).statusCode());
+        table.put(lb("web", TrafficPolicy.LOCAL, port, "other"));
+        servers.sync();
+        assertEquals(503, get(port).statusCode());
+    }
+
+    @Test
+    void aServiceThatBecomesLocalGetsItsServerAndOneThatStopsBeingLocalLosesIt() throws Exception {
+        table.put(lb("web", TrafficPolicy.CLUSTER, 0, "me"));
+        table.put(lb("apis", TrafficPolicy.LOCAL, freePort(), "me"));
+        servers.sync();
+        assertEquals(java.util.Set.of("shop/apis"), servers.servedPorts().keySet());
+        table.put(lb("web", TrafficPolicy.LOCAL, port, "me"));
+        table.put(lb("apis", TrafficPolicy.CLUSTER, 0, "me"));
+        servers.sync();
+        assertEquals(java.util.Map.of("shop/web", port), servers.servedPorts());
         assertEquals(200, get(port).statusCode());
     }
 

@@ -1,8 +1,12 @@
 package dev.ferry.rules;
 
 import dev.ferry.model.ServicePort;
+import dev.ferry.model.ServicePortName;
+import dev.ferry.table.TableChange;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.NavigableMap;
 
 /**
  * One kernel rule backend (iptables, nftables, IPVS) as the {@link SyncLoop} drives it. Called from
@@ -18,6 +22,19 @@ public interface RuleSyncer {
      * @return what was done, for logs and metrics
      */
     SyncReport sync(List<ServicePort> ports, boolean full) throws ApplyException, IOException;
+
+    /**
+     * As {@link #sync(List, boolean)}, for a loop that follows the service table's change feed:
+     * {@code desired} is every service port (a read-only view, sorted by name, stable during the call)
+     * and {@code change} says which were written or removed since this syncer's previous call
+     * returned successfully ({@link TableChange#full()}: unknown, find out by comparing). A backend
+     * with an incremental path uses the change instead of comparing every service port; the default
+     * hands the whole set to {@link #sync(List, boolean)}, which compares what it needs.
+     */
+    default SyncReport sync(NavigableMap<ServicePortName, ServicePort> desired, TableChange change, boolean full)
+            throws ApplyException, IOException {
+        return sync(new ArrayList<>(desired.values()), full);
+    }
 
     /**
      * The periodic check: whether the kernel still holds what the last successful sync applied, found

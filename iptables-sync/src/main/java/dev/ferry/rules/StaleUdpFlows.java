@@ -38,7 +38,7 @@ public final class StaleUdpFlows {
     }
 
     /** Call after the kernel accepted rules for exactly these service ports. */
-    public void applied(List<ServicePort> ports) {
+    public void applied(java.util.Collection<ServicePort> ports) {
         Map<ServicePortName, ServicePort> udp = new HashMap<>();
         for (ServicePort sp : ports) {
             if (sp.name().protocol() == Protocol.UDP) {

@@ -4,6 +4,8 @@ import dev.ferry.model.ServicePort;
 import dev.ferry.runner.BoundedFrequencyRunner;
 import dev.ferry.runner.RunnerClock;
 import dev.ferry.runner.ThreadClock;
+import dev.ferry.table.TableChange;
+import dev.ferry.table.TableMirror;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
@@ -55,6 +57,12 @@ public final class SyncLoop implements AutoCloseable {
     private volatile String lastError;
     private volatile Listener listener = (generation, full, nanos) -> { };
     private long generationOffered; // guarded by lock
+    /** The followed table moved ({@link #offer()}); guarded by lock. */
+    private boolean tableMoved;
+    /** The table this loop follows through its change feed, or null when states are offered as lists. */
+    private TableMirror mirror;
+    /** Whether the syncer's last call succeeded, so the feed's change since then is what it has not seen; loop thread only. */
+    private boolean lastSyncOk;
     private String lastDrift; // loop thread only
 
     // Loop thread only: the loop's own decisions between runs.
@@ -115,6 +123,37 @@ public final class SyncLoop implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Makes this loop follow a service table (call before {@link #start()}): {@link #offer()} then
+     * says the table moved, and before each sync the loop catches up with the table's change feed
+     * on its own thread, reading only the records that changed, and hands the syncer the change with
+     * the whole desired state ({@link RuleSyncer#sync(java.util.NavigableMap, TableChange, boolean)}).
+     */
+    public SyncLoop follow(TableMirror table) {
+        this.mirror = table;
+        return this;
+    }
+
+    /**
+     * The followed table has a new generation (any thread); returns the loop's generation for it, as
+     * {@link #update} does. The loop reads what changed itself, before its next sync.
+     */
+    public long offer() {
+        if (mirror == null) {
+            throw new IllegalStateException("offer() needs a table to follow: call follow() first");
+        }
+        long offered;
+        lock.lock();
+        try {
+            tableMoved = true;
+            offered = ++generationOffered;
+        } finally {
+            lock.unlock();
+        }
+        runner.run();
+        return offered;
+    }
+
     /** Offers a new desired state (already through the endpoint selector); returns its generation. */
     public long update(List<ServicePort> ports) {
         long offered;
@@ -171,10 +210,13 @@ public final class SyncLoop implements AutoCloseable {
                 runner.retryAfter(Duration.ofNanos(retryAt - now));
                 return false;
             }
-            change = pending != null;
+            change = pending != null || tableMoved;
             if (change) {
-                current = pending;
+                if (pending != null) {
+                    current = pending;
+                }
                 pending = null;
+                tableMoved = false;
                 haveState = true;
                 gen = generationOffered;
             }
@@ -218,7 +260,8 @@ public final class SyncLoop implements AutoCloseable {
         boolean full = needFull;
         long started = clock.nanoTime();
         try {
-            SyncReport r = syncer.sync(current, full);
+            SyncReport r = syncOnce(full);
+            lastSyncOk = true;
             long took = clock.nanoTime() - started;
             (full ? counters.fullSyncs : counters.partialSyncs).incrementAndGet();
             counters.rejectedServicePorts.set(r.rejected().size());
@@ -239,6 +282,7 @@ public final class SyncLoop implements AutoCloseable {
             lastError = null;
             notifyApplied(gen, full, took);
         } catch (ApplyException | RuntimeException | java.io.IOException e) {
+            lastSyncOk = false;
             lastError = e.getMessage() == null ? e.toString() : e.getMessage();
             counters.failures.incrementAndGet();
             counters.consecutiveFailures.incrementAndGet();
@@ -251,6 +295,22 @@ public final class SyncLoop implements AutoCloseable {
         }
         scheduleNext(clock.nanoTime());
         return true;
+    }
+
+    /**
+     * One call of the syncer: with the newest offered list, or, when following a table, after
+     * catching up with its feed (the change the syncer is told is everything since its last
+     * successful call; after a failure it is unknown).
+     */
+    private SyncReport syncOnce(boolean full) throws ApplyException, java.io.IOException {
+        if (mirror == null) {
+            return syncer.sync(current, full);
+        }
+        TableChange c = mirror.catchUp();
+        if (!lastSyncOk && !c.full()) {
+            c = TableChange.full(c.from(), c.to());
+        }
+        return syncer.sync(mirror.ports(), c, full);
     }
 
     /** Tells the runner when this loop wants its next look: the end of the back-off, or the next check. */

@@ -72,6 +72,7 @@ public final class ServiceTable implements AutoCloseable {
     private final ServicePortView own = new ServicePortView();
     private final ServicePortView other = new ServicePortView();
     private final ServiceTableReader reader;
+    private final ChangeFeed changes;
     private long nextStamp = 1;
     private long generationSeen;
     private int batchDepth;
@@ -93,6 +94,7 @@ public final class ServiceTable implements AutoCloseable {
         this.fileKey = fileKey;
         this.allocator = new BlockAllocator(buffer, size, graceMillis, clock, file.toString(), storage::ensure);
         this.reader = new ServiceTableReader(buffer, null, file, lockFile);
+        this.changes = new ChangeFeed(0, ChangeFeed.DEFAULT_MAX_KEYS);
     }
 
     /** Creates a fresh table in stateDir with the defaults. */
@@ -193,6 +195,31 @@ public final class ServiceTable implements AutoCloseable {
         return reader;
     }
 
+    /**
+     * The feed of what each generation wrote and removed, for consumers in this process that follow
+     * the table instead of re-reading all of it ({@link ChangeFeed#since}).
+     */
+    public ChangeFeed changes() {
+        return changes;
+    }
+
+    /**
+     * Runs {@code writes} (puts and removes on this table) as one generation: readers see the
+     * generation move once, and the change feed publishes one entry naming everything they wrote.
+     */
+    public <T> T batch(java.util.function.Supplier<T> writes) {
+        ensureOpen();
+        batchDepth++;
+        try {
+            return writes.get();
+        } finally {
+            batchDepth--;
+            if (dirty) {
+                published();
+            }
+        }
+    }
+
     /** Writes sp (or nothing, when an identical record is already there). */
     public Change put(ServicePort sp) {
         ensureOpen();
@@ -235,6 +262,7 @@ public final class ServiceTable implements AutoCloseable {
             buffer.putLongRelease(H_SERVICE_PORTS, buffer.getLong(H_SERVICE_PORTS) + 1);
         }
         buffer.putLongRelease(H_ENDPOINTS, buffer.getLong(H_ENDPOINTS) + endpointDelta);
+        changes.written(n);
         published();
         return oldBlock == 0 ? Change.ADDED : Change.UPDATED;
     }
@@ -258,6 +286,7 @@ public final class ServiceTable implements AutoCloseable {
         allocator.free(block);
         buffer.putLongRelease(H_SERVICE_PORTS, buffer.getLong(H_SERVICE_PORTS) - 1);
         buffer.putLongRelease(H_ENDPOINTS, buffer.getLong(H_ENDPOINTS) - endpoints);
+        changes.removed(n);
         published();
         return true;
     }
@@ -398,6 +427,8 @@ public final class ServiceTable implements AutoCloseable {
         generationSeen++;
         initHeader(capacity);
         buffer.putLongRelease(H_GENERATION, generationSeen);
+        changes.everything();
+        changes.publish(generationSeen);
     }
 
     public long generation() {
@@ -461,6 +492,7 @@ public final class ServiceTable implements AutoCloseable {
             buffer.putLongRelease(H_UPDATED_MILLIS, clock.getAsLong());
             generationSeen = buffer.getLong(H_GENERATION) + 1;
             buffer.putLongRelease(H_GENERATION, generationSeen);
+            changes.publish(generationSeen);
         }
     }
 

@@ -37,24 +37,12 @@ public final class ClusterConverter {
     private ClusterConverter() {}
 
     public static Conversion convert(Collection<Service> services, Collection<EndpointSlice> slices) {
-        List<Rejection> rejections = new ArrayList<>();
-
-        Map<String, EndpointSlice> uniqueSlices = unique("EndpointSlice", proxied(slices, ServiceFilter::ignoredSlice), rejections);
-        Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
-        for (EndpointSlice slice : uniqueSlices.values()) {
-            String namespace = ServiceConverter.namespaceOf(slice.getMetadata());
-            String service = CheckedSlice.serviceName(slice);
-            if (service == null) {
-                rejections.add(new Rejection("EndpointSlice", namespace, slice.getMetadata().getName(),
-                        "metadata.labels[" + ServiceConverter.SERVICE_NAME_LABEL + "]",
-                        RejectionReason.MISSING_SERVICE_LABEL, "Required value: an EndpointSlice must name its Service"));
-                continue;
-            }
-            slicesByService.computeIfAbsent(namespace + "/" + service, k -> new ArrayList<>()).add(slice);
-        }
+        Grouped g = group(proxied(services, ServiceFilter::ignoredService), proxied(slices, ServiceFilter::ignoredSlice));
+        List<Rejection> rejections = new ArrayList<>(g.rejections());
+        Map<String, List<EndpointSlice>> slicesByService = new HashMap<>(g.slicesByService());
 
         List<ServicePort> ports = new ArrayList<>();
-        for (Map.Entry<String, Service> e : unique("Service", proxied(services, ServiceFilter::ignoredService), rejections).entrySet()) {
+        for (Map.Entry<String, Service> e : g.services().entrySet()) {
             List<EndpointSlice> mine = slicesByService.remove(e.getKey());
             Conversion c;
             try {
@@ -74,6 +62,35 @@ public final class ClusterConverter {
         }
         ports.sort((a, b) -> a.name().compareTo(b.name()));
         return new Conversion(ports, rejections);
+    }
+
+    /**
+     * A set of objects as a cache holds them for conversion: Services by "namespace/name" (in input
+     * order) and EndpointSlices grouped by the Service their label names, with the objects that
+     * cannot be placed rejected: a nameless object, a second one of the same kind and name (the
+     * first wins), a slice without the service label.
+     */
+    public record Grouped(Map<String, Service> services, Map<String, List<EndpointSlice>> slicesByService,
+                          List<Rejection> rejections) {}
+
+    /** Groups objects as {@link #convert} does before converting each Service (the file source's cache holds this). */
+    public static Grouped group(Collection<Service> services, Collection<EndpointSlice> slices) {
+        List<Rejection> rejections = new ArrayList<>();
+        Map<String, EndpointSlice> uniqueSlices = unique("EndpointSlice", slices, rejections);
+        Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
+        for (EndpointSlice slice : uniqueSlices.values()) {
+            String namespace = ServiceConverter.namespaceOf(slice.getMetadata());
+            String service = CheckedSlice.serviceName(slice);
+            if (service == null) {
+                rejections.add(new Rejection("EndpointSlice", namespace, slice.getMetadata().getName(),
+                        "metadata.labels[" + ServiceConverter.SERVICE_NAME_LABEL + "]",
+                        RejectionReason.MISSING_SERVICE_LABEL, "Required value: an EndpointSlice must name its Service"));
+                continue;
+            }
+            slicesByService.computeIfAbsent(namespace + "/" + service, k -> new ArrayList<>()).add(slice);
+        }
+        Map<String, Service> unique = unique("Service", services, rejections);
+        return new Grouped(unique, slicesByService, rejections);
     }
 
     /** The objects Ferry proxies: those {@code ignored} says another proxy owns are dropped (debug log). */

@@ -24,8 +24,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Serves the Services and EndpointSlices of one Kubernetes YAML file ({@code ferry run --source}):
- * loads it, watches it, and hands every new full {@link Snapshot} to the consumer given at
- * construction.
+ * loads it, watches it, and hands every new load either to a {@link FileCluster} (the daemon: the
+ * file's objects become the change tracker's cache, and the tracker converts and writes what
+ * changed, as for the API) or, converted, as a full {@link Snapshot} to a consumer (tools, tests).
  *
  * <p>Watching polls the file's size, modification time and identity (so an editor that writes a
  * new file and renames it over the old one is seen) every poll interval, and re-hashes the content
@@ -62,7 +63,13 @@ public final class FileSource implements AutoCloseable {
 
     private final Path file;
     private final Duration poll;
+    /** Converting mode: gets each load as a whole snapshot; null when the source feeds a change tracker. */
     private final Consumer<Snapshot> consumer;
+    /** Tracker mode: each load replaces the cache the change tracker converts from; null in converting mode. */
+    private final FileCluster cluster;
+    /** The generation last handed over, and what it held (for log lines); 0 and "" before. */
+    private volatile long loadedGeneration;
+    private volatile String loadedSummary = "";
     private final AtomicLong errors = new AtomicLong();
     private final AtomicLong rejections = new AtomicLong();
     private final AtomicLong generation = new AtomicLong();
@@ -88,10 +95,26 @@ public final class FileSource implements AutoCloseable {
     }
 
     public FileSource(Path file, Duration poll, ManifestReader.Limits limits, Consumer<Snapshot> consumer) {
+        this(file, poll, limits, Objects.requireNonNull(consumer, "consumer"), null);
+    }
+
+    /**
+     * A source that feeds a change tracker, as the API watch does ({@code ferry run --source}): each
+     * load replaces the objects of {@code cluster}, which marks the Services that changed on its
+     * tracker; the tracker converts, selects and writes the table (and retries a failed write
+     * itself). {@link #current()} stays null in this mode: the tracker holds the converted state.
+     */
+    public FileSource(Path file, Duration poll, ManifestReader.Limits limits, FileCluster cluster) {
+        this(file, poll, limits, null, Objects.requireNonNull(cluster, "cluster"));
+    }
+
+    private FileSource(Path file, Duration poll, ManifestReader.Limits limits, Consumer<Snapshot> consumer,
+                       FileCluster cluster) {
         this.file = Objects.requireNonNull(file, "file");
         this.limits = Objects.requireNonNull(limits, "limits");
         this.poll = Objects.requireNonNull(poll, "poll");
-        this.consumer = Objects.requireNonNull(consumer, "consumer");
+        this.consumer = consumer;
+        this.cluster = cluster;
         if (poll.isNegative() || poll.isZero()) {
             throw new IllegalArgumentException("poll interval must be positive: " + poll);
         }
@@ -121,7 +144,7 @@ public final class FileSource implements AutoCloseable {
         thread.scheduleWithFixedDelay(this::pollOnce, nanos, nanos, TimeUnit.NANOSECONDS);
     }
 
-    /** The last snapshot delivered, or null before the first successful load. */
+    /** The last snapshot delivered, or null before the first successful load (and always when feeding a tracker). */
     public Snapshot current() {
         return current;
     }
@@ -215,10 +238,9 @@ public final class FileSource implements AutoCloseable {
     private byte[] waitForContent() {
         if (!waitingForContent) {
             waitingForContent = true;
-            Snapshot s = current;
+            long g = loadedGeneration;
             log.warn("{}: empty (0 bytes): taken as not written yet, not as \"no services\"; {} until it has content",
-                    file, s == null ? "nothing loaded" : "keeping the table of generation " + s.generation()
-                            + " (" + s.ports().size() + " service ports)");
+                    file, g == 0 ? "nothing loaded" : "keeping the table of generation " + g + " (" + loadedSummary + ")");
         }
         return loadedHash;
     }
@@ -236,6 +258,9 @@ public final class FileSource implements AutoCloseable {
                 return waitForContent(); // emptied between the stamp and the read
             }
             waitingForContent = false;
+            if (cluster != null) {
+                return handOver(manifest) ? hash : null;
+            }
             Conversion c = ClusterConverter.convert(manifest.services(), manifest.endpointSlices());
             for (Rejection r : c.rejections()) {
                 log.warn("{}: {} ({})", manifest.locate(r), r, r.reason().code());
@@ -251,6 +276,8 @@ public final class FileSource implements AutoCloseable {
                 return null;
             }
             current = s;
+            loadedGeneration = s.generation();
+            loadedSummary = s.ports().size() + " service ports";
             return hash;
         } catch (ManifestException e) {
             lastError = e;
@@ -259,7 +286,7 @@ public final class FileSource implements AutoCloseable {
                 log.error("{}", e.getMessage());
             } else {
                 log.error("{} (keeping the last good table{})", e.getMessage(),
-                        current == null ? "" : ", generation " + current.generation());
+                        loadedGeneration == 0 ? "" : ", generation " + loadedGeneration);
             }
             throw e;
         }
@@ -270,14 +297,38 @@ public final class FileSource implements AutoCloseable {
             consumer.accept(s);
             return true;
         } catch (RuntimeException e) {
-            deliveryFailures.incrementAndGet();
-            Throwable reason = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
-            Snapshot kept = current;
-            log.error("{}: applying generation {} ({} service ports) failed: {}; {}; retrying in {} ms", file, s.generation(),
-                    s.ports().size(), reason, kept == null ? "nothing applied yet" : "generation " + kept.generation() + " stays",
-                    poll.toMillis() * REHASH_EVERY);
+            deliveryFailed(s.generation(), s.ports().size() + " service ports", e);
             return false;
         }
+    }
+
+    /**
+     * Tracker mode: replaces the change tracker's objects with the file's; the tracker converts what
+     * changed. False (retried at the next re-hash) when that failed.
+     */
+    private boolean handOver(Manifest manifest) {
+        long g = generation.incrementAndGet();
+        lastError = null;
+        String summary = manifest.services().size() + " Services, " + manifest.endpointSlices().size() + " EndpointSlices";
+        int changed;
+        try {
+            changed = cluster.load(manifest);
+        } catch (RuntimeException e) {
+            deliveryFailed(g, summary, e);
+            return false;
+        }
+        loadedGeneration = g;
+        loadedSummary = summary;
+        log.info("{}: loaded {} ({} Services changed)", file, summary, changed);
+        return true;
+    }
+
+    private void deliveryFailed(long g, String summary, RuntimeException e) {
+        deliveryFailures.incrementAndGet();
+        Throwable reason = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+        long kept = loadedGeneration;
+        log.error("{}: applying generation {} ({}) failed: {}; {}; retrying in {} ms", file, g, summary, reason,
+                kept == 0 ? "nothing applied yet" : "generation " + kept + " stays", poll.toMillis() * REHASH_EVERY);
     }
 
     private static byte[] hash(Path file) {

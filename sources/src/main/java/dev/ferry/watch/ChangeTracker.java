@@ -100,6 +100,8 @@ public final class ChangeTracker implements AutoCloseable {
     private final CountDownLatch firstSync = new CountDownLatch(1);
     private final Map<String, Set<Rejection>> rejected = new ConcurrentHashMap<>();
     private volatile Consumer<Rejection> rejectionListener = r -> {};
+    /** Where a rejected object was written, for the log line (a file source's "file:line:column"); null: not known. */
+    private volatile java.util.function.Function<Rejection, String> origin;
 
     private final ReentrantLock lock = new ReentrantLock();
     // Guarded by lock.
@@ -173,6 +175,14 @@ public final class ChangeTracker implements AutoCloseable {
     /** Receives each distinct rejection once (e.g. to post a Kubernetes Event); called from any thread. */
     public void onRejection(Consumer<Rejection> listener) {
         this.rejectionListener = Objects.requireNonNull(listener, "listener");
+    }
+
+    /**
+     * Names where each rejected object was written in its log line (e.g. "file:line:column" of the
+     * field at fault, for a file source); without it the line names the object only. Any thread.
+     */
+    public void locateRejections(java.util.function.Function<Rejection, String> where) {
+        this.origin = where;
     }
 
     /** Starts syncing: the first (full) sync as soon as the cache has synced. */
@@ -269,7 +279,12 @@ public final class ChangeTracker implements AutoCloseable {
         if (current != null) {
             for (Rejection r : current) {
                 if (before == null || !before.contains(r)) {
-                    log.warn("{} (reason {})", r, r.reason().code());
+                    java.util.function.Function<Rejection, String> where = origin;
+                    if (where == null) {
+                        log.warn("{} (reason {})", r, r.reason().code());
+                    } else {
+                        log.warn("{}: {} (reason {})", where.apply(r), r, r.reason().code());
+                    }
                     stats.rejected(r.reason());
                     try {
                         rejectionListener.accept(r);
@@ -286,6 +301,15 @@ public final class ChangeTracker implements AutoCloseable {
             }
             stats.rejectedNow(n);
         }
+    }
+
+    /** The rejections of every object that is rejected now (each object's latest); any thread. */
+    public List<Rejection> rejectionsNow() {
+        List<Rejection> out = new ArrayList<>();
+        for (Set<Rejection> s : rejected.values()) {
+            out.addAll(s);
+        }
+        return out;
     }
 
     public SyncStats stats() {

@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Applies {@link TableUpdate}s to a {@link ServiceTable}: removals first, then puts (which skip
- * identical records, so a full update rewrites only what differs). Heartbeats and reclaims the table
+ * identical records, so a full update rewrites only what differs), each update as one generation
+ * of the table, which its {@link dev.ferry.table.ChangeFeed} publishes with what it wrote and removed. Heartbeats and reclaims the table
  * in {@link #idle()}. Not thread-safe: use it only as the {@link ChangeTracker}'s sink, which calls it
  * from one thread; the table must have no other writer.
  */
@@ -28,8 +29,13 @@ public final class TableWriterSink implements TableSink {
         this.table = table;
     }
 
+    /** One table generation per update, so the table's change feed publishes the update as one change. */
     @Override
     public ServiceTable.SyncResult apply(TableUpdate update) {
+        return table.batch(() -> write(update));
+    }
+
+    private ServiceTable.SyncResult write(TableUpdate update) {
         List<ServicePortName> gone = new ArrayList<>(update.removed());
         if (update.full()) {
             Set<ServicePortName> keep = new HashSet<>((update.ports().size() + update.retained().size()) * 2);

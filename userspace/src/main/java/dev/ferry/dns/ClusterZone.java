@@ -46,8 +46,13 @@ final class ClusterZone {
     };
 
     ClusterZone(ServiceTableReader reader, String zone, int ttl) {
+        this(reader, null, zone, ttl);
+    }
+
+    /** With the table's change feed (null: none): the service index then reads only what changed. */
+    ClusterZone(ServiceTableReader reader, dev.ferry.table.ChangeFeed feed, String zone, int ttl) {
         this.reader = reader;
-        this.index = new ServiceIndex(reader);
+        this.index = new ServiceIndex(reader, feed);
         this.zone = zone.toLowerCase(Locale.ROOT);
         this.zoneDot = "." + this.zone;
         this.apex = this.zone + ".";

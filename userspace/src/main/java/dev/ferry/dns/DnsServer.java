@@ -56,6 +56,7 @@ public final class DnsServer implements AutoCloseable {
     private static final int RECV_BATCH = 16;
 
     private final ServiceTableReader reader;
+    private final dev.ferry.table.ChangeFeed feed;
     private final DnsOptions options;
     private final QueryCounters counters = new QueryCounters();
     private final List<Channel> channels = new ArrayList<>();
@@ -66,7 +67,16 @@ public final class DnsServer implements AutoCloseable {
     private InetSocketAddress tcpAddress;
 
     public DnsServer(ServiceTableReader reader, DnsOptions options) {
+        this(reader, null, options);
+    }
+
+    /**
+     * As {@link #DnsServer(ServiceTableReader, DnsOptions)}, with the table's change feed (the daemon's
+     * own table): after a change, the first query reads only the service ports the feed names.
+     */
+    public DnsServer(ServiceTableReader reader, dev.ferry.table.ChangeFeed feed, DnsOptions options) {
         this.reader = reader;
+        this.feed = feed;
         this.options = options;
     }
 
@@ -86,7 +96,7 @@ public final class DnsServer implements AutoCloseable {
                         options.maxPendingForwards(), new ForwardCache(options.cacheEntries(), options.maxCacheTtlSeconds()));
                 forwarder.start(group, udpClass);
             }
-            ClusterZone zone = new ClusterZone(reader, options.clusterDomain(), options.ttlSeconds());
+            ClusterZone zone = new ClusterZone(reader, feed, options.clusterDomain(), options.ttlSeconds());
             QueryHandler handler = new QueryHandler(zone, forwarder, counters);
             DatagramQueryDecoder udpDecoder = new DatagramQueryDecoder(counters);
             ClientGate gate = new ClientGate(options.allowedClients(),

@@ -2,8 +2,11 @@ package dev.ferry.dns;
 
 import dev.ferry.model.FrontendKind;
 import dev.ferry.model.Protocol;
+import dev.ferry.model.ServicePortName;
+import dev.ferry.table.ChangeFeed;
 import dev.ferry.table.ServicePortView;
 import dev.ferry.table.ServiceTableReader;
+import dev.ferry.table.TableChange;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -25,7 +28,9 @@ import org.agrona.collections.LongHashSet;
  * the table per query; this holds names (about 150 bytes per service port) and, for PTR, one entry
  * per ClusterIP and per published headless endpoint address (about 120 bytes each).
  *
- * <p>Brought up to date on the first query after the table's generation moves. Only records
+ * <p>Brought up to date on the first query after the table's generation moves. With the table's
+ * change feed (the daemon's own table), only the service ports the feed names as written or removed
+ * are looked up and decoded; without it (or when the feed cannot tell), the index is walked. Only records
  * rewritten since then are decoded (a record's stamp changes whenever it is rewritten), and only
  * the services and addresses they touch are republished: with endpoints churning in a large
  * cluster, a query after a change pays a walk of the table's index, not a decode of every service
@@ -57,6 +62,8 @@ final class ServiceIndex {
                                 Protocol protocol, AddressKey[] addresses, String[] reverseNames) { }
 
     private final ServiceTableReader reader;
+    /** The table's change feed, or null (another process's table): then every update walks the index. */
+    private final ChangeFeed feed;
 
     // Published: read by queries without a lock.
     private final ConcurrentHashMap<String, Service> services = new ConcurrentHashMap<>();
@@ -75,9 +82,21 @@ final class ServiceIndex {
     private final Set<String> touchedServices = new HashSet<>();
     private final Set<AddressKey> touchedAddresses = new HashSet<>();
     private long decodedRecords;
+    /** The stamp of each service port's record the index holds, for updates from the change feed. */
+    private final Map<ServicePortName, Long> stampByName = new HashMap<>();
+    /** Generation the index reflects when following the feed. */
+    private long cursor = ChangeFeed.START;
+    /** A record changed under its decode: the next update walks the whole index. */
+    private boolean stale;
+    private long walks;
 
     ServiceIndex(ServiceTableReader reader) {
+        this(reader, null);
+    }
+
+    ServiceIndex(ServiceTableReader reader, ChangeFeed feed) {
         this.reader = reader;
+        this.feed = feed;
     }
 
     /** This index, brought up to the table's current generation. */
@@ -89,7 +108,8 @@ final class ServiceIndex {
                     // g was read before the walk: a change during the walk moves the generation past g,
                     // so the next query walks again.
                     update();
-                    generation = g;
+                    // stale: the next query updates again, whatever the generation
+                    generation = stale ? Long.MIN_VALUE : g;
                 }
             }
         }
@@ -131,7 +151,71 @@ final class ServiceIndex {
         return Collections.unmodifiableMap(reverse);
     }
 
+    /** Whole-index walks so far (without the feed: every update). */
+    synchronized long walks() {
+        return walks;
+    }
+
     private void update() {
+        if (feed != null) {
+            TableChange c = feed.since(stale ? ChangeFeed.START : cursor);
+            cursor = c.to();
+            stale = false;
+            if (!c.full()) {
+                for (ServicePortName n : c.removed()) {
+                    drop(n);
+                }
+                for (ServicePortName n : c.changed()) {
+                    read(n);
+                }
+                publish();
+                return;
+            }
+        }
+        walk();
+    }
+
+    /** Reads one service port the feed says was written: decoded unless the index holds that very record. */
+    private void read(ServicePortName n) {
+        if (!reader.lookup(n.namespace(), n.name(), n.portName(), n.protocol(), view)) {
+            drop(n); // removed again since: the feed says so next time
+            return;
+        }
+        long stamp = view.stamp();
+        Long had = stampByName.get(n);
+        if (had != null && had == stamp) {
+            return;
+        }
+        Contribution c = decode(view);
+        decodedRecords++;
+        if (!view.isValid()) {
+            stale = true; // rewritten under the decode: its newer version is published; walk next time
+            return;
+        }
+        drop(n);
+        if (c != null) {
+            byStamp.put(stamp, c);
+            stampByName.put(n, stamp);
+            add(c);
+        }
+    }
+
+    private void drop(ServicePortName n) {
+        Long stamp = stampByName.remove(n);
+        if (stamp != null) {
+            Contribution c = byStamp.remove(stamp.longValue());
+            if (c != null) {
+                remove(c);
+            }
+        }
+    }
+
+    private static ServicePortName nameOf(Contribution c) {
+        return new ServicePortName(c.namespace(), c.name(), c.portName(), c.protocol());
+    }
+
+    private void walk() {
+        walks++;
         seen.clear();
         reader.forEach(view, v -> {
             long stamp = v.stamp();
@@ -143,6 +227,9 @@ final class ServiceIndex {
             decodedRecords++;
             if (c != null && v.isValid()) {
                 byStamp.put(stamp, c);
+                if (feed != null) {
+                    stampByName.put(nameOf(c), stamp);
+                }
                 add(c);
             }
         });
@@ -154,7 +241,12 @@ final class ServiceIndex {
             }
         }
         for (int i = 0; i < gone.size(); i++) {
-            remove(byStamp.remove(gone.getLong(i)));
+            long stamp = gone.getLong(i);
+            Contribution c = byStamp.remove(stamp);
+            if (feed != null) {
+                stampByName.remove(nameOf(c), stamp);
+            }
+            remove(c);
         }
         publish();
     }

@@ -6,8 +6,10 @@ import dev.ferry.conntrack.Endpoint;
 import dev.ferry.lb.FlowHash;
 import dev.ferry.lb.Scheduler;
 import dev.ferry.model.FrontendKind;
+import dev.ferry.model.ServicePortName;
 import dev.ferry.table.ServicePortView;
 import dev.ferry.table.ServiceTableReader;
+import dev.ferry.table.TableChange;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -46,6 +48,15 @@ final class Router {
     private volatile Long2ObjectHashMap<String> skippedByStamp = new Long2ObjectHashMap<>();
     private final java.util.concurrent.atomic.AtomicLong skips = new java.util.concurrent.atomic.AtomicLong();
     private java.util.function.BiConsumer<String, String> skipListener = (name, why) -> { };
+    /**
+     * For {@link #refresh(TableChange)}: the record each service port's state was built (or skipped)
+     * from; filled by a whole-table refresh once the router follows the change feed. Writer thread.
+     */
+    private final java.util.Map<ServicePortName, Long> stampByName = new java.util.HashMap<>();
+    /** Whether {@link #stampByName} matches {@link #byStamp} and {@link #skippedByStamp}. Writer thread. */
+    private boolean namesKnown;
+    /** Set once the router follows the change feed: whole-table refreshes then also note the names. */
+    private boolean trackNames;
     /** Bumped by every {@link #refresh()}: long-lived UDP flows re-check their endpoint when it moves. */
     private volatile long refreshes;
     private final FastThreadLocal<ServicePortView> views = new FastThreadLocal<>() {
@@ -138,6 +149,9 @@ final class Router {
      * stamp did not change keep their state and schedulers.
      */
     void refresh() {
+        if (trackNames) {
+            stampByName.clear();
+        }
         Long2ObjectHashMap<ServicePortBackends> old = byStamp;
         Long2ObjectHashMap<String> oldSkipped = skippedByStamp;
         Map<String, ServicePortBackends> oldByName = new java.util.HashMap<>();
@@ -146,6 +160,9 @@ final class Router {
         Long2ObjectHashMap<String> skipped = new Long2ObjectHashMap<>();
         java.util.Set<String> live = new java.util.HashSet<>();
         reader.forEach(new ServicePortView(), v -> {
+            if (trackNames) {
+                stampByName.put(v.servicePortName(), v.stamp());
+            }
             ServicePortBackends kept = old.get(v.stamp());
             if (kept != null) {
                 next.put(v.stamp(), kept);
@@ -186,6 +203,82 @@ final class Router {
 
     long refreshes() {
         return refreshes;
+    }
+
+    /**
+     * As {@link #refresh()}, from the table's change feed: only the service ports {@code change}
+     * names are looked up, and their state built again when their record changed; the others keep
+     * theirs without a walk of the table. A full change (or none) walks the table as
+     * {@link #refresh()} does. Writer thread.
+     */
+    void refresh(TableChange change) {
+        trackNames = true;
+        if (change == null || change.full() || !namesKnown) {
+            refresh();
+            namesKnown = true;
+            return;
+        }
+        if (change.isEmpty()) {
+            return;
+        }
+        Long2ObjectHashMap<ServicePortBackends> next = new Long2ObjectHashMap<>(byStamp);
+        Long2ObjectHashMap<String> skipped = new Long2ObjectHashMap<>(skippedByStamp);
+        java.util.Set<ServicePortName> names = new java.util.HashSet<>(change.changed());
+        names.addAll(change.removed());
+        ServicePortView v = new ServicePortView();
+        for (ServicePortName n : names) {
+            boolean found = reader.lookup(n.namespace(), n.name(), n.portName(), n.protocol(), v);
+            Long had = stampByName.get(n);
+            if (found && had != null && had == v.stamp()) {
+                continue;
+            }
+            ServicePortBackends was = null;
+            String wasSkipped = null;
+            if (had != null) {
+                was = next.remove(had.longValue());
+                wasSkipped = skipped.remove(had.longValue());
+                stampByName.remove(n);
+            }
+            if (!found) {
+                // counters of a deleted service port go
+                if (was != null) {
+                    metrics.remove(was.name);
+                } else if (wasSkipped != null) {
+                    metrics.remove(wasSkipped.substring(0, Math.max(0, wasSkipped.indexOf(": "))));
+                }
+                continue;
+            }
+            long stamp = v.stamp();
+            String name = ServicePortBackends.nameOf(v);
+            try {
+                ServicePortBackends b = ServicePortBackends.build(v, defaultAlgorithm,
+                        metrics.computeIfAbsent(name, k -> new ServicePortMetrics(k, connectLatency)), was);
+                if (v.isValid()) {
+                    next.put(stamp, b);
+                    stampByName.put(n, stamp);
+                } else {
+                    namesKnown = false; // rewritten under the build: the next refresh walks the table
+                }
+            } catch (RuntimeException e) {
+                if (v.isValid()) {
+                    String why = e.getMessage() == null ? e.toString() : e.getMessage();
+                    skipped.put(stamp, name + ": " + why);
+                    stampByName.put(n, stamp);
+                    skips.incrementAndGet();
+                    skipListener.accept(name, why);
+                } else {
+                    namesKnown = false;
+                }
+            }
+        }
+        byStamp = next;
+        skippedByStamp = skipped;
+        refreshes++; // one writer thread
+    }
+
+    /** Test hook: the stamps whose state is built, and those skipped (to compare two routers). */
+    java.util.SortedSet<Long> builtStamps() {
+        return new java.util.TreeSet<>(byStamp.keySet());
     }
 
     /** Whether the record with this stamp was skipped at the last refresh (its state could not be built). */

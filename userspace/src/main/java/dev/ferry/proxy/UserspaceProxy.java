@@ -98,6 +98,9 @@ public final class UserspaceProxy implements AutoCloseable {
     private final LoopBalance udpBalance = new LoopBalance();
     private ServiceInterface serviceInterface;
     private long seenGeneration = -1;
+    /** The table's change feed when this process writes the table ({@link #followChanges}); null: walk it. */
+    private dev.ferry.table.ChangeFeed feed;
+    private long feedCursor = dev.ferry.table.ChangeFeed.START;
     private boolean started;
     private ProxyWarmup warmup;
 
@@ -187,6 +190,15 @@ public final class UserspaceProxy implements AutoCloseable {
     }
 
     /**
+     * Follows the table's change feed (call before {@link #start()}; the daemon's own table): the
+     * routing state of a service port is then rebuilt only when the feed names it, without a walk of
+     * the table for it. Listeners and service addresses are still derived from a walk of the index.
+     */
+    public void followChanges(dev.ferry.table.ChangeFeed changes) {
+        this.feed = changes;
+    }
+
+    /**
      * Brings listeners, service addresses and routing state in line with the table. Cheap when the
      * table's generation did not change. Call after each sync, from the writer thread.
      *
@@ -198,7 +210,13 @@ public final class UserspaceProxy implements AutoCloseable {
             return false;
         }
         seenGeneration = gen;
-        router.refresh();
+        if (feed == null) {
+            router.refresh();
+        } else {
+            dev.ferry.table.TableChange c = feed.since(feedCursor);
+            feedCursor = c.to();
+            router.refresh(c);
+        }
         Set<InetAddress> frontendAddresses = new HashSet<>();
         Map<FrontendKey, String> services = new HashMap<>();
         Set<FrontendKey> wanted = wantedFrontends(frontendAddresses, services);

@@ -83,8 +83,37 @@ class ServiceIndexTest {
 
     @Test
     void afterRandomChangesTheIndexEqualsOneBuiltFromScratch() {
+        randomChanges(new ServiceIndex(table.reader()));
+    }
+
+    @Test
+    void followingTheChangeFeedAfterRandomChangesTheIndexEqualsOneBuiltFromScratchWithoutWalkingTheTableAgain() {
+        ServiceIndex incremental = new ServiceIndex(table.reader(), table.changes());
+        randomChanges(incremental);
+        assertEquals(1, incremental.walks(), "only the first update walks the table; the others read what the feed names");
+    }
+
+    @Test
+    void followingTheChangeFeedAChangeDecodesOnlyTheRewrittenRecordAndARemovalNothing() {
+        for (int i = 0; i < 200; i++) {
+            table.put(TestZone.clusterIp("ns-" + i % 5, "svc-" + i, "http", Protocol.TCP, 80,
+                    List.of("10.96.1." + (i + 1)), List.of()));
+        }
+        ServiceIndex index = new ServiceIndex(table.reader(), table.changes());
+        assertEquals(200, index.current().services().size());
+        table.put(TestZone.clusterIp("ns-3", "svc-3", "http", Protocol.TCP, 80, List.of("10.96.2.3"), List.of()));
+        assertNull(index.current().reverse(4, 0, 0x0A600104L), "the old ClusterIP 10.96.1.4 no longer names svc-3");
+        assertArrayEquals(new String[] {"svc-3.ns-3"}, index.reverse(4, 0, 0x0A600203L));
+        assertEquals(201, index.decodedRecords());
+        table.remove(new ServicePortName("ns-4", "svc-4", "http", Protocol.TCP));
+        assertNull(index.current().service("svc-4.ns-4"));
+        assertEquals(201, index.decodedRecords());
+        assertEquals(199, index.services().size());
+        assertEquals(1, index.walks());
+    }
+
+    private void randomChanges(ServiceIndex incremental) {
         Random random = new Random(7);
-        ServiceIndex incremental = new ServiceIndex(table.reader());
         List<ServicePortName> live = new ArrayList<>();
         for (int step = 0; step < 400; step++) {
             int op = random.nextInt(10);

@@ -40,6 +40,7 @@ final class LoopbackFixture implements AutoCloseable {
     UserspaceProxy start(ProxyOptions options, ServicePort... ports) throws IOException {
         table.replaceAll(List.of(ports));
         proxy = new UserspaceProxy(table.reader(), options.withConntrack(conntrack));
+        proxy.followChanges(table.changes()); // as the daemon runs it: routing state follows the change feed
         proxy.start();
         return proxy;
     }

@@ -124,6 +124,22 @@ public final class ProxyMetrics {
         tableGeneration.set(generation);
     }
 
+    /**
+     * Exposes the service table's change feed: consumers handed a full change (they started, fell
+     * behind its bounded history or saw a rebuild) and the names its history holds.
+     */
+    public void changeFeed(dev.ferry.table.ChangeFeed feed) {
+        CounterWithCallback.builder().name("ferry_change_feed_full_changes_total")
+                .help("Times a consumer of the table's change feed (rule sync, DNS, health checks) had to read the whole table")
+                .callback(cb -> cb.call(feed.fullChanges())).register(registry);
+        CounterWithCallback.builder().name("ferry_change_feed_dropped_generations_total")
+                .help("Table generations dropped from the change feed's history to keep it within its bound")
+                .callback(cb -> cb.call(feed.droppedGenerations())).register(registry);
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_change_feed_names")
+                .help("Service port names the change feed's history holds (bounded)")
+                .callback(cb -> cb.call(feed.keysHeld())).register(registry);
+    }
+
     /** Exposes a file source's counters: parse/read failures and rejected objects seen. */
     public void fileSource(LongSupplier errors) {
         CounterWithCallback.builder().name("ferry_file_source_errors_total")

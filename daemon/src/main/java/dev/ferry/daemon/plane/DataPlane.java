@@ -8,7 +8,6 @@ import dev.ferry.dns.DnsOptions;
 import dev.ferry.dns.DnsServer;
 import dev.ferry.health.ServiceHealthServers;
 import dev.ferry.model.Cidr;
-import dev.ferry.model.ServicePort;
 import dev.ferry.proxy.ProxyLimits;
 import dev.ferry.proxy.ProxyOptions;
 import dev.ferry.proxy.UserspaceProxy;
@@ -26,17 +25,17 @@ import dev.ferry.rules.ipvs.IpvsSyncer;
 import dev.ferry.rules.ipvs.IpvsUnavailableException;
 import dev.ferry.rules.nft.NftOptions;
 import dev.ferry.rules.nft.NftSyncer;
-import dev.ferry.table.ServicePortView;
+import dev.ferry.table.ChangeFeed;
+import dev.ferry.table.ServiceTable;
 import dev.ferry.table.ServiceTableReader;
+import dev.ferry.table.TableMirror;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,6 +87,8 @@ public final class DataPlane implements AutoCloseable {
     static final int TICKS_PER_CHECK_WITH_EVENTS = 10;
 
     private long seenTableGeneration = -1; // writer thread only
+    /** The table's change feed (this process's writer publishes it); the rule loop follows it. */
+    private final ChangeFeed feed;
     private dev.ferry.proxy.InterfaceWatch watch;
     private long ticks; // writer thread only
     private SyncReporter syncs; // set at start, before the first table change
@@ -98,13 +99,13 @@ public final class DataPlane implements AutoCloseable {
     private ServiceRanges serviceRanges;
     private ServiceHealthServers health;
     private DnsServer dns;
-    /** Service ports decoded at the last sync, by record stamp; touched by the table writer thread only. */
-    private Map<Long, ServicePort> decoded = new HashMap<>();
 
     private java.util.function.Supplier<ConntrackState> conntrack;
 
-    private DataPlane(ServiceTableReader reader, Settings settings, ProxierHealth health, ProxyMetrics metrics) {
+    private DataPlane(ServiceTableReader reader, ChangeFeed feed, Settings settings, ProxierHealth health,
+                      ProxyMetrics metrics) {
         this.reader = reader;
+        this.feed = feed;
         this.settings = settings;
         this.proxierHealth = health;
         this.metrics = metrics;
@@ -114,19 +115,19 @@ public final class DataPlane implements AutoCloseable {
      * Starts the configured pieces; nothing is flushed or torn down at start. A mode this kernel
      * cannot run (IPVS without ip_vs) fails here with the reason, before any rule is touched.
      */
-    public static DataPlane start(ServiceTableReader reader, Settings s, ProxierHealth health, ProxyMetrics metrics)
+    public static DataPlane start(ServiceTable table, Settings s, ProxierHealth health, ProxyMetrics metrics)
             throws IOException {
-        return start(reader, s, health, metrics, () -> ConntrackState.open(s.stateDir(), ConntrackConfig.DEFAULTS));
+        return start(table, s, health, metrics, () -> ConntrackState.open(s.stateDir(), ConntrackConfig.DEFAULTS));
     }
 
     /**
-     * As {@link #start(ServiceTableReader, Settings, ProxierHealth, ProxyMetrics)}, with the userspace
+     * As {@link #start(ServiceTable, Settings, ProxierHealth, ProxyMetrics)}, with the userspace
      * proxy's conntrack tables from {@code conntrack} (asked only in userspace mode; e.g. opened on
      * another thread while the caller read its source), which this data plane then owns and closes.
      */
-    public static DataPlane start(ServiceTableReader reader, Settings s, ProxierHealth health, ProxyMetrics metrics,
+    public static DataPlane start(ServiceTable table, Settings s, ProxierHealth health, ProxyMetrics metrics,
                                   java.util.function.Supplier<ConntrackState> conntrack) throws IOException {
-        DataPlane p = new DataPlane(reader, s, health, metrics);
+        DataPlane p = new DataPlane(table.reader(), table.changes(), s, health, metrics);
         p.conntrack = conntrack;
         try {
             p.startAll();
@@ -155,6 +156,7 @@ public final class DataPlane implements AutoCloseable {
                         .withDefaultAlgorithm(settings.defaultAlgorithm()).withServiceInterface(settings.serviceInterface())
                         .withTransport(settings.proxyTransport()).withLimits(settings.proxyLimits());
                 proxy = new UserspaceProxy(reader, o);
+                proxy.followChanges(feed);
                 proxy.onSkipped((servicePort, why) -> skipListener.accept(servicePort, why));
                 closeables.add(0, proxy);
                 proxy.start();
@@ -207,7 +209,7 @@ public final class DataPlane implements AutoCloseable {
             LOG.warn("nodePortAddresses {} match no address of this node: no service health-check ports",
                     settings.nodePortAddresses());
         } else {
-            health = new ServiceHealthServers(reader, settings.nodeName(),
+            health = new ServiceHealthServers(reader, feed, settings.nodeName(),
                     settings.nodePortAddresses().isEmpty() ? List.of() : nodeIps, proxierHealth::healthy);
             closeables.add(health);
         }
@@ -218,7 +220,7 @@ public final class DataPlane implements AutoCloseable {
             if (settings.clusterDomain() != null) {
                 o = o.withClusterDomain(settings.clusterDomain());
             }
-            dns = new DnsServer(reader, o);
+            dns = new DnsServer(reader, feed, o);
             dns.start();
             closeables.add(dns);
             LOG.info("service DNS on {} (udp) and {} (tcp)", dns.udpAddress(), dns.tcpAddress());
@@ -226,7 +228,8 @@ public final class DataPlane implements AutoCloseable {
     }
 
     private void startLoop(String name, RuleSyncer syncer) {
-        loop = new SyncLoop(name, syncer, settings.syncPeriod(), new Backoff(Duration.ofMillis(500), Duration.ofSeconds(30)));
+        loop = new SyncLoop(name, syncer, settings.syncPeriod(), new Backoff(Duration.ofMillis(500), Duration.ofSeconds(30)))
+                .follow(new TableMirror(reader, feed));
         SyncLoop l = loop;
         syncs = new SyncReporter(metrics, proxierHealth, System::currentTimeMillis, l::generationApplied);
         loop.onApplied(syncs::ruleApplied);
@@ -280,7 +283,7 @@ public final class DataPlane implements AutoCloseable {
             long gen = reader.generation();
             if (gen != seenTableGeneration) {
                 seenTableGeneration = gen;
-                syncs.offered(loop.update(allPorts()));
+                syncs.offered(loop.offer());
             } else {
                 syncs.unchanged();
             }
@@ -329,30 +332,6 @@ public final class DataPlane implements AutoCloseable {
         if (!following || proxy.failing() || ticks % TICKS_PER_CHECK_WITH_EVENTS == 0) {
             proxy.reconcile();
         }
-    }
-
-    /**
-     * The rule syncers need the whole desired state; the table is its single copy. A record's stamp
-     * changes whenever it is rewritten, so only records written since the last sync are decoded: a
-     * one-endpoint change costs one decode plus a walk of the index, not a decode of every service.
-     */
-    private List<ServicePort> allPorts() {
-        List<ServicePort> out = new ArrayList<>();
-        Map<Long, ServicePort> current = new HashMap<>(decoded.size() * 2 + 16);
-        ServicePortView v = new ServicePortView();
-        reader.forEach(v, view -> {
-            ServicePort sp = decoded.get(view.stamp());
-            if (sp == null) {
-                sp = view.toServicePort();
-                if (!view.isValid()) {
-                    return;
-                }
-            }
-            current.put(view.stamp(), sp);
-            out.add(sp);
-        });
-        decoded = current;
-        return out;
     }
 
     public UserspaceProxy proxy() {

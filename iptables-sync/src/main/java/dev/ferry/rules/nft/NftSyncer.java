@@ -5,6 +5,7 @@ import dev.ferry.model.Rejection;
 import dev.ferry.model.RejectionReason;
 import dev.ferry.model.ServicePort;
 import dev.ferry.model.ServicePortName;
+import dev.ferry.table.TableChange;
 import dev.ferry.rules.ApplyException;
 import dev.ferry.rules.KernelTool;
 import dev.ferry.rules.RuleSyncer;
@@ -21,6 +22,7 @@ import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.NavigableMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -130,6 +132,23 @@ public final class NftSyncer implements RuleSyncer {
 
     @Override
     public SyncReport sync(List<ServicePort> ports, boolean full) throws ApplyException, IOException {
+        return sync(ports, null, null, full);
+    }
+
+    /**
+     * From the service table's change feed: an endpoint change is found from the change's names
+     * alone ({@link #changedOnly(NavigableMap, TableChange)}), without comparing every service
+     * port; anything else takes the same paths as {@link #sync(List, boolean)}.
+     */
+    @Override
+    public SyncReport sync(NavigableMap<ServicePortName, ServicePort> desired, TableChange change, boolean full)
+            throws ApplyException, IOException {
+        return sync(null, desired, change.full() ? null : change, full);
+    }
+
+    /** Exactly one of {@code list} and {@code desired} is given; {@code change} only with {@code desired}. */
+    private SyncReport sync(List<ServicePort> list, NavigableMap<ServicePortName, ServicePort> desired, TableChange change,
+                            boolean full) throws ApplyException, IOException {
         long t0 = System.nanoTime();
         List<dev.ferry.model.Cidr> offered = offeredServiceCidrs;
         if (offered != null) {
@@ -141,16 +160,18 @@ public final class NftSyncer implements RuleSyncer {
         }
         if (!full && incrementalEnabled && applied.size() == NftFamily.values().length && quarantined.isEmpty()
                 && lastAllInput != null) {
-            Map<ServicePortName, Changed> changed = changedOnly(ports);
+            Map<ServicePortName, Changed> changed = change != null ? changedOnly(desired, change)
+                    : changedOnly(list != null ? list : new ArrayList<>(desired.values()));
             if (changed != null) {
                 SyncReport r = incremental(changed, t0);
                 if (r != null) {
-                    staleUdp.applied(ports);
+                    staleUdp.applied(list != null ? list : desired.values());
                     return r;
                 }
                 // the kernel refused the incremental payload: applied is cleared, the full path below retries
             }
         }
+        List<ServicePort> ports = list != null ? list : new ArrayList<>(desired.values());
         fullValidations++;
         ServicePortValidator.Result checked = ServicePortValidator.validate(ports);
         lastAllInput = null;
@@ -308,36 +329,67 @@ public final class NftSyncer implements RuleSyncer {
             if (!seen.add(n)) {
                 return null; // a duplicate: with equal sizes, some name went missing
             }
-            ServicePort old = lastAllInput.get(n);
-            if (old == null) {
-                return null; // a new service port
-            }
-            if (old == sp || old.equals(sp)) {
-                continue;
-            }
-            if (!old.equals(lastInput.get(n)) || ServicePortValidator.check(sp) != null
-                    || !old.frontends().equals(sp.frontends())) {
+            if (!changedOne(n, sp, changed)) {
                 return null;
             }
-            Map<NftFamily, ServiceRules> rules = new EnumMap<>(NftFamily.class);
-            for (NftFamily f : NftFamily.values()) {
-                ServiceRules was = rendered.get(f).get(n);
-                Validated v = applied.get(f);
-                if (was != null && v.services().get(n) != was) {
-                    return null; // rejected by the map-entry check last time
-                }
-                renderCalls++;
-                ServiceRules now = ServiceChainRenderer.render(sp, f, renderer.options());
-                if ((was == null) != (now == null) || (now != null && !claims(was).equals(claims(now)))) {
-                    return null;
-                }
-                if (now != null) {
-                    rules.put(f, now);
-                }
-            }
-            changed.put(n, new Changed(old, sp, rules));
         }
         return changed;
+    }
+
+    /**
+     * As {@link #changedOnly(List)}, from the names the table's change feed says were written or
+     * removed since the previous successful sync: every other service port is the one that sync
+     * was given (and {@link #lastAllInput} holds it), so only the named ones are compared. A removal,
+     * or a name the last sync did not have, takes the whole-input path.
+     */
+    private Map<ServicePortName, Changed> changedOnly(NavigableMap<ServicePortName, ServicePort> desired, TableChange change) {
+        if (desired.size() != lastAllInput.size() || !change.removed().isEmpty()) {
+            return null;
+        }
+        Map<ServicePortName, Changed> changed = new TreeMap<>();
+        for (ServicePortName n : change.changed()) {
+            ServicePort sp = desired.get(n);
+            if (sp == null || !changedOne(n, sp, changed)) {
+                return null;
+            }
+        }
+        return changed;
+    }
+
+    /**
+     * Compares one service port with the last sync's: adds it to {@code changed} (re-rendered) when
+     * it changed safely, and returns false when the change may alter a cross-service decision.
+     */
+    private boolean changedOne(ServicePortName n, ServicePort sp, Map<ServicePortName, Changed> changed) {
+        ServicePort old = lastAllInput.get(n);
+        if (old == null) {
+            return false; // a new service port
+        }
+        if (old == sp || old.equals(sp)) {
+            return true;
+        }
+        if (!old.equals(lastInput.get(n)) || ServicePortValidator.check(sp) != null
+                || !old.frontends().equals(sp.frontends())) {
+            return false;
+        }
+        Map<NftFamily, ServiceRules> rules = new EnumMap<>(NftFamily.class);
+        for (NftFamily f : NftFamily.values()) {
+            ServiceRules was = rendered.get(f).get(n);
+            Validated v = applied.get(f);
+            if (was != null && v.services().get(n) != was) {
+                return false; // rejected by the map-entry check last time
+            }
+            renderCalls++;
+            ServiceRules now = ServiceChainRenderer.render(sp, f, renderer.options());
+            if ((was == null) != (now == null) || (now != null && !claims(was).equals(claims(now)))) {
+                return false;
+            }
+            if (now != null) {
+                rules.put(f, now);
+            }
+        }
+        changed.put(n, new Changed(old, sp, rules));
+        return true;
     }
 
     /** The map/set entries a service claims, as the map-entry check sees them (slot, and map vs set element). */

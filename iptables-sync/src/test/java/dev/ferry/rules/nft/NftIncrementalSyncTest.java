@@ -14,7 +14,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import dev.ferry.table.ServiceTable;
+import dev.ferry.table.TableChange;
+import dev.ferry.table.TableMirror;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A partial sync handles only the service ports that changed (no whole-input validation, no
@@ -153,5 +158,69 @@ class NftIncrementalSyncTest {
         }
         assertTrue(incremental > 50, "most endpoint changes take the incremental path: " + incremental);
         assertTrue(incremental < 200, "frontend changes, additions and removals do not: " + incremental);
+    }
+
+    @Test
+    void fromTheTablesChangeFeedAnEndpointChangeIsFoundFromItsNameAndGivesTheWholeInputPathsPayloads(@TempDir Path dir)
+            throws Exception {
+        try (ServiceTable table = ServiceTable.create(dir, 64L << 20, 1_000, System::currentTimeMillis)) {
+            table.replaceAll(NftPartialPayloadTest.many(120));
+            TableMirror mirror = TableMirror.of(table);
+            NftSyncer inc = syncer(true);
+            NftSyncer ref = syncer(false);
+            assertTrue(mirror.catchUp().full());
+            inc.sync(mirror.ports(), TableChange.full(0, table.generation()), true);
+            ref.sync(new ArrayList<>(mirror.ports().values()), true);
+
+            // one endpoint: one render per family, no whole-input validation, the same payload
+            ServicePort one = mirror.ports().firstEntry().getValue();
+            table.put(withEndpoint(one, 0, "10.244.99.98"));
+            long renders = inc.renderCalls;
+            long validations = inc.fullValidations;
+            TableChange c = mirror.catchUp();
+            assertEquals(java.util.Set.of(one.name()), c.changed());
+            SyncReport a = inc.sync(mirror.ports(), c, false);
+            ref.sync(new ArrayList<>(mirror.ports().values()), false);
+            assertFalse(a.full());
+            assertEquals(2, inc.renderCalls - renders);
+            assertEquals(0, inc.fullValidations - validations);
+            assertEquals(ref.lastPayload().text(), inc.lastPayload().text());
+
+            Random rnd = new Random(7);
+            int incremental = 0;
+            for (int step = 0; step < 150; step++) {
+                List<ServicePort> now = new ArrayList<>(mirror.ports().values());
+                ServicePort sp = now.get(rnd.nextInt(now.size()));
+                int kind = rnd.nextInt(10);
+                try {
+                    if (kind < 6 && !sp.endpoints().isEmpty()) {
+                        table.put(withEndpoint(sp, rnd.nextInt(sp.endpoints().size()), "10.244.77." + (1 + rnd.nextInt(250))));
+                    } else if (kind == 6) {
+                        table.put(sp.withEndpoints(List.of()));
+                    } else if (kind == 7) {
+                        table.put(svc(sp.name().namespace(), sp.name().name(), "10.100.1." + (1 + rnd.nextInt(250)), 80)
+                                .nodePort(31000 + rnd.nextInt(200)).ep("10.244.66.1", 8080).build());
+                    } else if (kind == 8) {
+                        table.remove(sp.name());
+                    } else {
+                        table.put(svc("new", "s" + step, "10.101.0." + (1 + rnd.nextInt(250)), 80).ep("10.244.55.1", 8080).build());
+                    }
+                } catch (dev.ferry.table.FrontendConflictException taken) {
+                    continue; // the table keeps the first claim; nothing changed
+                }
+                long v = inc.fullValidations;
+                c = mirror.catchUp();
+                a = inc.sync(mirror.ports(), c, false);
+                SyncReport b = ref.sync(new ArrayList<>(mirror.ports().values()), false);
+                if (inc.fullValidations == v) {
+                    incremental++;
+                }
+                assertEquals(ref.lastPayload().text(), inc.lastPayload().text(), "step " + step + ": " + c);
+                assertEquals(reasons(b), reasons(a), "step " + step);
+                assertEquals(b.full(), a.full(), "step " + step);
+            }
+            assertTrue(incremental > 50, "endpoint changes take the incremental path: " + incremental);
+            assertTrue(incremental < 150, "frontend changes, additions and removals do not: " + incremental);
+        }
     }
 }
