@@ -314,16 +314,6 @@ final class RunCommand implements Callable<Integer> {
         DemoBackends backends = new DemoBackends();
         TableSync sync = new TableSync(table, List.of(), metrics, health);
         metrics.changeFeed(table.changes());
-        if (fromFile && source.demo) {
-            // the demo's backends follow the table's change feed: started for endpoints that appear
-            TableMirror demoPorts = TableMirror.of(table);
-            sync.afterEveryWrite(() -> {
-                TableChange c = demoPorts.catchUp();
-                if (!c.isEmpty()) {
-                    backends.ensureServing(List.copyOf(demoPorts.ports().values()));
-                }
-            });
-        }
         boolean demo = fromFile && source.demo;
         DataPlane.Settings settings = planeSettings(config, kind, dir, node, demo, primaryCidrs, nodeIps);
         if (demo && settings.dnsBind() != null) {
@@ -344,6 +334,17 @@ final class RunCommand implements Callable<Integer> {
         progress.mark("data plane started");
         sync.followedBy(serviceHealth);
         sync.afterEveryWrite(serviceHealth::onTableChanged);
+        if (fromFile && source.demo) {
+            // the demo's backends follow the table's change feed: started for endpoints that appear,
+            // after the data plane took the write in (a backend that answers means the proxy in front of it listens)
+            TableMirror demoPorts = TableMirror.of(table);
+            sync.afterEveryWrite(() -> {
+                TableChange c = demoPorts.catchUp();
+                if (!c.isEmpty()) {
+                    backends.ensureServing(List.copyOf(demoPorts.ports().values()));
+                }
+            });
+        }
         // After the data plane's hook: the first write it took in (the userspace proxy's listeners are bound then).
         java.util.concurrent.atomic.AtomicBoolean firstWrite = new java.util.concurrent.atomic.AtomicBoolean();
         sync.afterEveryWrite(() -> {
