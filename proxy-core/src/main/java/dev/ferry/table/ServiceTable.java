@@ -3,6 +3,7 @@ package dev.ferry.table;
 import static dev.ferry.table.TableLayout.*;
 
 import dev.ferry.model.Frontend;
+import dev.ferry.model.FrontendClaims;
 import dev.ferry.state.PrivateFiles;
 import dev.ferry.model.ServicePort;
 import dev.ferry.model.ServicePortName;
@@ -18,8 +19,11 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.LongSupplier;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -37,6 +41,12 @@ import org.slf4j.LoggerFactory;
  * The file is sparse: only touched pages use memory, so the default size needs no tuning; a full
  * table is a clear {@link TableFullException}.
  *
+ * <p>Two service ports claiming one frontend: {@link FrontendClaims} decides (the earlier name wins),
+ * whatever order they are written in. A newcomer that outranks the holder evicts it; the loser is
+ * kept on the heap (at most {@link #MAX_DISPLACED}, counted) and written again by
+ * {@link #retryDisplaced()} once its frontends are free, so the table ends up as the rule syncers'
+ * and {@code ferry sync --dry-run}'s validation would have it.
+ *
  * <p>Not thread-safe: exactly one thread (the sync loop) may call the mutating methods.
  */
 public final class ServiceTable implements AutoCloseable {
@@ -46,6 +56,8 @@ public final class ServiceTable implements AutoCloseable {
     /** How long a freed record stays readable before its block can be reused. */
     public static final long DEFAULT_GRACE_MILLIS = 2_000;
     private static final int INITIAL_INDEX_SLOTS = 1024;
+    /** Service ports that lost a frontend claim kept for a retry; more are dropped (and counted) until a full sync. */
+    public static final int MAX_DISPLACED = 10_000;
 
     /** What {@link #put} did. */
     public enum Change { ADDED, UPDATED, UNCHANGED }
@@ -73,6 +85,11 @@ public final class ServiceTable implements AutoCloseable {
     private final ServicePortView other = new ServicePortView();
     private final ServiceTableReader reader;
     private long nextStamp = 1;
+    /** Losers of a frontend claim, by name, written again when their frontends are free. */
+    private final TreeMap<ServicePortName, ServicePort> displaced = new TreeMap<>();
+    /** Ports this writer evicted since {@link #drainEvictions()}, with the reason. */
+    private final TreeMap<ServicePortName, String> evictions = new TreeMap<>();
+    private long displacedDropped;
     private long generationSeen;
     private int batchDepth;
     private boolean dirty;
@@ -202,8 +219,20 @@ public final class ServiceTable implements AutoCloseable {
         if (oldBlock != 0 && sameBytes(oldBlock, length)) {
             return Change.UNCHANGED;
         }
+        batchDepth++; // an eviction and this write are one generation
+        try {
+            claimFrontends(sp, oldBlock);
+            return write(sp, length, oldBlock);
+        } finally {
+            batchDepth--;
+            published();
+        }
+    }
+
+    private Change write(ServicePort sp, int length, int oldBlock) {
+        ServicePortName n = sp.name();
         List<Frontend> frontends = sp.frontends();
-        checkConflicts(n, frontends, oldBlock);
+        displaced.remove(n);
 
         int block = allocator.allocate(length, KIND_RECORD);
         buffer.putBytes(block + BLOCK_HEADER, encoder.buffer(), 0, length);
@@ -242,6 +271,11 @@ public final class ServiceTable implements AutoCloseable {
     /** Removes a service port; false when it was not there. */
     public boolean remove(ServicePortName n) {
         ensureOpen();
+        displaced.remove(n);
+        return removeRecord(n);
+    }
+
+    private boolean removeRecord(ServicePortName n) {
         int block = findName(n);
         if (block == 0) {
             return false;
@@ -273,6 +307,7 @@ public final class ServiceTable implements AutoCloseable {
         int updated = 0;
         int unchanged = 0;
         List<String> errors = new ArrayList<>();
+        Map<ServicePortName, String> conflicts = new LinkedHashMap<>();
         Set<ServicePortName> keep = new HashSet<>(desired.size() * 2);
         batchDepth++;
         try {
@@ -290,6 +325,7 @@ public final class ServiceTable implements AutoCloseable {
             for (ServicePortName n : gone) {
                 remove(n);
             }
+            retainDisplaced(keep);
             for (ServicePort sp : desired) {
                 try {
                     switch (put(sp)) {
@@ -297,10 +333,20 @@ public final class ServiceTable implements AutoCloseable {
                         case UPDATED -> updated++;
                         default -> unchanged++;
                     }
-                } catch (FrontendConflictException | IllegalArgumentException e) {
+                } catch (FrontendConflictException e) {
+                    conflicts.put(sp.name(), sp.name() + ": " + e.getMessage());
+                } catch (IllegalArgumentException e) {
                     errors.add(sp.name() + ": " + e.getMessage());
                 }
             }
+            SyncResult retried = retryDisplaced();
+            conflicts.forEach((n, e) -> {
+                if (isDisplaced(n)) { // else a retry wrote it after all
+                    errors.add(e);
+                }
+            });
+            added += retried.added();
+            errors.addAll(retried.errors());
             return new SyncResult(added, updated, gone.size(), unchanged, List.copyOf(errors));
         } finally {
             batchDepth--;
@@ -480,9 +526,15 @@ public final class ServiceTable implements AutoCloseable {
         return true;
     }
 
-    private void checkConflicts(ServicePortName n, List<Frontend> frontends, int oldBlock) {
+    /**
+     * Takes sp's frontends: throws when a port that outranks sp holds one (sp is kept as displaced),
+     * else evicts every later-named holder (kept as displaced, reported by {@link #drainEvictions()}).
+     */
+    private void claimFrontends(ServicePort sp, int oldBlock) {
+        ServicePortName n = sp.name();
         int proto = n.protocol().ordinal();
-        for (Frontend f : frontends) {
+        List<Integer> losers = null;
+        for (Frontend f : sp.frontends()) {
             int fam = f.address() == null ? RecordLayout.FAMILY_NONE : AddressBits.family(f.address());
             long hi = f.address() == null ? 0 : AddressBits.hi(f.address());
             long lo = f.address() == null ? 0 : AddressBits.lo(f.address());
@@ -491,11 +543,122 @@ public final class ServiceTable implements AutoCloseable {
                 int owner = (int) (buffer.getLong(slot + 8) >>> 16);
                 if (owner != oldBlock) {
                     other.wrap(buffer, owner);
-                    throw new FrontendConflictException(n.protocol() + " frontend " + f + " (" + f.kind()
-                            + ") is already served by " + other.servicePortName());
+                    ServicePortName holder = other.servicePortName();
+                    if (!FrontendClaims.outranks(n, holder)) {
+                        displace(sp);
+                        throw new FrontendConflictException(new FrontendClaims.Conflict(f, holder).reason(n.protocol()));
+                    }
+                    if (losers == null) {
+                        losers = new ArrayList<>(2);
+                    }
+                    if (!losers.contains(owner)) {
+                        losers.add(owner);
+                    }
                 }
             }
         }
+        if (losers == null) {
+            return;
+        }
+        for (int owner : losers) {
+            other.wrap(buffer, owner);
+            ServicePort loser = other.toServicePort();
+            String reason = conflictWith(loser, sp);
+            removeRecord(loser.name());
+            displace(loser);
+            evictions.put(loser.name(), reason);
+        }
+    }
+
+    private static String conflictWith(ServicePort loser, ServicePort winner) {
+        for (Frontend f : loser.frontends()) {
+            for (Frontend w : winner.frontends()) {
+                if (f.port() == w.port() && java.util.Objects.equals(f.address(), w.address())) {
+                    return new FrontendClaims.Conflict(f, winner.name()).reason(loser.name().protocol());
+                }
+            }
+        }
+        return "frontend already used by " + winner.name() + "/" + winner.name().protocol();
+    }
+
+    private void displace(ServicePort sp) {
+        if (displaced.size() >= MAX_DISPLACED && !displaced.containsKey(sp.name())) {
+            displacedDropped++;
+            LOG.warn("{} lost a frontend claim and is not kept for a retry: {} are kept already (written again at the next full sync)",
+                    sp.name(), MAX_DISPLACED);
+            return;
+        }
+        displaced.put(sp.name(), sp);
+    }
+
+    /**
+     * Writes again, in name order, the ports that lost a frontend claim and whose frontends are now
+     * free (or held by later names); repeats while that changes something. Returns the result, with
+     * the evictions this caused in its errors.
+     */
+    public SyncResult retryDisplaced() {
+        ensureOpen();
+        int added = 0;
+        batchDepth++;
+        try {
+            for (int pass = 0, max = displaced.size(); pass <= max && !displaced.isEmpty(); pass++) {
+                boolean progress = false;
+                for (ServicePort sp : List.copyOf(displaced.values())) {
+                    if (!displaced.containsKey(sp.name())) {
+                        continue;
+                    }
+                    try {
+                        put(sp);
+                        added++;
+                        progress = true;
+                    } catch (FrontendConflictException | IllegalArgumentException stillRefused) {
+                        // stays displaced; reported when it was refused
+                    }
+                }
+                if (!progress) {
+                    break;
+                }
+            }
+        } finally {
+            batchDepth--;
+            published();
+        }
+        return new SyncResult(added, 0, 0, 0, drainEvictions());
+    }
+
+    /**
+     * "name: reason" of every port evicted by an earlier-named claimant since the last call and still
+     * out of the table (one written again by {@link #retryDisplaced()} is not listed); empties the list.
+     */
+    public List<String> drainEvictions() {
+        List<String> out = new ArrayList<>();
+        evictions.forEach((n, reason) -> {
+            if (displaced.containsKey(n)) {
+                out.add(n + ": " + reason);
+            }
+        });
+        evictions.clear();
+        return out;
+    }
+
+    /** Forgets displaced ports whose names are not in keep (a full sync that no longer wants them). */
+    public void retainDisplaced(Set<ServicePortName> keep) {
+        displaced.keySet().retainAll(keep);
+    }
+
+    /** True when n lost a frontend claim and waits for it (it may still have an older record in the table). */
+    public boolean isDisplaced(ServicePortName n) {
+        return displaced.containsKey(n);
+    }
+
+    /** Service ports that lost a frontend claim and wait for it (at most {@link #MAX_DISPLACED}). */
+    public int displacedCount() {
+        return displaced.size();
+    }
+
+    /** Losers of a frontend claim not kept for a retry because {@link #MAX_DISPLACED} were kept already. */
+    public long displacedDropped() {
+        return displacedDropped;
     }
 
     // Index plumbing. An index block's payload: capacity:int, used:int (non-empty slots incl. tombstones), slots.
