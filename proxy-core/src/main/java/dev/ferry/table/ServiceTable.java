@@ -693,18 +693,14 @@ public final class ServiceTable implements AutoCloseable {
         }
         int fresh = newIndex(newCapacity);
         int freshBase = fresh + BLOCK_HEADER;
-        int mask = newCapacity - 1;
         for (int s = 0; s < capacity; s++) {
             int at = base + I_SLOTS + s * SLOT_SIZE;
             long v = buffer.getLong(at + 8);
             if (v == EMPTY || v == TOMBSTONE) continue;
             long h = buffer.getLong(at);
-            int slot = (int) h & mask;
-            while (buffer.getLong(freshBase + I_SLOTS + slot * SLOT_SIZE + 8) != EMPTY) {
-                slot = (slot + 1) & mask;
-            }
-            buffer.putLong(freshBase + I_SLOTS + slot * SLOT_SIZE, h);
-            buffer.putLong(freshBase + I_SLOTS + slot * SLOT_SIZE + 8, v);
+            int to = IndexProbe.freeSlot(buffer, fresh, h); // unpublished and tombstone-free: its first empty slot
+            buffer.putLong(to, h);
+            buffer.putLong(to + 8, v);
         }
         buffer.putInt(freshBase + 4, live);
         buffer.putLongRelease(headerField, fresh);
@@ -715,21 +711,13 @@ public final class ServiceTable implements AutoCloseable {
     private int findFrontendSlot(int proto, int fam, long hi, long lo, int port) {
         long hash = AddressBits.frontendHash(proto, fam, hi, lo, port);
         int index = (int) buffer.getLong(H_FRONTEND_INDEX);
-        int base = index + BLOCK_HEADER;
-        int capacity = buffer.getInt(base + I_CAPACITY);
-        int mask = capacity - 1;
-        int slot = (int) hash & mask;
-        for (int probe = 0; probe < capacity; probe++) {
-            int at = base + I_SLOTS + slot * SLOT_SIZE;
+        for (long c = IndexProbe.first(buffer, index, hash); c >= 0; c = IndexProbe.next(buffer, index, hash, c)) {
+            int at = IndexProbe.slot(c);
             long v = buffer.getLong(at + 8);
-            if (v == EMPTY) return -1;
-            if (v != TOMBSTONE && buffer.getLong(at) == hash) {
-                other.wrap(buffer, (int) (v >>> 16));
-                if (other.protocolOrdinal() == proto && other.frontendMatches((int) (v & 0xFFFF), fam, hi, lo, port)) {
-                    return at;
-                }
+            other.wrap(buffer, (int) (v >>> 16));
+            if (other.protocolOrdinal() == proto && other.frontendMatches((int) (v & 0xFFFF), fam, hi, lo, port)) {
+                return at;
             }
-            slot = (slot + 1) & mask;
         }
         return -1;
     }
@@ -754,22 +742,13 @@ public final class ServiceTable implements AutoCloseable {
         ensureRoom(headerField);
         int index = (int) buffer.getLong(headerField);
         int base = index + BLOCK_HEADER;
-        int capacity = buffer.getInt(base + I_CAPACITY);
-        int mask = capacity - 1;
-        int slot = (int) hash & mask;
-        while (true) {
-            int at = base + I_SLOTS + slot * SLOT_SIZE;
-            long v = buffer.getLong(at + 8);
-            if (v == EMPTY || v == TOMBSTONE) {
-                // Hash first, then the value with release: a reader that sees the value sees its hash.
-                buffer.putLong(at, hash);
-                buffer.putLongRelease(at + 8, value);
-                if (v == EMPTY) {
-                    buffer.putInt(base + 4, buffer.getInt(base + 4) + 1);
-                }
-                return;
-            }
-            slot = (slot + 1) & mask;
+        int at = IndexProbe.freeSlot(buffer, index, hash);
+        long v = buffer.getLong(at + 8);
+        // Hash first, then the value with release: a reader that sees the value sees its hash.
+        buffer.putLong(at, hash);
+        buffer.putLongRelease(at + 8, value);
+        if (v == EMPTY) {
+            buffer.putInt(base + 4, buffer.getInt(base + 4) + 1);
         }
     }
 
@@ -777,21 +756,12 @@ public final class ServiceTable implements AutoCloseable {
         int proto = n.protocol().ordinal();
         long hash = NameHash.of(n.namespace(), n.name(), n.portName(), proto);
         int index = (int) buffer.getLong(H_NAME_INDEX);
-        int base = index + BLOCK_HEADER;
-        int capacity = buffer.getInt(base + I_CAPACITY);
-        int mask = capacity - 1;
-        int slot = (int) hash & mask;
-        for (int probe = 0; probe < capacity; probe++) {
-            int at = base + I_SLOTS + slot * SLOT_SIZE;
-            long v = buffer.getLong(at + 8);
-            if (v == EMPTY) return -1;
-            if (v != TOMBSTONE && buffer.getLong(at) == hash) {
-                other.wrap(buffer, (int) v);
-                if (other.nameEquals(n.namespace(), n.name(), n.portName(), proto)) {
-                    return at;
-                }
+        for (long c = IndexProbe.first(buffer, index, hash); c >= 0; c = IndexProbe.next(buffer, index, hash, c)) {
+            int at = IndexProbe.slot(c);
+            other.wrap(buffer, (int) buffer.getLong(at + 8));
+            if (other.nameEquals(n.namespace(), n.name(), n.portName(), proto)) {
+                return at;
             }
-            slot = (slot + 1) & mask;
         }
         return -1;
     }
