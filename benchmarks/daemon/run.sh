@@ -15,7 +15,8 @@ cpfile="$(mktemp)"
 trap 'rm -f "$cpfile"' EXIT
 mvn -B -q -o -Dferry.target="$target" -pl cli dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cpfile" >/dev/null
 deps="$(cat "$cpfile")"
-classes="cli/$target/classes:proxy-core/$target/classes:lb-algorithms/$target/classes:conntrack/$target/classes:iptables-sync/$target/classes"
+classes="$(for m in cli daemon proxy-core sources userspace lb-algorithms conntrack iptables-sync; do printf '%s:' "$m/$target/classes"; done)"
+classes="${classes%:}"
 flags="$(sed -n 's:.*<ferry.jvm.flags>\(.*\)</ferry.jvm.flags>.*:\1:p' pom.xml)"
 # shellcheck disable=SC2086
 exec java $flags -cp "$classes:$deps" benchmarks/daemon/ColdStart.java "$sizes" "$endpoints" "$classes:$deps" "$flags ${FERRY_DAEMON_JAVA_OPTS:-}"

@@ -6,7 +6,7 @@
 #   (c) keep-alive request latency p50/p99 on one connection: wrk -c1 --latency
 # Needs root, iproute2, iptables, haproxy, nginx, iperf3, wrk, python3 and a built proxy-core:
 #   mvn -B -q -o -Dferry.target=target-proxy -pl proxy-core -am test-compile
-#   mvn -B -q -o -Dferry.target=target-proxy -pl proxy-core dependency:build-classpath -Dmdep.outputFile=/tmp/proxy-cp.txt
+#   mvn -B -q -o -Dferry.target=target-proxy -pl userspace -am dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=/tmp/proxy-cp.txt
 # Usage: benchmarks/proxy/bench.sh [SECONDS_PER_CELL] [ROUNDS]   (prints a markdown table)
 # For quick A/B work on one cell, the environment can narrow a run (the recorded runs use neither):
 #   BENCH_PATHS="haproxy ferry"   paths to measure (default: direct dnat haproxy ferry; haproxy always runs)
@@ -166,7 +166,7 @@ endpoints:
 YML
 if [[ $FERRY_KIND == classes ]]; then
   T=${FERRY_TARGET:-target-proxy}
-  CP="$ROOT/proxy-core/$T/test-classes:$ROOT/proxy-core/$T/classes:$ROOT/lb-algorithms/$T/classes:$ROOT/conntrack/$T/classes:$(cat "${FERRY_CP_FILE:-/tmp/proxy-cp.txt}")"
+  CP="$ROOT/userspace/$T/test-classes:$ROOT/userspace/$T/classes:$ROOT/sources/$T/classes:$ROOT/proxy-core/$T/classes:$ROOT/lb-algorithms/$T/classes:$ROOT/conntrack/$T/classes:$(cat "${FERRY_CP_FILE:-/tmp/proxy-cp.txt}")"
   FLAGS=$(grep -o '<ferry.jvm.flags>[^<]*' "$ROOT/pom.xml" | sed 's/<ferry.jvm.flags>//')
   ip netns exec $N java $FLAGS -Xmx512m ${FERRY_JAVA_OPTS:-} -cp "$CP" dev.ferry.proxy.ProxyNodeMain "$WORK/services.yaml" "$WORK/state" \
     node-1 10.210.1.1 2 "${FERRY_TRANSPORT:-auto}" > "$WORK/ferry.log" 2>&1 & PIDS+=($!)

@@ -1,7 +1,9 @@
 package dev.ferry.cli;
 
-import dev.ferry.cli.http.ProxierHealth;
-import dev.ferry.cli.http.ProxyMetrics;
+import dev.ferry.daemon.TableSync;
+
+import dev.ferry.daemon.http.ProxierHealth;
+import dev.ferry.daemon.http.ProxyMetrics;
 import dev.ferry.conntrack.ConntrackConfig;
 import dev.ferry.conntrack.ConntrackState;
 import dev.ferry.proxy.ProxyOptions;

@@ -1,11 +1,11 @@
 package dev.ferry.cli;
 
-import dev.ferry.cli.config.BindAddress;
-import dev.ferry.cli.config.KubeProxyConfigReader;
-import dev.ferry.cli.config.ProxyConfig;
-import dev.ferry.cli.config.ProxyMode;
-import dev.ferry.cli.http.HealthServer;
-import dev.ferry.cli.http.ProxierHealth;
+import dev.ferry.daemon.config.BindAddress;
+import dev.ferry.daemon.config.KubeProxyConfigReader;
+import dev.ferry.daemon.config.ProxyConfig;
+import dev.ferry.daemon.config.ProxyMode;
+import dev.ferry.daemon.http.HealthServer;
+import dev.ferry.daemon.http.ProxierHealth;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
  * mode 200 (nothing is pending yet; the previous run's rules serve), in userspace mode 503
  * "starting". The address and the mode are found from the raw arguments as picocli would
  * (--healthz-bind-address / --mode, --demo, else the --config file's, else the defaults);
- * {@link dev.ferry.cli.http.StatusServers} takes the server over only when the full configuration
+ * {@link dev.ferry.daemon.http.StatusServers} takes the server over only when the full configuration
  * names the same address, and closes it otherwise. Anything unusual (help, an @argument file, a
  * config that does not read, an unknown mode) binds nothing early: start-up then binds as before.
  *
@@ -75,7 +75,7 @@ final class EarlyHealthPort {
     /** Where `run` will serve /healthz and in which mode, as far as the raw arguments tell. */
     record Plan(BindAddress address, ProxyMode mode, boolean demo, Duration healthTimeout) {
         boolean userspace() {
-            return RunCommand.kindOf(mode, demo) == dev.ferry.cli.plane.DataPlane.Kind.USERSPACE;
+            return RunCommand.kindOf(mode, demo) == dev.ferry.daemon.plane.DataPlane.Kind.USERSPACE;
         }
 
         /** What the daemon's health says at the start: fresh, and for the userspace proxy "starting" (as RunCommand sets it). */

@@ -1,19 +1,21 @@
 package dev.ferry.cli;
 
-import dev.ferry.cli.config.BindAddress;
-import dev.ferry.cli.config.ConfigException;
-import dev.ferry.cli.config.GoDuration;
-import dev.ferry.cli.config.KubeProxyConfigReader;
-import dev.ferry.cli.config.NodeName;
-import dev.ferry.cli.config.ProxyConfig;
-import dev.ferry.cli.config.ProxyMode;
-import dev.ferry.cli.daemon.ClusterSource;
-import dev.ferry.cli.plane.DataPlane;
-import dev.ferry.cli.plane.PrimaryNodeIps;
+import dev.ferry.daemon.TableSync;
+
+import dev.ferry.daemon.config.BindAddress;
+import dev.ferry.daemon.config.ConfigException;
+import dev.ferry.daemon.config.GoDuration;
+import dev.ferry.daemon.config.KubeProxyConfigReader;
+import dev.ferry.daemon.config.NodeName;
+import dev.ferry.daemon.config.ProxyConfig;
+import dev.ferry.daemon.config.ProxyMode;
+import dev.ferry.daemon.cluster.ClusterSource;
+import dev.ferry.daemon.plane.DataPlane;
+import dev.ferry.daemon.plane.PrimaryNodeIps;
 import dev.ferry.model.Cidr;
-import dev.ferry.cli.http.ProxierHealth;
-import dev.ferry.cli.http.ProxyMetrics;
-import dev.ferry.cli.http.StatusServers;
+import dev.ferry.daemon.http.ProxierHealth;
+import dev.ferry.daemon.http.ProxyMetrics;
+import dev.ferry.daemon.http.StatusServers;
 import dev.ferry.model.ServicePort;
 import dev.ferry.select.EndpointSelector;
 import dev.ferry.select.NodeInfo;
@@ -237,7 +239,7 @@ final class RunCommand implements Callable<Integer> {
         if (kind == DataPlane.Kind.USERSPACE) {
             health.requireForServing("starting", progress::startingFailure);
         }
-        dev.ferry.cli.http.HealthServer earlyHealth = EarlyHealthPort.take();
+        dev.ferry.daemon.http.HealthServer earlyHealth = EarlyHealthPort.take();
         if (earlyHealth != null && earlyHealth.address().equals(config.healthzBindAddress())) {
             progress.markAt("health port", earlyHealth.boundAtMillis());
         }
@@ -357,7 +359,7 @@ final class RunCommand implements Callable<Integer> {
                     }
                     metrics.rejections(snapshot.rejections());
                     // the file's Node object, when it has one, gives this node's zone (as the API source's watch does)
-                    NodeInfo self = snapshot.nodes().isEmpty() ? nodeInfo : NodeInfo.of(node, snapshot.nodes());
+                    NodeInfo self = snapshot.nodes().isEmpty() ? nodeInfo : dev.ferry.convert.NodeInfos.of(node, snapshot.nodes());
                     sync.apply(EndpointSelector.selectAll(snapshot.ports(), self)).join();
                 });
                 metrics.fileSource(files::errorCount);

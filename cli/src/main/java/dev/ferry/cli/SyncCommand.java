@@ -2,7 +2,7 @@ package dev.ferry.cli;
 
 import dev.ferry.convert.ClusterConverter;
 import dev.ferry.convert.Conversion;
-import dev.ferry.convert.Rejection;
+import dev.ferry.model.Rejection;
 import dev.ferry.model.Cidr;
 import dev.ferry.model.ServicePort;
 import dev.ferry.rules.iptables.IptablesRenderer;

@@ -1,7 +1,7 @@
 package dev.ferry.cli;
 
-import dev.ferry.cli.http.ProxierHealth;
-import dev.ferry.cli.http.ProxyMetrics;
+import dev.ferry.daemon.http.ProxierHealth;
+import dev.ferry.daemon.http.ProxyMetrics;
 import dev.ferry.proxy.UserspaceProxy;
 
 /**

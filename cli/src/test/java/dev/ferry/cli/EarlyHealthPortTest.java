@@ -2,7 +2,7 @@ package dev.ferry.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import dev.ferry.cli.config.BindAddress;
+import dev.ferry.daemon.config.BindAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

@@ -1,7 +1,7 @@
 package dev.ferry.rules;
 
-import dev.ferry.convert.Rejection;
-import dev.ferry.convert.RejectionReason;
+import dev.ferry.model.Rejection;
+import dev.ferry.model.RejectionReason;
 import dev.ferry.model.Endpoint;
 import dev.ferry.model.FrontendClaims;
 import dev.ferry.model.ServicePort;

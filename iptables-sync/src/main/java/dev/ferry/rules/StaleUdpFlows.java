@@ -1,6 +1,5 @@
 package dev.ferry.rules;
 
-import dev.ferry.conntrack.KernelConntrackCleaner;
 import dev.ferry.model.Endpoint;
 import dev.ferry.model.Frontend;
 import dev.ferry.model.Protocol;

@@ -1,6 +1,6 @@
 package dev.ferry.rules;
 
-import dev.ferry.convert.Rejection;
+import dev.ferry.model.Rejection;
 import java.util.List;
 
 /**

@@ -4,7 +4,6 @@ import static dev.ferry.rules.TestPorts.ep;
 import static dev.ferry.rules.TestPorts.svc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.ferry.conntrack.KernelConntrackCleaner;
 import dev.ferry.model.ServicePort;
 import java.nio.file.Files;
 import java.nio.file.Path;

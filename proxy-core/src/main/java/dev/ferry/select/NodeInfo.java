@@ -12,15 +12,4 @@ public record NodeInfo(String name, String zone) {
         name = name == null ? "" : name;
         zone = zone == null ? "" : zone;
     }
-
-    /** This node as the Node object named name among nodes describes it (no such object: no zone). */
-    public static NodeInfo of(String name, java.util.List<io.fabric8.kubernetes.api.model.Node> nodes) {
-        for (io.fabric8.kubernetes.api.model.Node n : nodes) {
-            if (n.getMetadata() != null && name.equals(n.getMetadata().getName())) {
-                java.util.Map<String, String> labels = n.getMetadata().getLabels();
-                return new NodeInfo(name, labels == null ? "" : labels.get(ZONE_LABEL));
-            }
-        }
-        return new NodeInfo(name, "");
-    }
 }

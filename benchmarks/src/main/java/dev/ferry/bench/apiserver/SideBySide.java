@@ -85,7 +85,7 @@ public final class SideBySide {
     public static void main(String[] args) throws Exception {
         if (args.length < 3) {
             System.err.println("usage: SideBySide K8S_DIR SIZES(1000,5000) MODES(nftables,iptables) [CHANGES=5] [CAP_SECONDS=720]"
-                    + " [PROXIES=kube-proxy,ferry]");
+                    + " [PROXIES=kube-proxy,ferry] (ferry@DIR: the ./ferry of checkout DIR, to compare two builds)");
             System.exit(2);
         }
         SideBySide b = new SideBySide(Path.of(args[0]), args.length > 3 ? Integer.parseInt(args[3]) : 5,
@@ -269,12 +269,14 @@ public final class SideBySide {
                 Path config = work.resolve("kube-proxy-config.yaml");
                 Files.writeString(config, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
                         + "clusterCIDR: 10.244.0.0/16\n");
-                cmd.addAll(List.of(root.resolve("ferry").toString(), "run", "--kubeconfig", k8s.resolve("kube-proxy.kubeconfig").toString(),
+                // "ferry@DIR" runs the launcher of another checkout: a same-run A/B of two builds.
+                Path launcher = proxy.startsWith("ferry@") ? Path.of(proxy.substring(6)).resolve("ferry") : root.resolve("ferry");
+                cmd.addAll(List.of(launcher.toString(), "run", "--kubeconfig", k8s.resolve("kube-proxy.kubeconfig").toString(),
                         "--config", config.toString(), "--mode", mode, "--node-name", NODE, "--state-dir", work.resolve("state").toString(),
                         "--healthz-bind-address", "127.0.0.1:10256", "--metrics-bind-address", "127.0.0.1:10249"));
                 if (mode.equals("iptables")) cmd.addAll(List.of("--iptables-backend", "nft"));
             }
-            Path log = work.resolve(proxy + ".log");
+            Path log = work.resolve(proxy.replaceAll("[^A-Za-z0-9.-]", "_") + ".log");
             String load = "load " + Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
             long t0 = System.nanoTime();
             proxyProcess = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();

@@ -1,6 +1,6 @@
 package dev.ferry.rules.iptables;
 
-import dev.ferry.convert.Rejection;
+import dev.ferry.model.Rejection;
 import dev.ferry.model.Cidr;
 import dev.ferry.model.Endpoint;
 import dev.ferry.model.IpAddresses;

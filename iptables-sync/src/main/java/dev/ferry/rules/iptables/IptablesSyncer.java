@@ -1,6 +1,6 @@
 package dev.ferry.rules.iptables;
 
-import dev.ferry.conntrack.KernelConntrackCleaner;
+import dev.ferry.rules.KernelConntrackCleaner;
 import dev.ferry.model.ServicePort;
 import dev.ferry.rules.ApplyException;
 import dev.ferry.rules.KernelTool;
@@ -141,7 +141,7 @@ public final class IptablesSyncer implements RuleSyncer {
         long renderNanos = 0;
         long applyNanos = 0;
         int lines = 0;
-        List<dev.ferry.convert.Rejection> rejected = List.of();
+        List<dev.ferry.model.Rejection> rejected = List.of();
         // Read before anything looks at the kernel: a change made after that is caught by the next check.
         long before = onNfTables() ? generation.now() : -1;
         transactions = 0;

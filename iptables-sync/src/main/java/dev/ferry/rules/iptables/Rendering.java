@@ -1,6 +1,6 @@
 package dev.ferry.rules.iptables;
 
-import dev.ferry.convert.Rejection;
+import dev.ferry.model.Rejection;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;

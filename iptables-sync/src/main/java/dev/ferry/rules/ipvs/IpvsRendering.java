@@ -1,6 +1,6 @@
 package dev.ferry.rules.ipvs;
 
-import dev.ferry.convert.Rejection;
+import dev.ferry.model.Rejection;
 import java.util.List;
 
 /**

@@ -1,6 +1,6 @@
 package dev.ferry.rules.ipvs;
 
-import dev.ferry.conntrack.KernelConntrackCleaner;
+import dev.ferry.rules.KernelConntrackCleaner;
 import dev.ferry.model.ServicePort;
 import dev.ferry.rules.ApplyException;
 import dev.ferry.rules.KernelTool;

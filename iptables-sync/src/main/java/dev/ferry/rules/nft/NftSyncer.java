@@ -1,8 +1,8 @@
 package dev.ferry.rules.nft;
 
-import dev.ferry.conntrack.KernelConntrackCleaner;
-import dev.ferry.convert.Rejection;
-import dev.ferry.convert.RejectionReason;
+import dev.ferry.rules.KernelConntrackCleaner;
+import dev.ferry.model.Rejection;
+import dev.ferry.model.RejectionReason;
 import dev.ferry.model.ServicePort;
 import dev.ferry.model.ServicePortName;
 import dev.ferry.rules.ApplyException;

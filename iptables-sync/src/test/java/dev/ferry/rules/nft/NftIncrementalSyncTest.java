@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ferry.convert.Rejection;
+import dev.ferry.model.Rejection;
 import dev.ferry.model.Endpoint;
 import dev.ferry.model.ServicePort;
 import dev.ferry.rules.KernelTool;

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ferry.conntrack.KernelConntrackCleaner;
+import dev.ferry.rules.KernelConntrackCleaner;
 import dev.ferry.model.Cidr;
 import dev.ferry.model.ServicePort;
 import dev.ferry.rules.ApplyException;

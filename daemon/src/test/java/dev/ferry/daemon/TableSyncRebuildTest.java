@@ -1,0 +1,57 @@
+package dev.ferry.daemon;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.ferry.daemon.http.ProxierHealth;
+import dev.ferry.daemon.http.ProxyMetrics;
+import dev.ferry.table.ServiceTable;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The API source's path through a table rebuild: TableSync has no snapshot of its own to write
+ * back, so it asks the source for a full sync and /healthz stays 503 ("rebuilt empty") until a full
+ * write has filled the table again.
+ */
+class TableSyncRebuildTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aRebuiltTableAsksForAFullSyncAndStaysUnhealthyUntilOneIsWritten() throws Exception {
+        ServiceTable table = ServiceTable.create(dir, 16L << 20, 1000, System::currentTimeMillis);
+        ProxierHealth health = new ProxierHealth(Duration.ofMinutes(1), System::currentTimeMillis);
+        TableSync sync = new TableSync(table, List.of(), new ProxyMetrics(), health);
+        try {
+            CountDownLatch fullSyncAsked = new CountDownLatch(1);
+            sync.afterRebuild(fullSyncAsked::countDown);
+            sync.write(true, t -> t.replaceAll(List.of(SamplePorts.web(), SamplePorts.dns()))).get(10, TimeUnit.SECONDS);
+            assertEquals(200, health.check(true).status());
+
+            try (FileChannel ch = FileChannel.open(table.file(), StandardOpenOption.WRITE)) {
+                ch.truncate(0);
+            }
+            assertTrue(fullSyncAsked.await(10, TimeUnit.SECONDS), "the source is asked for a full sync after the rebuild");
+            ProxierHealth.Check c = health.check(true);
+            assertEquals(503, c.status(), c.body());
+            assertTrue(c.body().contains("table: service table " + table.file() + " was truncated to 0 of")
+                    && c.body().contains("rebuilt empty, waiting to be written again"), c.body());
+            assertEquals(0, table.reader().servicePortCount());
+
+            sync.write(false, t -> t.replaceAll(List.of(SamplePorts.web()))).get(10, TimeUnit.SECONDS);
+            assertEquals(503, health.check(true).status(), "a partial write does not make the table whole");
+            sync.write(true, t -> t.replaceAll(List.of(SamplePorts.web(), SamplePorts.dns()))).get(10, TimeUnit.SECONDS);
+            assertEquals(200, health.check(true).status(), health.check(true).body());
+            assertEquals(2, table.reader().servicePortCount());
+        } finally {
+            sync.close();
+        }
+    }
+}
