@@ -119,7 +119,7 @@ public final class KernelTool {
         try {
             p = pb.start();
         } catch (IOException e) {
-            throw new IOException("cannot run " + full.get(0) + " (" + e.getMessage() + "): is it installed and on the PATH ("
+            throw new CannotStartException("cannot run " + full.get(0) + " (" + e.getMessage() + "): is it installed and on the PATH ("
                     + pb.environment().get("PATH") + ")? Command: " + String.join(" ", full), e);
         }
         // Drain both pipes concurrently with the write: a tool that reports errors while we are
@@ -190,6 +190,13 @@ public final class KernelTool {
         t.setDaemon(true);
         t.start();
         return done;
+    }
+
+    /** The tool could not be started at all (not installed, not executable): callers may add what to install. */
+    public static final class CannotStartException extends IOException {
+        CannotStartException(String message, IOException cause) {
+            super(message, cause);
+        }
     }
 
     /** Runs argv and throws with its stderr when it fails. */
