@@ -313,6 +313,7 @@ final class RunCommand implements Callable<Integer> {
             listeners.add(backends::ensureServing);
         }
         TableSync sync = new TableSync(table, listeners, metrics, health);
+        metrics.frontendClaims(table::displacedCount, table::displacedDropped);
         boolean demo = fromFile && source.demo;
         DataPlane.Settings settings = planeSettings(config, kind, dir, node, demo, primaryCidrs, nodeIps);
         if (demo && settings.dnsBind() != null) {

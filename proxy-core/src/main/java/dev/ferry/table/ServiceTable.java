@@ -89,7 +89,7 @@ public final class ServiceTable implements AutoCloseable {
     private final TreeMap<ServicePortName, ServicePort> displaced = new TreeMap<>();
     /** Ports this writer evicted since {@link #drainEvictions()}, with the reason. */
     private final TreeMap<ServicePortName, String> evictions = new TreeMap<>();
-    private long displacedDropped;
+    private volatile long displacedDropped; // read by the metrics thread
     private long generationSeen;
     private int batchDepth;
     private boolean dirty;
@@ -444,6 +444,9 @@ public final class ServiceTable implements AutoCloseable {
         generationSeen++;
         initHeader(capacity);
         buffer.putLongRelease(H_GENERATION, generationSeen);
+        // The full sync that follows hands every port over again, losers of frontend claims included.
+        displaced.clear();
+        evictions.clear();
     }
 
     public long generation() {
@@ -583,7 +586,7 @@ public final class ServiceTable implements AutoCloseable {
 
     private void displace(ServicePort sp) {
         if (displaced.size() >= MAX_DISPLACED && !displaced.containsKey(sp.name())) {
-            displacedDropped++;
+            displacedDropped = displacedDropped + 1; // one writer thread
             LOG.warn("{} lost a frontend claim and is not kept for a retry: {} are kept already (written again at the next full sync)",
                     sp.name(), MAX_DISPLACED);
             return;
@@ -651,7 +654,10 @@ public final class ServiceTable implements AutoCloseable {
         return displaced.containsKey(n);
     }
 
-    /** Service ports that lost a frontend claim and wait for it (at most {@link #MAX_DISPLACED}). */
+    /**
+     * Service ports that lost a frontend claim and wait for it (at most {@link #MAX_DISPLACED}). Any
+     * thread may ask (a metric): the answer may be one write behind.
+     */
     public int displacedCount() {
         return displaced.size();
     }
