@@ -90,6 +90,8 @@ public final class ServiceTable implements AutoCloseable {
     /** Ports this writer evicted since {@link #drainEvictions()}, with the reason. */
     private final TreeMap<ServicePortName, String> evictions = new TreeMap<>();
     private volatile long displacedDropped; // read by the metrics thread
+    /** Whether a frontend may have come free since the last {@link #retryDisplaced()}. */
+    private boolean frontendsFreed;
     private long generationSeen;
     private int batchDepth;
     private boolean dirty;
@@ -248,6 +250,7 @@ public final class ServiceTable implements AutoCloseable {
         }
         long endpointDelta = sp.endpoints().size();
         if (oldBlock != 0) {
+            frontendsFreed = true; // the old record's frontends may be ones the new one dropped
             own.wrap(buffer, oldBlock);
             endpointDelta -= own.endpointCount();
             // Frontends the new record no longer has: unlink those still pointing at the old record.
@@ -280,6 +283,7 @@ public final class ServiceTable implements AutoCloseable {
         if (block == 0) {
             return false;
         }
+        frontendsFreed = true;
         own.wrap(buffer, block);
         int proto = n.protocol().ordinal();
         int endpoints = own.endpointCount();
@@ -596,12 +600,17 @@ public final class ServiceTable implements AutoCloseable {
 
     /**
      * Writes again, in name order, the ports that lost a frontend claim and whose frontends are now
-     * free (or held by later names); repeats while that changes something. Returns the result, with
+     * free (or held by later names); repeats while that changes something. Costs nothing unless a
+     * record was removed or rewritten since the last call. Returns the result, with
      * the evictions this caused in its errors.
      */
     public SyncResult retryDisplaced() {
         ensureOpen();
         int added = 0;
+        if (!frontendsFreed || displaced.isEmpty()) {
+            return new SyncResult(0, 0, 0, 0, drainEvictions()); // nothing a loser waits for has moved
+        }
+        frontendsFreed = false;
         batchDepth++;
         try {
             for (int pass = 0, max = displaced.size(); pass <= max && !displaced.isEmpty(); pass++) {

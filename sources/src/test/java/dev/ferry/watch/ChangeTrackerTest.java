@@ -230,10 +230,16 @@ class ChangeTrackerTest {
         cache.slices.remove("default/" + winner);
         tracker.serviceChanged("default/" + winner);
         sink.await(loser + " stored once " + winner + " is gone", () -> sink.contents().containsKey(http(loser)));
+        // The table itself writes the loser again when the winner goes (FrontendClaims); the tracker,
+        // which does not know that, may hand it over once more (the table finds it unchanged), then stops.
         int settled = sink.updates.size();
         long later = sink.idles.get();
         sink.await("two idle calls", () -> sink.idles.get() >= later + 2);
-        assertEquals(settled, sink.updates.size(), "no more retries once stored");
+        int after = sink.updates.size();
+        assertTrue(after - settled <= 1, "at most one redundant retry: " + sink.updates.subList(settled, after));
+        long evenLater = sink.idles.get();
+        sink.await("two more idle calls", () -> sink.idles.get() >= evenLater + 2);
+        assertEquals(after, sink.updates.size(), "no more retries once stored");
     }
 
     @Test
