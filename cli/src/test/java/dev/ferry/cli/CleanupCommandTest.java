@@ -2,12 +2,12 @@ package dev.ferry.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.ferry.testkit.KernelTest;
+import dev.ferry.testkit.Netns;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -17,9 +17,11 @@ import org.junit.jupiter.api.io.TempDir;
  * `ferry cleanup` in a network namespace this test creates: after Ferry's iptables and nftables
  * payloads (and a kube-proxy nftables table) are installed there, nothing of them is left.
  */
+@KernelTest("a network namespace with its own netfilter")
 class CleanupCommandTest {
     @TempDir
     Path dir;
+    Netns net;
     String ns;
 
     static String sh(String... argv) throws IOException, InterruptedException {
@@ -32,14 +34,13 @@ class CleanupCommandTest {
 
     @BeforeEach
     void namespace() throws Exception {
-        KernelTests.requireRoot("needs root to create a network namespace and program netfilter");
-        ns = "fcl-" + ProcessHandle.current().pid() + "-" + ThreadLocalRandom.current().nextInt(1 << 16);
-        sh("ip", "netns", "add", ns);
+        net = new Netns();
+        ns = net.add("-cl");
     }
 
     @AfterEach
-    void delete() throws Exception {
-        if (ns != null) new ProcessBuilder("ip", "netns", "del", ns).start().waitFor(10, TimeUnit.SECONDS);
+    void delete() {
+        if (net != null) net.close();
     }
 
     @Test

@@ -2,11 +2,13 @@ package dev.ferry.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** The command line is a contract: help everywhere, exit 2 on bad usage with a message naming the flag. */
+@Tag("unit")
 class CommandLineContractTest {
     @ParameterizedTest
     @ValueSource(strings = {"run", "dump", "version"})

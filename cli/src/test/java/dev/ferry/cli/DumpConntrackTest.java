@@ -12,11 +12,13 @@ import dev.ferry.table.ServiceTable;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.json.JsonMapper;
 
 /** `ferry dump conntrack` lists the flow, affinity and connection tables and names each flow's service. */
+@Tag("unit")
 class DumpConntrackTest {
     @TempDir
     Path dir;

@@ -6,11 +6,13 @@ import dev.ferry.table.ServiceTable;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** `ferry dump --watch` redraws and highlights exactly what changed between frames. */
+@Tag("unit")
 class DumpWatchTest {
     @TempDir
     Path dir;

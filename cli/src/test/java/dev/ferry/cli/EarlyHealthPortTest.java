@@ -5,10 +5,12 @@ import static org.junit.jupiter.api.Assertions.*;
 import dev.ferry.daemon.config.BindAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Which address `ferry run` binds its health port on before picocli has parsed the arguments. */
+@Tag("unit")
 class EarlyHealthPortTest {
     @TempDir
     Path dir;

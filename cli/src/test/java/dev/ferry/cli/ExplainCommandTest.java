@@ -22,11 +22,13 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.json.JsonMapper;
 
 /** `ferry explain` for each frontend kind and each reason an endpoint is or is not a candidate. */
+@Tag("unit")
 class ExplainCommandTest {
     static final NodeInfo NODE = new NodeInfo("me", "a");
     @TempDir

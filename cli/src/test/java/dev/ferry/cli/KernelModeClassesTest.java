@@ -3,11 +3,12 @@ package dev.ferry.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.testkit.KernelTest;
+import dev.ferry.testkit.Netns;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -32,18 +33,17 @@ class KernelModeClassesTest {
         assertEquals(dev.ferry.proxy.Transport.CHOICES, RunCommand.ProxyTransportFlag.CHOICES);
     }
 
+    @KernelTest("a network namespace with its own netfilter")
     @ParameterizedTest
     @ValueSource(strings = {"nftables", "iptables"})
     void aKernelModeDaemonLoadsNoUserspaceProxyDnsOrChronicleClass(String mode) throws Exception {
-        KernelTests.requireRoot("needs root to create a network namespace and program its netfilter");
-        String ns = "fkc" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 20));
         Path classes = dir.resolve("classes.log");
         Path log = dir.resolve("ferry.log");
         Path source = RunCommand.writeDemoFile(Files.createDirectories(dir.resolve("src")));
         Process ferry = null;
-        KernelTests.run(null, "ip", "netns", "add", ns);
+        Netns net = new Netns();
         try {
-            KernelTests.run(null, "ip", "-n", ns, "link", "set", "lo", "up");
+            String ns = net.add("-kc");
             List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns));
             List<String> java = DaemonProcess.javaCommand("run", "--source", source.toString(), "--mode", mode,
                     "--node-name", "demo-node", "--state-dir", dir.resolve("state").toString(), "--exit-after", "120");
@@ -69,7 +69,7 @@ class KernelModeClassesTest {
             if (ferry != null && ferry.isAlive()) {
                 ferry.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             }
-            new ProcessBuilder("ip", "netns", "del", ns).start().waitFor(10, TimeUnit.SECONDS);
+            net.close();
         }
     }
 }

@@ -49,6 +49,7 @@ class LauncherJvmErgonomicsIT {
         assertTrue(flags.contains("-XX:MaxHeapFreeRatio=30"), flags);
         assertTrue(flags.contains("-XX:InitialHeapSize=16777216"), flags);
         assertTrue(flags.contains("-XX:TieredStopAtLevel=1"), flags);
+        assertTrue(flags.contains("-XX:NewRatio=8"), flags);
     }
 
     @Test
@@ -72,6 +73,7 @@ class LauncherJvmErgonomicsIT {
         String flags = runFlags(Map.of(), "--mode=userspace");
         assertTrue(flags.contains("-XX:+UseSerialGC"), flags);
         assertFalse(flags.contains("TieredStopAtLevel"), flags);
+        assertFalse(flags.contains("-XX:NewRatio=8"), "the relay's young generation keeps the default share: " + flags);
         assertFalse(runFlags(Map.of(), "--demo").contains("TieredStopAtLevel"), "the demo's default mode is userspace");
     }
 
@@ -92,6 +94,7 @@ class LauncherJvmErgonomicsIT {
         String flags = runFlags(Map.of("FERRY_JAVA_OPTS", "-XX:+UseG1GC"), "--mode", "nftables");
         assertTrue(flags.contains("-XX:+UseG1GC"), flags);
         assertFalse(flags.contains("UseSerialGC"), flags);
+        assertFalse(flags.contains("-XX:NewRatio=8"), "G1 sizes its young generation itself: " + flags);
         // later flags win: an operator's heap size replaces Ferry's
         assertTrue(runFlags(Map.of("FERRY_JAVA_OPTS", "-Xms64m"), "--mode", "nftables").contains("-XX:InitialHeapSize=67108864"));
     }

@@ -2,6 +2,7 @@ package dev.ferry.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.ferry.testkit.KernelTest;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * externalTrafficPolicy: Local load balancer with curl, as a cloud load balancer would: 200 while the
  * node has a local endpoint, 503 within one sync after it goes, 200 again when it is back.
  */
+@KernelTest("creating network namespaces")
 class ServiceHealthNamespaceTest {
     static final String NODE_IP = "10.123.45.1";
     static final String CLIENT_IP = "10.123.45.2";
@@ -37,7 +39,6 @@ class ServiceHealthNamespaceTest {
 
     @BeforeEach
     void topology() throws Exception {
-        KernelTests.requireRoot("needs root to create network namespaces");
         String id = "fh" + ProcessHandle.current().pid() % 10000 + "-" + ThreadLocalRandom.current().nextInt(1000);
         node = id + "-n";
         client = id + "-c";

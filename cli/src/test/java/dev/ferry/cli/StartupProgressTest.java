@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** `ferry run`'s start-up milestones and its "starting" health condition, on a clock the test moves. */
+@Tag("unit")
 class StartupProgressTest {
     final AtomicLong now = new AtomicLong(10_000);
     final StartupProgress progress = new StartupProgress(9_700, now::get);

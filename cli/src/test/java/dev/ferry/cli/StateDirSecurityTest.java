@@ -2,6 +2,7 @@ package dev.ferry.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.ferry.testkit.KernelTest;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -53,9 +54,9 @@ class StateDirSecurityTest {
         assertFalse(Files.exists(state.resolve("services.tbl")), "nothing is written into a refused directory");
     }
 
+    @KernelTest("chown to another uid")
     @Test
     void aStateDirOwnedByAnotherUserIsRefusedNamingIt() throws Exception {
-        KernelTests.requireRoot("chown to another uid needs root");
         Path state = dir.resolve("theirs");
         Files.createDirectory(state, dev.ferry.state.PrivateFiles.dirMode());
         KernelTests.run(null, "chown", "65534", state.toString());
@@ -64,9 +65,9 @@ class StateDirSecurityTest {
         assertTrue(r.err().contains("state directory " + state) && r.err().contains("owned by uid 65534"), r.toString());
     }
 
+    @KernelTest("chown to another uid")
     @Test
     void aDefaultDirPreCreatedByAnotherUserIsRefusedNotAdopted() throws Exception {
-        KernelTests.requireRoot("chown to another uid needs root");
         Path planted = dir.resolve("ferry-someone");
         Files.createDirectory(planted, dev.ferry.state.PrivateFiles.dirMode());
         KernelTests.run(null, "chown", "65534", planted.toString());

@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** `ferry sync --dry-run` prints the payload for a file and touches nothing. */
+@Tag("unit")
 class SyncCommandTest {
     @TempDir
     Path dir;

@@ -2,6 +2,7 @@ package dev.ferry.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.ferry.testkit.KernelTest;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URI;
@@ -112,9 +113,9 @@ class TableFaultTest {
         }
     }
 
+    @KernelTest("mounting a tiny tmpfs in a private mount namespace")
     @Test
     void aFullFilesystemUnderTheStateDirIsAClearStartUpErrorNotSigbus() throws Exception {
-        KernelTests.requireRoot("mounting a tiny tmpfs in a private mount namespace needs root");
         Path mnt = dir.resolve("mnt");
         Files.createDirectory(mnt);
         Path state = mnt.resolve("state");
@@ -175,9 +176,9 @@ class TableFaultTest {
         throw new AssertionError("/healthz never said 503 with the table truncated and no space to rebuild it:\n" + d.output());
     }
 
+    @KernelTest("mounting a tiny tmpfs in a private mount namespace")
     @Test
     void aTruncatedTableThatCannotBeRebuiltMakesHealthz503WithTheReasonUntilItCanBe() throws Exception {
-        KernelTests.requireRoot("mounting a tiny tmpfs in a private mount namespace needs root");
         TinyDaemon t = startOnTinyTmpfs();
         try (DaemonProcess d = t.d()) {
             HttpResponse<String> unhealthy = damageBeyondRepair(t);
@@ -196,9 +197,9 @@ class TableFaultTest {
         }
     }
 
+    @KernelTest("mounting a tiny tmpfs in a private mount namespace")
     @Test
     void sigtermExitsWithin10sWhileTheTableIsTruncatedBeyondRepair() throws Exception {
-        KernelTests.requireRoot("mounting a tiny tmpfs in a private mount namespace needs root");
         TinyDaemon t = startOnTinyTmpfs();
         try (DaemonProcess d = t.d()) {
             damageBeyondRepair(t);

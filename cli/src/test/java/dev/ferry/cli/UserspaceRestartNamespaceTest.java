@@ -2,6 +2,7 @@ package dev.ferry.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.ferry.testkit.KernelTest;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * /healthz must say 503 with the reason while the address cannot be put back; a listener that
  * cannot bind must make /healthz 503 with the reason until it can.
  */
+@KernelTest("creating network namespaces")
 class UserspaceRestartNamespaceTest {
     static final String NODE_IP = "10.201.0.1";
     static final String BACKEND_IP = "10.201.0.2";
@@ -43,7 +45,6 @@ class UserspaceRestartNamespaceTest {
 
     @BeforeEach
     void topology() throws Exception {
-        KernelTests.requireRoot("needs root to create network namespaces");
         String id = "fr" + UUID.randomUUID().toString().substring(0, 6);
         node = id + "-n";
         backendNs = id + "-b";

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.testkit.KernelTest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,9 +24,9 @@ class FullDiskTest {
     @TempDir
     Path dir;
 
+    @KernelTest(value = "mounting a tmpfs in a private mount namespace", tools = {"unshare", "mount"})
     @Test
     void onAFullDiskExistingMapsReopenAndNewOnesAreAClearErrorNamingTheDirectory() throws Exception {
-        NeedsRoot.require("mounting a tmpfs in a private mount namespace", "unshare", "mount");
         Path mnt = dir.resolve("mnt");
         Files.createDirectory(mnt);
         List<String> cmd = new ArrayList<>(List.of("unshare", "-m", "--propagation", "private", "sh", "-c",

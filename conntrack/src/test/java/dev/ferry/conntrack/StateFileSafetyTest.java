@@ -12,10 +12,12 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The conntrack state files are private and never written through a link planted in the state dir. */
+@Tag("unit")
 class StateFileSafetyTest {
     @TempDir
     Path dir;

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * empty after damage, must not be handed to the rule loop: it would remove every service's rules
  * from the kernel that the previous run (or this one) put there.
  */
+@Tag("unit")
 class TableSyncDataPlaneGateTest {
     @TempDir
     Path dir;

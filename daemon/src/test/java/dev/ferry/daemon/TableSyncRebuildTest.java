@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * back, so it asks the source for a full sync and /healthz stays 503 ("rebuilt empty") until a full
  * write has filled the table again.
  */
+@Tag("unit")
 class TableSyncRebuildTest {
     @TempDir
     Path dir;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.ferry.testkit.KernelTest;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeAddress;
@@ -52,6 +53,7 @@ import tools.jackson.databind.JsonNode;
  * each uses its own Services, except that the last ones (outage, relist, node deletion, RBAC audit)
  * look back at everything before them.
  */
+@KernelTest("end-to-end tests against a real kube-apiserver (network namespaces, etcd, nftables)")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ApiServerIT {

@@ -3,6 +3,7 @@ package dev.ferry.rules;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.ferry.testkit.KernelTest;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.Test;
  *   NodePort 10.0.0.254:30053 -> 10.1.0.1 for client .3, 10.1.0.2 for client .4; NodePort 30054 has no endpoints
  * </pre>
  */
+@KernelTest(value = "kernel conntrack cleanup test", tools = {"ip", "iptables", "conntrack", "socat"})
 class KernelConntrackCleanupNetnsTest {
     private static final Pattern ENTRY = Pattern.compile(
             "^udp\\s+17\\s+\\d+\\s+src=(\\S+) dst=(\\S+) sport=(\\d+) dport=(\\d+) .*?src=(\\S+) dst=\\S+ sport=(\\d+) dport=\\d+");
@@ -40,7 +42,6 @@ class KernelConntrackCleanupNetnsTest {
 
     @BeforeEach
     void createNamespace() throws Exception {
-        RootRequired.require("kernel conntrack cleanup test", "ip", "iptables", "conntrack", "socat");
         ns = "ferryct-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
         sh("ip", "netns", "add", ns);
         sh("ip", "-n", ns, "link", "set", "lo", "up");

@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.time.Duration;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** A payload reaches the tool's stdin byte for byte, however it falls across the writer's chunks. */
+@Tag("unit")
 class KernelToolStdinTest {
     @Test
     void aPayloadLargerThanOneChunkArrivesWholeIncludingCharactersSplitAcrossChunks() throws Exception {

@@ -1,18 +1,20 @@
 package dev.ferry.rules;
 
-import static dev.ferry.rules.TestPorts.ep;
-import static dev.ferry.rules.TestPorts.svc;
+import static dev.ferry.testkit.ServicePorts.ep;
+import static dev.ferry.testkit.ServicePorts.svc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.ferry.model.ServicePort;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
 /** Which conntrack deletions a rule mode asks for after an apply, seen through a recording stand-in for the tool. */
+@Tag("unit")
 class StaleUdpFlowsTest {
     @TempDir
     Path dir;

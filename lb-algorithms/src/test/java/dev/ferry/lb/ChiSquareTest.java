@@ -3,9 +3,11 @@ package dev.ferry.lb;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The distribution tests are only as good as their p-values: check them against published tables. */
+@Tag("unit")
 class ChiSquareTest {
     @Test
     void pValuesMatchPublishedCriticalValues() {

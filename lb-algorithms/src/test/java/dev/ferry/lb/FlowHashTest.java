@@ -2,8 +2,10 @@ package dev.ferry.lb;
 
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class FlowHashTest {
     @Test
     void consecutiveIpv4AddressesSpreadOverBothHalvesOfTheHash() {

@@ -11,6 +11,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * lock-free pick can be from the exact least-loaded backend, and that the sorted index is exact
  * again once the updates stop. Every thread does a fixed number of operations; every wait is bounded.
  */
+@Tag("unit")
 class LeastConnectionsConcurrencyTest {
     private static final int THREADS = 4;
     private static final long TIMEOUT_SECONDS = 60;

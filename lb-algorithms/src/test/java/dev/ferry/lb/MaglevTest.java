@@ -11,8 +11,10 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class MaglevTest {
     private static final int M = Maglev.DEFAULT_TABLE_SIZE;
 

@@ -3,6 +3,7 @@ package dev.ferry.lb;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.lang.management.ManagementFactory;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -10,6 +11,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * The pick path allocates nothing, even interpreted (no help from escape analysis): counted by
  * the JVM's per-thread allocation counter, not by timing. JMH with -prof gc measures it compiled.
  */
+@Tag("unit")
 class PickAllocationTest {
     private static final com.sun.management.ThreadMXBean THREADS =
             (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();

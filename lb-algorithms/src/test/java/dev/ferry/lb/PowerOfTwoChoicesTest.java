@@ -3,8 +3,10 @@ package dev.ferry.lb;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class PowerOfTwoChoicesTest {
     @Test
     void idleBackendsArePickedUniformly() {

@@ -2,8 +2,10 @@ package dev.ferry.lb;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class RandomChoiceTest {
     // ThreadLocalRandom cannot be seeded: these run on fresh randomness every time, at ChiSquare.ALPHA.
 

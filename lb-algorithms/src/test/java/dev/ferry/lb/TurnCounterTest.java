@@ -3,8 +3,10 @@ package dev.ferry.lb;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class TurnCounterTest {
     @Test
     void remainderEqualsDivisionForEveryPeriodShape() {

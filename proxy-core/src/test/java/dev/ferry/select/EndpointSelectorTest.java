@@ -12,6 +12,7 @@ import dev.ferry.model.TrafficPolicy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -20,6 +21,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * One row per selection rule: the endpoints (by last octet), the service's policies, and the exact
  * sets kube-proxy would use for ClusterIP traffic and for external traffic on node "me" in zone "a".
  */
+@Tag("unit")
 class EndpointSelectorTest {
     static final NodeInfo ME = new NodeInfo("me", "a");
 

@@ -13,6 +13,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The table's files are private, never opened through a link, and a table file damaged under the
  * writer (truncated, header overwritten) is detected without a fault and rebuilt in place.
  */
+@Tag("unit")
 class TableFileSafetyTest {
     @TempDir
     Path dir;

@@ -11,8 +11,10 @@ import dev.ferry.model.Endpoint;
 import dev.ferry.model.ServicePort;
 import java.util.List;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class ClusterConverterTest {
 
     private static List<String> names(Conversion c) {

@@ -11,9 +11,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Every validation error: the object is rejected whole, with the field path and the reason. */
+@Tag("unit")
 class ValidationTest {
 
     private static final String GOOD_SPEC_PORTS = "ports: [{name: http, port: 80}]";

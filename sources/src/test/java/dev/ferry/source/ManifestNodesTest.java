@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.ferry.select.NodeInfo;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The file source reads Node objects too (kubectl get nodes,svc,endpointslices -o yaml): this node's zone and addresses. */
+@Tag("unit")
 class ManifestNodesTest {
     static final String YAML = """
             apiVersion: v1

@@ -16,9 +16,11 @@ import java.lang.reflect.RecordComponent;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The tracker's change detection: every component of a service port and of an endpoint changes the print. */
+@Tag("unit")
 class FingerprintTest {
 
     private static Endpoint endpoint() throws Exception {

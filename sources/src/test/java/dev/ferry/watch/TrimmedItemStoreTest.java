@@ -12,8 +12,10 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class TrimmedItemStoreTest {
     @Test
     void storedObjectsLoseManagedFieldsAndTheLastAppliedCopyButKeepTheirOtherAnnotations() {

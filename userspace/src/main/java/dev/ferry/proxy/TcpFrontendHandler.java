@@ -40,7 +40,8 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private final Router router;
     private final FrontendKey key;
     private final ProxyOptions options;
-    private final Transport transport;
+    /** The proxy's {@link Transport}. */
+    private final BackendChannels channels;
     /** Counts this connection on its loop. */
     private final LoopBalance balance;
     private final ProxyBounds bounds;
@@ -62,13 +63,13 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private ScheduledFuture<?> idleCheck;
     private final Runnable idleCheckTask = this::checkIdle;
 
-    TcpFrontendHandler(Router router, FrontendKey key, ProxyOptions options, Transport transport, LoopBalance balance,
+    TcpFrontendHandler(Router router, FrontendKey key, ProxyOptions options, BackendChannels channels, LoopBalance balance,
                        ProxyBounds bounds) {
         this.router = router;
         this.bounds = bounds;
         this.key = key;
         this.options = options;
-        this.transport = transport;
+        this.channels = channels;
         this.balance = balance;
         this.idleNanos = options.idleTimeout().toNanos();
     }
@@ -126,7 +127,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
         // A channel of the backend's own address family (an IPv4 socket for an IPv4 backend, not a
         // dual-stack one), registered on the client channel's loop: no Bootstrap, resolver or
         // option map per connection. Netty turns TCP_NODELAY on for its socket channels already.
-        Channel ch = transport.newSocketChannel(b.isIpv4[index]);
+        Channel ch = channels.newSocketChannel(b.isIpv4[index]);
         ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
         ch.config().setRecvByteBufAllocator(RelayBuffers.reads());
         ch.config().setConnectTimeoutMillis((int) options.connectTimeout().toMillis());

@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
  */
 public record Transport(String name, Class<? extends ServerSocketChannel> serverChannel,
                         Class<? extends SocketChannel> socketChannel,
-                        Class<? extends DatagramChannel> datagramChannel, String why) {
+                        Class<? extends DatagramChannel> datagramChannel, String why)
+        implements BackendChannels {
     private static final Logger LOG = LoggerFactory.getLogger(Transport.class);
 
     /** The names {@link #pick(String)} accepts. */
@@ -96,7 +97,8 @@ public record Transport(String name, Class<? extends ServerSocketChannel> server
      * IPV6_V6ONLY setsockopt and v4-mapped addresses); Netty's io_uring channel has no such
      * constructor in 4.2.18, so there it is Netty's default socket.
      */
-    SocketChannel newSocketChannel(boolean ipv4) {
+    @Override
+    public SocketChannel newSocketChannel(boolean ipv4) {
         SocketProtocolFamily family = ipv4 ? SocketProtocolFamily.INET : SocketProtocolFamily.INET6;
         return switch (name) {
             case "epoll" -> new EpollSocketChannel(family);

@@ -3,13 +3,14 @@ package dev.ferry.proxy;
 import dev.ferry.conntrack.ConntrackState;
 import dev.ferry.conntrack.Flow;
 import dev.ferry.conntrack.FlowKey;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -42,7 +43,8 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
     private final Router router;
     private final FrontendKey key;
     private final ProxyOptions options;
-    private final Transport transport;
+    /** Makes each flow's backend socket: the proxy's UDP transport's datagram channel. */
+    private final ChannelFactory<? extends Channel> backendChannels;
     /** Where this listener is counted among the event loops' channels. */
     private final LoopBalance balance;
     private final ProxyBounds bounds;
@@ -100,14 +102,15 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    UdpFrontendHandler(Router router, FrontendKey key, ProxyOptions options, Transport transport, LoopBalance balance,
+    UdpFrontendHandler(Router router, FrontendKey key, ProxyOptions options,
+                       ChannelFactory<? extends Channel> backendChannels, LoopBalance balance,
                        ProxyBounds bounds) {
         this.balance = balance;
         this.bounds = bounds;
         this.router = router;
         this.key = key;
         this.options = options;
-        this.transport = transport;
+        this.backendChannels = backendChannels;
     }
 
     int flowCount() {
@@ -366,28 +369,7 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
         }
         InetSocketAddress target = b.addresses[route.choice.endpoints[pos]];
-        Bootstrap bootstrap = new Bootstrap()
-                .group(frontend.eventLoop())
-                .channel(transport.datagramChannel())
-                .handler(new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public void channelRead(ChannelHandlerContext ctx, Object reply) {
-                        if (reply instanceof DatagramPacket p) {
-                            b.metrics.bytesFromBackends.add(p.content().readableBytes());
-                            frontend.writeAndFlush(new DatagramPacket(p.content(), sender));
-                        } else {
-                            ReferenceCountUtil.release(reply);
-                        }
-                    }
-
-                    @Override
-                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                        // ICMP port unreachable from a dead backend surfaces here: drop the flow so
-                        // the next datagram picks again.
-                        ctx.close();
-                    }
-                });
-        ChannelFuture f = bootstrap.connect(target);
+        ChannelFuture f = connectBackend(frontend, sender, target, b);
         if (f.isDone() && !f.isSuccess()) {
             // No socket at all (the process is out of descriptors): give the slot back, drop the datagram.
             bounds.udpFlowClosed();
@@ -410,6 +392,50 @@ final class UdpFrontendHandler extends ChannelInboundHandlerAdapter {
         // A backend socket closed under the flow (ICMP unreachable) frees the flow at once.
         f.channel().closeFuture().addListener(closed -> close(flow, true));
         return flow;
+    }
+
+    /**
+     * A flow's backend socket, registered on the frontend's loop and connected to {@code target},
+     * relaying what comes back to {@code sender}. Made directly, as the TCP relay does: no Bootstrap,
+     * resolver lookup or option map per flow (the target is an address already). A failed future,
+     * done at once, when no socket could be had.
+     */
+    private ChannelFuture connectBackend(Channel frontend, InetSocketAddress sender, InetSocketAddress target,
+                                         ServicePortBackends b) {
+        Channel ch;
+        try {
+            ch = backendChannels.newChannel();
+        } catch (RuntimeException e) {
+            return frontend.newFailedFuture(e);
+        }
+        ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object reply) {
+                if (reply instanceof DatagramPacket p) {
+                    b.metrics.bytesFromBackends.add(p.content().readableBytes());
+                    frontend.writeAndFlush(new DatagramPacket(p.content(), sender));
+                } else {
+                    ReferenceCountUtil.release(reply);
+                }
+            }
+
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                // ICMP port unreachable from a dead backend surfaces here: drop the flow so
+                // the next datagram picks again.
+                ctx.close();
+            }
+        });
+        ChannelPromise connected = ch.newPromise();
+        frontend.eventLoop().register(ch).addListener((ChannelFutureListener) registered -> {
+            if (registered.isSuccess()) {
+                ch.connect(target, connected);
+            } else {
+                ch.unsafe().closeForcibly();
+                connected.setFailure(registered.cause());
+            }
+        });
+        return connected;
     }
 
     private FlowKey setKey(InetSocketAddress client) {

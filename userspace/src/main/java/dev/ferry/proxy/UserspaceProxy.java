@@ -11,6 +11,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.ReflectiveChannelFactory;
 import io.netty.channel.socket.SocketChannel;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -537,7 +538,8 @@ public final class UserspaceProxy implements AutoCloseable {
                     .group(udpGroup)
                     .channel(udpTransport.datagramChannel())
                     .option(ChannelOption.SO_REUSEADDR, true)
-                    .handler(new UdpFrontendHandler(router, k, options, udpTransport,
+                    .handler(new UdpFrontendHandler(router, k, options,
+                            new ReflectiveChannelFactory<>(udpTransport.datagramChannel()),
                             udpGroup == workerGroup ? balance : udpBalance, bounds))
                     .bind(k.socketAddress));
         }

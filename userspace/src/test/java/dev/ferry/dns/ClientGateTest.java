@@ -15,9 +15,11 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The UDP gate before decoding: allow-list and per-source rate, without sockets. */
+@Tag("unit")
 class ClientGateTest {
     static final InetSocketAddress SERVER = new InetSocketAddress("10.0.0.53", 53);
     final AtomicLong nanos = new AtomicLong(1_000_000_000L);

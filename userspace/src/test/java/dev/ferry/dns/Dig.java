@@ -1,8 +1,8 @@
 package dev.ferry.dns;
 
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.ferry.testkit.KernelTestPolicy;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -42,11 +42,7 @@ final class Dig {
     private Dig() {}
 
     static void requireDig() {
-        boolean present = new java.io.File("/usr/bin/dig").canExecute();
-        if (!present && "true".equals(System.getenv("CI"))) {
-            fail("dig is missing (install dnsutils); CI=true so this fails instead of skipping");
-        }
-        assumeTrue(present, "dig is missing (apt-get install dnsutils): skipping the DNS tests that use it");
+        KernelTestPolicy.requireTools("the DNS tests that use dig (apt-get install dnsutils)", "dig");
     }
 
     static Result query(int port, String name, String type, String... options) {

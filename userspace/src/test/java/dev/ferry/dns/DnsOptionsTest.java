@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetSocketAddress;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Options and command-line addresses: good ones parse, bad ones fail naming the option. */
+@Tag("unit")
 class DnsOptionsTest {
 
     @Test

@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.CorruptedFrameException;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Question names decode like Netty's, and every malformed shape is rejected instead of looping. */
+@Tag("unit")
 class QuestionDecoderTest {
 
     static ByteBuf bytes(int... b) {

@@ -23,9 +23,11 @@ import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The DNS name index follows the table incrementally and always equals one built from scratch. */
+@Tag("unit")
 class ServiceIndexTest {
     Path dir;
     ServiceTable table;

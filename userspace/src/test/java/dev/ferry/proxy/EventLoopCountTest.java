@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.ferry.model.Protocol;
 import java.nio.file.Path;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** How many event loops the proxy relays on: one per core unless ioThreads asks for a number. */
+@Tag("unit")
 class EventLoopCountTest {
     @TempDir
     Path dir;

@@ -9,6 +9,7 @@ import java.net.ServerSocket;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
  * A frontend whose listener cannot be opened is reported (what /healthz shows) and retried by
  * {@link UserspaceProxy#reconcile()}, without a table change, until it opens. Loopback only.
  */
+@Tag("unit")
 class ListenerRetryTest {
     @TempDir
     Path dir;

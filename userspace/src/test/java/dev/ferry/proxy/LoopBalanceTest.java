@@ -9,9 +9,11 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Connections stay on the loop that accepted them unless it is clearly busier than another. */
+@Tag("unit")
 class LoopBalanceTest {
     private final LoopBalance balance = new LoopBalance();
     private final EventLoopGroup group = Transport.pick("nio").newGroup(2, "balance-test", balance);

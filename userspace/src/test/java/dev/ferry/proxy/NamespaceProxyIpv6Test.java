@@ -3,6 +3,8 @@ package dev.ferry.proxy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.testkit.KernelTest;
+import dev.ferry.testkit.Netns;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -19,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * namespace. A frontend of one family is served only by endpoints of that family, as kube-proxy's
  * per-family proxiers do. Needs root.
  */
+@KernelTest(value = "the IPv6 namespace proxy test", tools = {"ip"})
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class NamespaceProxyIpv6Test {
     private static final String NODE6 = "fd00:200::1";
@@ -31,7 +34,6 @@ class NamespaceProxyIpv6Test {
 
     @BeforeAll
     void topology(@TempDir Path dir) throws Exception {
-        Netns.requireRoot("the IPv6 namespace proxy test");
         net = new Netns();
         String n = net.add("n");
         String c = net.add("c");

@@ -2,6 +2,8 @@ package dev.ferry.proxy;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.ferry.testkit.KernelTest;
+import dev.ferry.testkit.Netns;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -27,6 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * ServiceTable → UserspaceProxy with ferry0), three backend namespaces with echo servers (child
  * JVMs) and a client namespace with two addresses (child JVM taking commands). Needs root.
  */
+@KernelTest(value = "the namespace proxy test", tools = {"ip"})
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class NamespaceProxyTest {
@@ -47,7 +50,6 @@ class NamespaceProxyTest {
 
     @BeforeAll
     void topology(@TempDir Path tempDir) throws Exception {
-        Netns.requireRoot("the namespace proxy test");
         dir = tempDir;
         net = new Netns();
         String n = net.add("n");

@@ -1,14 +1,12 @@
 package dev.ferry.proxy;
 
-import dev.ferry.model.Cidr;
 import dev.ferry.model.Endpoint;
 import dev.ferry.model.IpAddresses;
 import dev.ferry.model.Protocol;
 import dev.ferry.model.ServicePort;
-import dev.ferry.model.ServicePortName;
 import dev.ferry.model.ServiceType;
 import dev.ferry.model.SessionAffinity;
-import dev.ferry.model.TrafficPolicy;
+import dev.ferry.testkit.ServicePorts;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,11 +36,17 @@ final class Services {
                              List<String> externalIps, List<String> lbIps, List<String> sourceRanges,
                              SessionAffinity affinity, String algorithm, boolean proxyProtocol, Protocol proto,
                              List<Endpoint> eps) {
-        return new ServicePort(new ServicePortName("default", name, "", proto), type, false, "",
-                clusterIps.stream().map(IpAddresses::parse).toList(), port, String.valueOf(port), nodePort,
-                externalIps.stream().map(IpAddresses::parse).toList(), lbIps.stream().map(IpAddresses::parse).toList(),
-                affinity, affinity == SessionAffinity.CLIENT_IP ? 600 : 0, TrafficPolicy.CLUSTER, TrafficPolicy.CLUSTER,
-                sourceRanges.stream().map(Cidr::parse).toList(), 0, "", false, algorithm, proxyProtocol, eps);
+        ServicePorts.Spec spec = ServicePorts.svc(name).protocol(proto).port(port).targetPort(String.valueOf(port))
+                .nodePort(nodePort).lbAlgorithm(algorithm).proxyProtocol(proxyProtocol);
+        clusterIps.forEach(spec::clusterIP);
+        externalIps.forEach(spec::externalIP);
+        lbIps.forEach(spec::lbIP);
+        sourceRanges.forEach(spec::sourceRange);
+        eps.forEach(spec::ep);
+        if (affinity == SessionAffinity.CLIENT_IP) {
+            spec.clientIP(600);
+        }
+        return spec.type(type).build(); // last: nodePort() and lbIP() pick a type of their own
     }
 
     static InetAddress ip(String s) {

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * has slots) is skipped with its reason and counted; it never stops the other service ports, nor
  * ones added after it, from getting their listeners (issue 13, finding 4). Loopback only.
  */
+@Tag("unit")
 class UnbuildableServicePortTest {
     @TempDir
     Path dir;

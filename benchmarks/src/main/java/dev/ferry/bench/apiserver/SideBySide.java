@@ -69,7 +69,17 @@ public final class SideBySide {
     final KubernetesClient api;
     final int changes;
     final int capSeconds;
-    int changeCounter;
+    /** Both proxies' syncPeriod ({@code -Dbench.syncPeriod=5s}); empty: their default, 30 s. */
+    final String syncPeriod = System.getProperty("bench.syncPeriod", "");
+    /** When the harness's own watch first saw each address as a slice's first endpoint (System.nanoTime()). */
+    final Map<String, Long> watched = new ConcurrentHashMap<>();
+    /**
+     * The next change's address in 10.99.0.0/16. Starts from the clock, not 0: the slices keep the
+     * addresses of the previous invocation's changes, and patching a slice to the address it already
+     * holds is no change at all (no watch event, nothing reaches the kernel: the run waited out 120 s
+     * per change and recorded NaN).
+     */
+    int changeCounter = (int) (System.currentTimeMillis() / 1000 % 65536);
 
     SideBySide(Path k8s, int changes, int capSeconds) {
         this.k8s = k8s;
@@ -166,6 +176,27 @@ public final class SideBySide {
     // ---- objects --------------------------------------------------------------------------------
 
     void prepare() {
+        // The API server's own share of a change: a plain watch in this process sees the patched slice
+        // about when the proxy's informer does; the kernel notice minus this is the proxy's part.
+        // From a listed resourceVersion: a watch without one asks for the initial events as a stream,
+        // which this API server refuses (RequestWatchProgress is disabled).
+        String rv = api.discovery().v1().endpointSlices().inNamespace(NS).list().getMetadata().getResourceVersion();
+        api.discovery().v1().endpointSlices().inNamespace(NS).watch(
+                new io.fabric8.kubernetes.api.model.ListOptionsBuilder().withResourceVersion(rv).build(),
+                new io.fabric8.kubernetes.client.Watcher<>() {
+            @Override
+            public void eventReceived(Action action, EndpointSlice s) {
+                long now = System.nanoTime();
+                if (s.getEndpoints() != null && !s.getEndpoints().isEmpty()) {
+                    watched.putIfAbsent(s.getEndpoints().get(0).getAddresses().get(0), now);
+                }
+            }
+
+            @Override
+            public void onClose(io.fabric8.kubernetes.client.WatcherException e) {
+                System.err.println("control watch closed: " + e);
+            }
+        });
         if (api.namespaces().withName(NS).get() == null) {
             api.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build()).create();
         }
@@ -265,10 +296,14 @@ public final class SideBySide {
                         "--conntrack-tcp-timeout-established=0", "--conntrack-tcp-timeout-close-wait=0",
                         "--metrics-bind-address=127.0.0.1:10249", "--healthz-bind-address=127.0.0.1:10256", "--v=2",
                         "--proxy-mode=" + mode));
+                // kube-proxy 1.32 has no nftables-specific flag; this is its only sync-period flag (that its
+                // nftables mode follows it too was not checked).
+                if (!syncPeriod.isEmpty()) cmd.add("--iptables-sync-period=" + syncPeriod);
             } else {
                 Path config = work.resolve("kube-proxy-config.yaml");
                 Files.writeString(config, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
-                        + "clusterCIDR: 10.244.0.0/16\n");
+                        + "clusterCIDR: 10.244.0.0/16\n"
+                        + (syncPeriod.isEmpty() ? "" : "iptables:\n  syncPeriod: " + syncPeriod + "\nnftables:\n  syncPeriod: " + syncPeriod + "\n"));
                 // "ferry@DIR" runs the launcher of another checkout: a same-run A/B of two builds.
                 Path launcher = proxy.startsWith("ferry@") ? Path.of(proxy.substring(6)).resolve("ferry") : root.resolve("ferry");
                 cmd.addAll(List.of(launcher.toString(), "run", "--kubeconfig", k8s.resolve("kube-proxy.kubeconfig").toString(),
@@ -292,20 +327,29 @@ public final class SideBySide {
             Thread.sleep(3000); // let follow-up syncs (health, metrics) settle before reading RSS
             long rssSync = rss(pid);
             double[] change = new double[changes];
+            double[] part = new double[changes];
+            Map<String, double[]> m0 = metrics(ns);
             for (int k = 0; k < changes; k++) {
                 int i = (int) ((k + 1) * (long) (n - 1) / (changes + 1)); // spread over the services, never the last one
-                String ip = "10.99." + (changeCounter >> 8 & 255) + "." + (changeCounter & 255);
-                changeCounter++;
+                String current = api.discovery().v1().endpointSlices().inNamespace(NS).withName(name(i) + "-1").get()
+                        .getEndpoints().get(0).getAddresses().get(0);
+                String ip;
+                do {
+                    ip = "10.99." + (changeCounter >> 8 & 255) + "." + (changeCounter & 255);
+                    changeCounter++;
+                } while (ip.equals(current));
                 marks.arm("change" + k, hex(ip));
                 long c0 = System.nanoTime();
                 api.discovery().v1().endpointSlices().inNamespace(NS).withName(name(i) + "-1").patch(PatchContext.of(PatchType.JSON),
                         "[{\"op\":\"replace\",\"path\":\"/endpoints/0/addresses/0\",\"value\":\"" + ip + "\"}]");
                 long seen = marks.await("change" + k, c0, 120, proxyProcess);
                 change[k] = seen < 0 ? Double.NaN : (seen - c0) / 1e6;
+                Long w = watched.get(ip);
+                part[k] = seen < 0 || w == null ? Double.NaN : (seen - w) / 1e6;
                 Thread.sleep(1500);
             }
             String note = load + " at start, " + Files.readString(Path.of("/proc/loadavg")).split(" ")[0] + " at end"
-                    + (marks.overflowed ? "; netlink overflow (notices dropped)" : "");
+                    + (marks.overflowed ? "; netlink overflow (notices dropped)" : "") + parts(part, m0, metrics(ns));
             return new Result(n, mode, proxy, full, change, rssSync, rss(pid), cpu(pid), capSeconds, note, cpuSync, hwm(pid));
         } finally {
             if (proxyProcess != null) {
@@ -352,6 +396,50 @@ public final class SideBySide {
         String s = Files.readString(stat);
         String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
         return (Long.parseLong(f[11]) + Long.parseLong(f[12]) + Long.parseLong(f[13]) + Long.parseLong(f[14])) / 100.0;
+    }
+
+    /** The sums and counts of the histograms both proxies export, from the proxy's /metrics in namespace ns. */
+    static Map<String, double[]> metrics(String ns) {
+        Map<String, double[]> out = new java.util.TreeMap<>();
+        try {
+            String text = exec(10, "ip", "netns", "exec", ns, "curl", "-s", "--max-time", "5", "http://127.0.0.1:10249/metrics");
+            for (String line : text.split("\n")) {
+                if (line.startsWith("#")) continue;
+                String[] f = line.split(" ");
+                if (f.length < 2) continue;
+                String name = f[0];
+                int at = name.endsWith("_sum") ? 0 : name.endsWith("_count") ? 1 : -1;
+                if (at < 0 || name.contains("{")) continue;
+                String base = name.substring(0, name.lastIndexOf('_'));
+                if (!base.startsWith("kubeproxy_sync_") && !base.startsWith("ferry_service_table_write_duration")) continue;
+                out.computeIfAbsent(base, x -> new double[2])[at] = Double.parseDouble(f[1]);
+            }
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            out.clear();
+        }
+        return out;
+    }
+
+    /**
+     * Where the changes' time went: the kernel notice minus the harness watch's event (the proxy's part,
+     * median / max), and each duration histogram's mean over the syncs made during the changes.
+     */
+    static String parts(double[] part, Map<String, double[]> before, Map<String, double[]> after) {
+        double[] p = Arrays.stream(part).filter(x -> !Double.isNaN(x)).sorted().toArray();
+        StringBuilder b = new StringBuilder();
+        if (p.length > 0) {
+            b.append(String.format(Locale.ROOT, "; watch event → kernel %.0f / %.0f ms", p[p.length / 2], p[p.length - 1]));
+        }
+        for (Map.Entry<String, double[]> e : after.entrySet()) {
+            double[] a = e.getValue();
+            double[] z = before.getOrDefault(e.getKey(), new double[2]);
+            double n = a[1] - z[1];
+            if (n > 0) {
+                b.append(String.format(Locale.ROOT, "; %s %.1f ms × %.0f", e.getKey().replace("kubeproxy_sync_", "")
+                        .replace("_duration_seconds", ""), (a[0] - z[0]) / n * 1000, n));
+            }
+        }
+        return b.toString();
     }
 
     static String exec(int timeoutSeconds, String... argv) throws IOException, InterruptedException {

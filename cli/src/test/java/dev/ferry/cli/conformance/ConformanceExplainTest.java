@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -28,6 +29,7 @@ import tools.jackson.databind.json.JsonMapper;
  * iptables and nftables outcomes must be kube-proxy's, as the rules' are
  * ({@link ConformanceTracerTest}), and in a rule mode its verdict must say the same.
  */
+@Tag("unit")
 class ConformanceExplainTest {
     private static final List<Path> DIRS = new ArrayList<>();
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.ferry.rules.KernelTool;
 import dev.ferry.rules.iptables.IptablesSyncer;
 import dev.ferry.rules.nft.NftSyncer;
+import dev.ferry.testkit.KernelTest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,9 +20,9 @@ import org.junit.jupiter.api.Test;
  * for this kernel; all flows of a mode are run and every disagreement is reported together.
  */
 class ConformanceKernelTest {
+    @KernelTest(value = "the kernel conformance test's namespaced node", tools = {"ip"})
     @Test
     void iptablesModeGivesKubeProxysOutcomeToRealPackets() throws Exception {
-        KernelNode.requireRoot();
         try (KernelNode n = new KernelNode().start()) {
             KernelTool tool = KernelTool.inNamespace(n.node, Duration.ofSeconds(30));
             List<String> failures = new ArrayList<>();
@@ -43,9 +44,9 @@ class ConformanceKernelTest {
         }
     }
 
+    @KernelTest(value = "the kernel conformance test's namespaced node", tools = {"ip"})
     @Test
     void nftablesModeGivesKubeProxysOutcomeToRealPackets() throws Exception {
-        KernelNode.requireRoot();
         try (KernelNode n = new KernelNode().start()) {
             KernelTool tool = KernelTool.inNamespace(n.node, Duration.ofSeconds(30));
             List<String> failures = new ArrayList<>();

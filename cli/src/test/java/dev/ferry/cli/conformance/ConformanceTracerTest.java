@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -16,6 +17,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * must give each flow the outcome kube-proxy gives it (endpoints, REJECT, DROP, untouched,
  * masquerade).
  */
+@Tag("unit")
 class ConformanceTracerTest {
     static Stream<Arguments> flows() {
         List<Arguments> out = new ArrayList<>();

@@ -9,7 +9,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * kube-proxy's test node built from network namespaces, routed as TESTING.md describes, so the
@@ -45,17 +44,6 @@ final class KernelNode implements AutoCloseable {
     final String vip = prefix + "-v";
     private final List<Process> started = new ArrayList<>();
     private final List<String> namespaces = new ArrayList<>();
-
-    /** The root policy of the project's kernel tests: skip with the reason without root, fail under CI=true. */
-    static void requireRoot() {
-        boolean root = "root".equals(System.getProperty("user.name"));
-        String why = "the kernel conformance method needs root for network namespaces";
-        if ("true".equals(System.getenv("CI"))) {
-            if (!root) throw new AssertionError(why + " (CI=true: not skipping)");
-        } else {
-            Assumptions.assumeTrue(root, why);
-        }
-    }
 
     KernelNode start() throws IOException {
         for (String ns : List.of(node, ext, pod, eps, vip)) {

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -31,6 +32,7 @@ import picocli.CommandLine;
  *       iptables since 1.6.2); its fake iptables in the test does not.</li>
  * </ul>
  */
+@Tag("unit")
 class KubeProxyGoldenTest {
     @TempDir
     Path dir;

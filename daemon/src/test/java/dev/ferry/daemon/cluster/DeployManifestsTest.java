@@ -28,9 +28,11 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** deploy/ parsed into typed fabric8 objects and held to what replacing kube-proxy needs, and no more. */
+@Tag("unit")
 class DeployManifestsTest {
     static final KubernetesSerialization YAML = new KubernetesSerialization();
     static final Path DEPLOY = findDeploy();

@@ -3,10 +3,12 @@ package dev.ferry.daemon.config;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.time.Duration;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
+@Tag("unit")
 class GoDurationTest {
     @ParameterizedTest
     @CsvSource({

@@ -10,6 +10,7 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * or held until the daemon hands its own over — where it used to be refused (the port was bound only
  * then).
  */
+@Tag("unit")
 class EarlyHealthServerTest {
     private static final BindAddress ANY_LOOPBACK_PORT = new BindAddress(InetAddress.getLoopbackAddress(), 0);
 

@@ -6,9 +6,11 @@ import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** kube-proxy's proxier health semantics, on a clock the test moves. */
+@Tag("unit")
 class ProxierHealthTest {
     static final long T0 = 1_764_408_000_000L; // 2025-11-29 09:20:00 UTC
     final AtomicLong now = new AtomicLong(T0);

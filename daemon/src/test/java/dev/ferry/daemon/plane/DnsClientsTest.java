@@ -7,9 +7,11 @@ import dev.ferry.dns.DnsOptions;
 import dev.ferry.model.Cidr;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Who the DNS responder answers by default and with --dns-allow-cidr. */
+@Tag("unit")
 class DnsClientsTest {
 
     @Test

@@ -5,12 +5,14 @@ import static org.junit.jupiter.api.Assertions.*;
 import dev.ferry.model.Cidr;
 import dev.ferry.model.IpAddresses;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The node's addresses never include the service interface's: those are Ferry's own service
  * addresses (a restart finds the previous run's still there). Reads this machine's interfaces only.
  */
+@Tag("unit")
 class NodeAddressesTest {
     @Test
     void loopbackIsANodeAddressUnlessItIsTheServiceInterface() throws Exception {

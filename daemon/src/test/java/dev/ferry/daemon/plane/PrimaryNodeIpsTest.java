@@ -11,9 +11,11 @@ import io.fabric8.kubernetes.api.model.NodeAddress;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import java.net.InetAddress;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** kube-proxy's choice of the node's primary IPs for nodePortAddresses: [primary]. */
+@Tag("unit")
 class PrimaryNodeIpsTest {
     static InetAddress ip(String s) {
         return IpAddresses.parse(s);

@@ -21,6 +21,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.Test;
  * update), not the service table write; the "rules" health condition fails after applies fail in
  * a row and holds again after a success.
  */
+@Tag("unit")
 class SyncReporterTest {
     static final long T0 = 1_764_408_000_000L;
     final AtomicLong now = new AtomicLong(T0);

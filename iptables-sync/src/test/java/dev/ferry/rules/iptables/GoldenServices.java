@@ -1,7 +1,7 @@
 package dev.ferry.rules.iptables;
 
-import static dev.ferry.rules.TestPorts.ep;
-import static dev.ferry.rules.TestPorts.svc;
+import static dev.ferry.testkit.ServicePorts.ep;
+import static dev.ferry.testkit.ServicePorts.svc;
 
 import dev.ferry.model.ServicePort;
 import dev.ferry.select.EndpointSelector;

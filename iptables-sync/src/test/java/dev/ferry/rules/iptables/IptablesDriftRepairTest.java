@@ -1,18 +1,17 @@
 package dev.ferry.rules.iptables;
 
-import static dev.ferry.rules.TestPorts.svc;
+import static dev.ferry.testkit.ServicePorts.svc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import dev.ferry.model.Cidr;
 import dev.ferry.model.ServicePort;
 import dev.ferry.rules.DriftChecks;
-import dev.ferry.rules.RootRequired;
 import dev.ferry.rules.RulesetGeneration;
 import dev.ferry.rules.SyncLoop;
+import dev.ferry.testkit.KernelTest;
 import java.util.List;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,13 +19,10 @@ import org.junit.jupiter.api.Test;
  * test's own: a period in which nothing changed applies nothing, and a rule deleted behind Ferry's
  * back is restored by the next period's check.
  */
+@KernelTest(value = "iptables drift repair tests", tools = {"ip", "iptables-nft-restore", "iptables-nft-save", "iptables-nft"})
 class IptablesDriftRepairTest {
     private static final RenderOptions OPTS = RenderOptions.defaults(false).withClusterCidrs(List.of(Cidr.parse("10.244.0.0/16")));
 
-    @BeforeEach
-    void root() {
-        RootRequired.require("iptables drift repair tests", "ip", "iptables-nft-restore", "iptables-nft-save", "iptables-nft");
-    }
 
     private static List<ServicePort> services() {
         return List.of(svc("web").clusterIP("10.96.7.20").ep("10.244.1.10", 8080).ep("10.244.1.11", 8080).build(),

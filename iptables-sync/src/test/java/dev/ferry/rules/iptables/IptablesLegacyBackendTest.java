@@ -2,8 +2,8 @@ package dev.ferry.rules.iptables;
 
 import static dev.ferry.rules.RoutedNode.CLIENT_IP;
 import static dev.ferry.rules.RoutedNode.backendIp;
-import static dev.ferry.rules.TestPorts.ep;
-import static dev.ferry.rules.TestPorts.svc;
+import static dev.ferry.testkit.ServicePorts.ep;
+import static dev.ferry.testkit.ServicePorts.svc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,10 +12,10 @@ import dev.ferry.model.Cidr;
 import dev.ferry.model.ServicePort;
 import dev.ferry.rules.Cleanup;
 import dev.ferry.rules.KernelTool;
-import dev.ferry.rules.RootRequired;
 import dev.ferry.rules.RoutedNode;
 import dev.ferry.select.EndpointSelector;
 import dev.ferry.select.NodeInfo;
+import dev.ferry.testkit.KernelTest;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.HashSet;
@@ -32,6 +32,7 @@ import org.junit.jupiter.api.Test;
  * follow a partial sync and are removed by cleanup; and the detector follows kubelet's canary chain
  * into whichever backend holds it.
  */
+@KernelTest(value = "legacy iptables backend tests", tools = {"ip", "iptables-legacy-restore", "iptables-legacy-save", "iptables-nft-save", "socat", "conntrack"})
 class IptablesLegacyBackendTest {
     static final NodeInfo NODE = new NodeInfo("node-a", "");
     static final RenderOptions OPTS = RenderOptions.defaults(false).withClusterCidrs(List.of(Cidr.parse("10.244.0.0/16")));
@@ -40,8 +41,6 @@ class IptablesLegacyBackendTest {
 
     @BeforeAll
     static void topology() throws IOException {
-        RootRequired.require("legacy iptables backend tests", "ip", "iptables-legacy-restore", "iptables-legacy-save",
-                "iptables-nft-save", "socat", "conntrack");
         net = new RoutedNode();
         nodeTool = net.in(net.node);
         net.tcpEcho(1, 8080);

@@ -1,6 +1,6 @@
 package dev.ferry.rules.iptables;
 
-import static dev.ferry.rules.TestPorts.svc;
+import static dev.ferry.testkit.ServicePorts.svc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -9,9 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.ferry.model.Cidr;
 import dev.ferry.model.ServicePort;
 import dev.ferry.rules.KernelTool;
-import dev.ferry.rules.RootRequired;
 import dev.ferry.select.EndpointSelector;
 import dev.ferry.select.NodeInfo;
+import dev.ferry.testkit.KernelTest;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -99,9 +99,9 @@ class IptablesNftRestoreCacheTest {
         return payload.lines().filter("-S"::equals).count();
     }
 
+    @KernelTest(value = "iptables-nft restore cache tests", tools = {"ip", "iptables-nft-restore", "iptables-nft-save", "iptables-nft"})
     @Test
     void aLargeSyncOnTheNfTablesBackendInstallsTheSameRulesAsThePlainPayload() throws Exception {
-        RootRequired.require("iptables-nft restore cache tests", "ip", "iptables-nft-restore", "iptables-nft-save", "iptables-nft");
         List<ServicePort> ports = services(300, 0);
         String[] applied = new String[3];
         String[] kernel = new String[3];
@@ -140,9 +140,9 @@ class IptablesNftRestoreCacheTest {
         assertNotEquals(kernel[0], kernel[1], "the change must have changed the rules");
     }
 
+    @KernelTest(value = "iptables-nft restore cache tests", tools = {"ip", "ip6tables-nft-restore", "ip6tables-nft-save"})
     @Test
     void ip6tablesTakesTheSamePathAndGetsItsJumpsAfterwards() throws Exception {
-        RootRequired.require("iptables-nft restore cache tests", "ip", "ip6tables-nft-restore", "ip6tables-nft-save");
         List<ServicePort> ports = new ArrayList<>(300);
         for (int i = 0; i < 300; i++) {
             var sp = svc("v6-" + i).clusterIP("fd00:96::" + Integer.toHexString(i + 1)).port(80);
@@ -168,9 +168,9 @@ class IptablesNftRestoreCacheTest {
                 "the jumps followed in their own transaction:\n" + save[0].lines().filter(l -> l.startsWith("-A P")).toList());
     }
 
+    @KernelTest(value = "iptables-nft restore cache tests", tools = {"ip", "iptables-restore", "iptables-save"})
     @Test
     void theUnsuffixedBinariesGetTheListCommandOnlyWhenTheyAreTheNfTablesBackend() throws Exception {
-        RootRequired.require("iptables-nft restore cache tests", "ip", "iptables-restore", "iptables-save");
         KernelTool host = new KernelTool(List.of(), Duration.ofSeconds(20));
         boolean nf = host.runChecked(List.of("iptables-restore", "--version"), null).stdout().contains("nf_tables");
         inFreshNamespace(in -> {
@@ -186,9 +186,9 @@ class IptablesNftRestoreCacheTest {
         });
     }
 
+    @KernelTest(value = "iptables-nft restore cache tests", tools = {"ip", "iptables-nft-restore", "iptables-nft-save", "iptables-nft"})
     @Test
     void aFullSyncOfFourThousandServicesOnTheNfTablesBackendTakesSecondsNotMinutes() throws Exception {
-        RootRequired.require("iptables-nft restore cache tests", "ip", "iptables-nft-restore", "iptables-nft-save", "iptables-nft");
         // The plain payload took iptables-nft 1.8.9 65-87 s here (1.6 / 7.5 / 26 s at 1 000 / 2 000 /
         // 3 000 services, on a quiet machine); with the -S 2.6-2.8 s. The bound leaves room for a
         // loaded two-core machine and still fails without the -S.

@@ -1,7 +1,7 @@
 package dev.ferry.rules.iptables;
 
-import static dev.ferry.rules.TestPorts.ep;
-import static dev.ferry.rules.TestPorts.svc;
+import static dev.ferry.testkit.ServicePorts.ep;
+import static dev.ferry.testkit.ServicePorts.svc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,8 +15,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class IptablesRendererTest {
     static final RenderOptions V4 = RenderOptions.defaults(false).withClusterCidrs(List.of(Cidr.parse("10.0.0.0/8")));
 

@@ -4,8 +4,8 @@ import static dev.ferry.rules.RoutedNode.CLIENT_IP;
 import static dev.ferry.rules.RoutedNode.NODE_IP;
 import static dev.ferry.rules.RoutedNode.OTHER_CLIENT_IP;
 import static dev.ferry.rules.RoutedNode.backendIp;
-import static dev.ferry.rules.TestPorts.ep;
-import static dev.ferry.rules.TestPorts.svc;
+import static dev.ferry.testkit.ServicePorts.ep;
+import static dev.ferry.testkit.ServicePorts.svc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -18,11 +18,11 @@ import dev.ferry.rules.ApplyException;
 import dev.ferry.rules.Backoff;
 import dev.ferry.rules.Cleanup;
 import dev.ferry.rules.KernelTool;
-import dev.ferry.rules.RootRequired;
 import dev.ferry.rules.RoutedNode;
 import dev.ferry.rules.SyncLoop;
 import dev.ferry.select.EndpointSelector;
 import dev.ferry.select.NodeInfo;
+import dev.ferry.testkit.KernelTest;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,6 +38,7 @@ import org.junit.jupiter.api.Test;
  * iptables mode with real traffic: the rendered rules applied by the real iptables-restore inside a
  * node namespace, requests from a client namespace to socat backends in backend namespaces.
  */
+@KernelTest(value = "iptables traffic tests", tools = {"ip", "iptables-restore", "socat", "conntrack", "ss"})
 class IptablesTrafficTest {
     static final NodeInfo NODE = new NodeInfo("node-a", "");
     static final RenderOptions OPTS = RenderOptions.defaults(false).withClusterCidrs(List.of(Cidr.parse("10.244.0.0/16")));
@@ -47,7 +48,6 @@ class IptablesTrafficTest {
 
     @BeforeAll
     static void topology() throws IOException {
-        RootRequired.require("iptables traffic tests", "ip", "iptables-restore", "socat", "conntrack", "ss");
         net = new RoutedNode();
         nodeTool = net.in(net.node);
         for (int i = 1; i <= 3; i++) {

@@ -1,8 +1,8 @@
 package dev.ferry.rules.ipvs;
 
-import static dev.ferry.rules.TestPorts.ep;
-import static dev.ferry.rules.TestPorts.ip;
-import static dev.ferry.rules.TestPorts.svc;
+import static dev.ferry.testkit.ServicePorts.ep;
+import static dev.ferry.testkit.ServicePorts.ip;
+import static dev.ferry.testkit.ServicePorts.svc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -18,6 +18,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,6 +36,7 @@ class IpvsRendererTest {
                 new NodeInfo("node-a", ""));
     }
 
+    @Tag("unit")
     @Test
     void virtualServersCarryTheSelectedRealServers() {
         String vs = IpvsRenderer.render(services(), OPTS).ipvsadm();
@@ -55,6 +57,7 @@ class IpvsRendererTest {
                 """, vs);
     }
 
+    @Tag("unit")
     @Test
     void ipsetsAreSwappedInAtomicallyAndHoldTheFrontends() {
         IpvsRendering r = IpvsRenderer.render(services(), OPTS);
@@ -66,6 +69,7 @@ class IpvsRendererTest {
         assertTrue(r.addresses().contains("address replace 10.200.0.10/32 dev kube-ipvs0\n"), r.addresses());
     }
 
+    @Tag("unit")
     @Test
     void schedulerComesFromTheAnnotationMappedToAKernelScheduler() {
         ServicePort sp = svc("a").clusterIP("10.96.0.1").build();
@@ -75,6 +79,7 @@ class IpvsRendererTest {
         assertEquals("lc", IpvsRenderer.scheduler(p2c, OPTS));
     }
 
+    @Tag("unit")
     @Test
     void diffTouchesOnlyWhatChanged() {
         String current = """
@@ -97,6 +102,7 @@ class IpvsRendererTest {
                 """, IpvsDiff.between(current, desired));
     }
 
+    @Tag("unit")
     @Test
     void missingIpVsModuleIsNamedInTheStartupFailure(@TempDir Path proc) throws IOException {
         Files.createDirectories(proc.resolve("net"));

@@ -8,8 +8,8 @@ import dev.ferry.model.ServicePort;
 import dev.ferry.rules.DriftChecks;
 import dev.ferry.rules.RulesetGeneration;
 import dev.ferry.rules.SyncLoop;
+import dev.ferry.testkit.KernelTest;
 import java.util.List;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,13 +17,10 @@ import org.junit.jupiter.api.Test;
  * in which nothing changed applies nothing, and an element deleted behind Ferry's back is restored
  * by the next period's check, without any change to the services.
  */
+@KernelTest(value = "nftables drift repair tests", tools = {"ip", "nft"})
 class NftDriftRepairTest {
     private static final String ELEMENT = "{ 10.96.7.20 . tcp . 80 . 1 }";
 
-    @BeforeEach
-    void root() {
-        NeedsRoot.require("nftables drift repair tests", "ip", "nft");
-    }
 
     private static List<ServicePort> services() {
         return List.of(Services.svc("default", "web", "10.96.7.20", 80).ep("10.244.1.10", 8080).ep("10.244.1.11", 8080).build());

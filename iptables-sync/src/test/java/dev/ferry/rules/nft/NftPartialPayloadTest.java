@@ -12,9 +12,11 @@ import dev.ferry.rules.nft.NftRenderer.Validated;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** What partial and full payloads contain, checked on their text (no kernel needed). */
+@Tag("unit")
 class NftPartialPayloadTest {
     private final NftRenderer renderer = new NftRenderer(NftRendererGoldenTest.options());
 

@@ -11,12 +11,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The full nftables payload for a fixed set of services, compared with a reviewed file. Regenerate
  * with -Dferry.golden.update=true after a deliberate change, and review the diff.
  */
+@Tag("unit")
 class NftRendererGoldenTest {
 
     static List<ServicePort> fixedServices() {

@@ -11,6 +11,7 @@ import dev.ferry.rules.KernelTool;
 import dev.ferry.rules.SyncReport;
 import java.time.Duration;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * unallocated ClusterIPs at the next sync, which is full even when asked for a partial one. No
  * kernel: the tool swallows the payload and succeeds.
  */
+@Tag("unit")
 class NftServiceCidrChangeTest {
     private static final KernelTool ACCEPT_ALL = new KernelTool(List.of("sh", "-c", "cat >/dev/null", "sh"), Duration.ofSeconds(30));
 

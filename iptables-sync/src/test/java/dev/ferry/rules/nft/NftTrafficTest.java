@@ -13,6 +13,7 @@ import dev.ferry.model.ServicePort;
 import dev.ferry.rules.ApplyException;
 import dev.ferry.rules.KernelTool;
 import dev.ferry.rules.SyncReport;
+import dev.ferry.testkit.KernelTest;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -36,6 +37,7 @@ import org.junit.jupiter.api.TestMethodOrder;
  * Ferry's nftables rules applied with the real {@code nft -f} in a node namespace, and real TCP
  * connections from a client namespace and from pod namespaces through them.
  */
+@KernelTest(value = "nftables traffic tests", tools = {"ip", "nft", "socat", "ss", "conntrack"})
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class NftTrafficTest {
     static final String NODE_IP = "192.168.50.1";
@@ -49,7 +51,6 @@ class NftTrafficTest {
 
     @BeforeAll
     static void createNode() throws IOException {
-        NeedsRoot.require("NftTrafficTest", "ip", "nft", "socat", "ss", "conntrack");
         topo = new NodeTopology();
         try {
             topo.start();

@@ -1,4 +1,4 @@
-package dev.ferry.proxy;
+package dev.ferry.testkit;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -6,7 +6,6 @@ import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,34 +13,20 @@ import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assertions;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * Network namespaces for one test run: a unique name prefix, commands with deadlines, child JVMs
  * started inside a namespace with Ferry's JVM flags and the test class path, and {@link #close()}
- * that kills exactly those children and deletes exactly those namespaces. Not thread-safe.
+ * that kills exactly those children and deletes exactly those namespaces. For tests marked
+ * {@link KernelTest} (it needs root and iproute2). Not thread-safe.
  */
-final class Netns implements AutoCloseable {
-    final String prefix = "fp" + UUID.randomUUID().toString().substring(0, 5);
+public final class Netns implements AutoCloseable {
+    /** Starts every namespace name of this run (unique per run, so parallel runs never collide). */
+    public final String prefix = "fp" + UUID.randomUUID().toString().substring(0, 5);
     private final List<String> namespaces = new ArrayList<>();
     private final List<Child> children = new ArrayList<>();
 
-    /** Skips without root or iproute2; fails instead when CI=true. */
-    static void requireRoot(String why) {
-        boolean root = "root".equals(System.getProperty("user.name"));
-        boolean ip = Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip"))
-                || Files.isExecutable(Path.of("/usr/bin/ip"));
-        String missing = !root ? why + " needs root (network namespaces)" : !ip ? why + " needs iproute2 (ip)" : null;
-        if (missing != null) {
-            if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-                Assertions.fail("CI=true, so not skipping: " + missing);
-            }
-            Assumptions.abort(missing);
-        }
-    }
-
-    String add(String suffix) throws IOException {
+    public String add(String suffix) throws IOException {
         String ns = prefix + suffix;
         run("ip", "netns", "add", ns);
         namespaces.add(ns);
@@ -50,7 +35,7 @@ final class Netns implements AutoCloseable {
     }
 
     /** A veth between two namespaces with an address on each end (CIDR notation). */
-    void link(String nsA, String ifA, String addrA, String nsB, String ifB, String addrB) throws IOException {
+    public void link(String nsA, String ifA, String addrA, String nsB, String ifB, String addrB) throws IOException {
         run("ip", "link", "add", ifA, "netns", nsA, "type", "veth", "peer", "name", ifB, "netns", nsB);
         run("ip", "-n", nsA, "addr", "add", addrA, "dev", ifA);
         run("ip", "-n", nsB, "addr", "add", addrB, "dev", ifB);
@@ -58,7 +43,7 @@ final class Netns implements AutoCloseable {
         run("ip", "-n", nsB, "link", "set", ifB, "up");
     }
 
-    static String run(String... argv) throws IOException {
+    public static String run(String... argv) throws IOException {
         Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
         try {
             if (!p.waitFor(20, TimeUnit.SECONDS)) {
@@ -77,7 +62,7 @@ final class Netns implements AutoCloseable {
     }
 
     /** Starts {@code mainClass} in a child JVM inside {@code ns}. */
-    Child java(String ns, String mainClass, String... args) throws IOException {
+    public Child java(String ns, String mainClass, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns,
                 Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         String flags = System.getenv("FERRY_JVM_FLAGS");
@@ -94,9 +79,9 @@ final class Netns implements AutoCloseable {
     }
 
     /** A child process with its output as a queue of lines. */
-    static final class Child {
-        final Process process;
-        final String label;
+    public static final class Child {
+        public final Process process;
+        public final String label;
         private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
         private final List<String> log = java.util.Collections.synchronizedList(new ArrayList<>());
         private final Writer stdin;
@@ -122,7 +107,7 @@ final class Netns implements AutoCloseable {
         }
 
         /** The next output line starting with {@code prefix} (others skipped), within the deadline. */
-        String await(String prefix, long timeoutMillis) throws InterruptedException {
+        public String await(String prefix, long timeoutMillis) throws InterruptedException {
             long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
             while (true) {
                 long left = deadline - System.nanoTime();
@@ -143,7 +128,7 @@ final class Netns implements AutoCloseable {
         }
 
         /** Sends one command and returns the next line of output. */
-        String ask(String command) throws IOException, InterruptedException {
+        public String ask(String command) throws IOException, InterruptedException {
             lines.clear();
             stdin.write(command + "\n");
             stdin.flush();
@@ -154,13 +139,13 @@ final class Netns implements AutoCloseable {
             return l;
         }
 
-        List<String> tail() {
+        public List<String> tail() {
             synchronized (log) {
                 return new ArrayList<>(log.subList(Math.max(0, log.size() - 40), log.size()));
             }
         }
 
-        void kill() throws InterruptedException {
+        public void kill() throws InterruptedException {
             // Kill the JVM itself (a child of "ip netns exec", which execs it: same pid).
             process.destroyForcibly();
             process.waitFor(10, TimeUnit.SECONDS);

@@ -1,4 +1,4 @@
-package dev.ferry.rules;
+package dev.ferry.testkit;
 
 import dev.ferry.model.Cidr;
 import dev.ferry.model.Endpoint;
@@ -13,9 +13,14 @@ import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Builds service ports for tests with explicit selection flags. */
-public final class TestPorts {
-    private TestPorts() {}
+/**
+ * Builds {@link ServicePort}s for tests: {@code svc("web").clusterIP("10.96.0.1").ep("10.244.1.2", 8080).build()},
+ * with kube-proxy's defaults for everything not named (ClusterIP, TCP, port 80, Cluster traffic
+ * policies, no affinity) and endpoints ready and selected for cluster and external traffic.
+ * Specs are mutable and single-threaded; the ports they build are immutable.
+ */
+public final class ServicePorts {
+    private ServicePorts() {}
 
     public static InetAddress ip(String s) {
         return IpAddresses.parse(s);
@@ -47,6 +52,10 @@ public final class TestPorts {
         TrafficPolicy etp = TrafficPolicy.CLUSTER;
         List<Cidr> ranges = new ArrayList<>();
         int hcNodePort;
+        String targetPort = "";
+        TrafficPolicy itp = TrafficPolicy.CLUSTER;
+        String lbAlgorithm = "";
+        boolean proxyProtocol;
         List<Endpoint> eps = new ArrayList<>();
 
         public Spec ns(String v) { ns = v; return this; }
@@ -60,13 +69,19 @@ public final class TestPorts {
         public Spec sourceRange(String v) { ranges.add(Cidr.parse(v)); return this; }
         public Spec clientIP(int timeout) { affinity = SessionAffinity.CLIENT_IP; affinityTimeout = timeout; return this; }
         public Spec local(int hc) { etp = TrafficPolicy.LOCAL; hcNodePort = hc; return this; }
+        public Spec protocol(Protocol v) { proto = v; return this; }
+        public Spec type(ServiceType v) { type = v; return this; }
+        public Spec targetPort(String v) { targetPort = v; return this; }
+        public Spec internalLocal() { itp = TrafficPolicy.LOCAL; return this; }
+        public Spec lbAlgorithm(String v) { lbAlgorithm = v; return this; }
+        public Spec proxyProtocol(boolean v) { proxyProtocol = v; return this; }
         public Spec ep(Endpoint e) { eps.add(e); return this; }
-        public Spec ep(String ip, int port) { eps.add(TestPorts.ep(ip, port, "node-a")); return this; }
+        public Spec ep(String ip, int port) { eps.add(ServicePorts.ep(ip, port, "node-a")); return this; }
 
         public ServicePort build() {
             return new ServicePort(new ServicePortName(ns, name, portName, proto), type, false, "", clusterIPs, port,
-                    "", nodePort, externalIPs, lbIPs, affinity, affinityTimeout, etp, TrafficPolicy.CLUSTER, ranges,
-                    hcNodePort, "", false, "", false, eps);
+                    targetPort, nodePort, externalIPs, lbIPs, affinity, affinityTimeout, etp, itp, ranges,
+                    hcNodePort, "", false, lbAlgorithm, proxyProtocol, eps);
         }
     }
 
