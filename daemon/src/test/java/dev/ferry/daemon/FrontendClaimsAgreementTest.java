@@ -3,17 +3,13 @@ package dev.ferry.daemon;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ferry.model.IpAddresses;
-import dev.ferry.model.Protocol;
 import dev.ferry.model.ServicePort;
 import dev.ferry.model.ServicePortName;
-import dev.ferry.model.ServiceType;
-import dev.ferry.model.SessionAffinity;
-import dev.ferry.model.TrafficPolicy;
 import dev.ferry.rules.ServicePortValidator;
 import dev.ferry.table.FrontendConflictException;
 import dev.ferry.table.ServicePortView;
 import dev.ferry.table.ServiceTable;
+import dev.ferry.testkit.ServicePorts;
 import dev.ferry.watch.TableUpdate;
 import dev.ferry.watch.TableWriterSink;
 import java.nio.file.Path;
@@ -39,12 +35,11 @@ class FrontendClaimsAgreementTest {
 
     /** A ClusterIP service port on 80/TCP with these external IPs and one endpoint. */
     private static ServicePort port(String namespace, String name, String clusterIp, String... externalIps) {
-        return new ServicePort(new ServicePortName(namespace, name, "", Protocol.TCP), ServiceType.CLUSTER_IP, false, "",
-                List.of(IpAddresses.parse(clusterIp)), 80, "8080", 0,
-                java.util.Arrays.stream(externalIps).map(IpAddresses::parse).toList(), List.of(), SessionAffinity.NONE, 0,
-                TrafficPolicy.CLUSTER, TrafficPolicy.CLUSTER, List.of(), 0, "", false, "", false,
-                List.of(new dev.ferry.model.Endpoint(IpAddresses.parse("10.244.0.1"), 8080, true, true, false, "node-a", "",
-                        List.of(), "", true, true)));
+        ServicePorts.Spec spec = ServicePorts.svc(name).ns(namespace).clusterIP(clusterIp).ep("10.244.0.1", 8080);
+        for (String ip : externalIps) {
+            spec.externalIP(ip);
+        }
+        return spec.build();
     }
 
     /** c and b share an external IP, b and a share another: a wins over b, so c keeps its frontend. */
