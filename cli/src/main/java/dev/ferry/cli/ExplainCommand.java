@@ -1,12 +1,12 @@
 package dev.ferry.cli;
 
-import dev.ferry.conntrack.AffinityKey;
 import dev.ferry.conntrack.ConntrackReader;
 import dev.ferry.model.FrontendKind;
 import dev.ferry.model.IpAddresses;
 import dev.ferry.model.Protocol;
 import dev.ferry.model.ServicePort;
 import dev.ferry.model.TrafficPolicy;
+import dev.ferry.proxy.BackendChoice;
 import dev.ferry.select.FlowDecision;
 import dev.ferry.select.NodeNetwork;
 import dev.ferry.table.AddressBits;
@@ -15,6 +15,7 @@ import dev.ferry.table.ServiceTableReader;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -132,7 +133,7 @@ final class ExplainCommand implements Callable<Integer> {
             found = reader.lookup(t.protocol(), t.ip(), t.port(), v)
                     || reader.lookupNodePort(t.protocol().ordinal(), t.port(), v);
             if (found) {
-                r = describe(v, r, dir, client, t);
+                r = describe(v, r, client, t, ruleMode() == null ? proxyChoice(reader, dir, client, t) : null);
                 if (!v.isValid()) {
                     found = false; // recycled while we read it: look again
                     r.keySet().retainAll(List.of("client", "destination"));
@@ -209,8 +210,24 @@ final class ExplainCommand implements Callable<Integer> {
         };
     }
 
-    private Map<String, Object> describe(ServicePortView v, Map<String, Object> r, Path dir, InetAddress client, Target t)
-            throws IOException {
+    /**
+     * The userspace proxy's own answer ({@link BackendChoice}: its Router, over this table, with the
+     * daemon's ClientIP pins read-only), so explain cannot drift from what the proxy does.
+     */
+    private BackendChoice proxyChoice(ServiceTableReader reader, Path dir, InetAddress client, Target t) throws IOException {
+        List<ConntrackReader.AffinityEntry> pins = null;
+        try (ConntrackReader ct = ConntrackReader.open(dir)) {
+            if (ct.keepsAffinity()) {
+                pins = ct.affinities();
+            }
+        } catch (IOException e) {
+            spec.commandLine().getErr().println("ferry explain: ClientIP pins unreadable, answering without them: " + e.getMessage());
+        }
+        return BackendChoice.of(reader, defaultAlgorithm, network.nodeIps(), pins, client, t.protocol(), t.ip(), t.port());
+    }
+
+    private Map<String, Object> describe(ServicePortView v, Map<String, Object> r, InetAddress client, Target t,
+                                         BackendChoice proxy) {
         int f = v.matchedFrontend();
         FrontendKind kind = v.frontendKind(f);
         r.put("match", v.servicePortName().toString() + " (" + v.protocol() + ")");
@@ -232,7 +249,6 @@ final class ExplainCommand implements Callable<Integer> {
         for (int i = 0, n = v.endpointCount(); i < n; i++) anyReady |= v.endpointReady(i);
         List<Map<String, Object>> eps = new ArrayList<>();
         List<String> candidates = new ArrayList<>();
-        List<String> schedulerNames = new ArrayList<>();
         for (int i = 0, n = v.endpointCount(); i < n; i++) {
             Map<String, Object> e = new LinkedHashMap<>();
             String hp = IpAddresses.hostPort(v.endpointAddress(i), v.endpointPort(i));
@@ -262,8 +278,6 @@ final class ExplainCommand implements Callable<Integer> {
             eps.add(e);
             if (candidate) {
                 candidates.add(hp);
-                schedulerNames.add(dev.ferry.proxy.ProxyKeys.backendName(
-                        new java.net.InetSocketAddress(v.endpointAddress(i), v.endpointPort(i))));
             }
         }
         ServicePort sp = v.toServicePort();
@@ -290,63 +304,54 @@ final class ExplainCommand implements Callable<Integer> {
             r.put("verdict", verdictOf(d));
             return r;
         }
+        // Userspace mode: the proxy's Router decides; the table above only explains the others.
+        if (proxy.outcome() == BackendChoice.Outcome.NO_SERVICE) {
+            r.put("endpoints", eps);
+            r.put("verdict", "the userspace proxy cannot serve " + r.get("match") + " now (its state could not be built;"
+                    + " the daemon's log says why): TCP connections are refused, UDP is dropped");
+            return r;
+        }
+        denied = proxy.outcome() == BackendChoice.Outcome.DENIED;
+        candidates.clear();
+        for (InetSocketAddress a : proxy.candidates()) {
+            candidates.add(IpAddresses.hostPort(a.getAddress(), a.getPort()));
+        }
+        for (Map<String, Object> e : eps) {
+            boolean c = candidates.contains((String) e.get("endpoint"));
+            if (!c && (Boolean) e.get("candidate") && denied) {
+                e.put("reason", "source range denied: " + IpAddresses.format(client) + " is not in loadBalancerSourceRanges");
+            }
+            e.put("candidate", c);
+        }
         r.put("endpoints", eps);
         r.put("rules", rulePath(v, kind, denied, candidates));
         r.put("outcome", outcome);
-        String algorithm = v.lbAlgorithm().isEmpty() ? defaultAlgorithm + " (node default)" : v.lbAlgorithm() + " (annotation)";
+        String algorithm = proxy.algorithm() == null ? "-" : proxy.algorithm().schedulerName()
+                + (v.lbAlgorithm().isEmpty() ? " (node default)" : " (annotation)");
         r.put("algorithm", algorithm);
-        if (candidates.isEmpty()) {
-            r.put("verdict", denied ? "refused: the client is outside loadBalancerSourceRanges (userspace: reset; rule modes: dropped)"
-                    : "rejected at once: no usable endpoint (TCP RST / ICMP port unreachable, like kube-proxy's REJECT)");
+        if (denied) {
+            r.put("verdict", "refused: the client is outside loadBalancerSourceRanges (userspace: reset; rule modes: dropped)");
             return r;
         }
-        String why = null;
-        String backend = null;
-        String affinityNote = null;
-        if (v.clientIpAffinity()) {
-            long id = dev.ferry.proxy.ProxyKeys.affinityId(v);
-            try (ConntrackReader ct = ConntrackReader.open(dir)) {
-                long now = System.currentTimeMillis();
-                for (ConntrackReader.AffinityEntry a : ct.affinities()) {
-                    if (a.client().equals(client) && a.servicePortId() == id && a.expiresAtMillis() > now) {
-                        String hp = IpAddresses.hostPort(a.backend().getAddress(), a.backend().getPort());
-                        if (candidates.contains(hp)) {
-                            backend = hp;
-                            why = "ClientIP affinity entry, expires in " + (a.expiresAtMillis() - now) / 1000 + " s";
-                        }
-                    }
-                }
-            } catch (IOException e) {
-                why = null;
-            }
-            if (backend == null) {
-                affinityNote = "ClientIP affinity (" + v.affinityTimeoutSeconds() + " s): no entry yet; the next connection"
-                        + " picks by " + algorithm + " and the client then sticks to it";
-                why = null;
-            }
+        if (proxy.outcome() == BackendChoice.Outcome.NO_ENDPOINTS) {
+            r.put("verdict", "rejected at once: no usable endpoint (TCP RST / ICMP port unreachable, like kube-proxy's REJECT)");
+            return r;
         }
-        if (why == null) {
-            String algo = v.lbAlgorithm().isEmpty() ? defaultAlgorithm : v.lbAlgorithm();
-            dev.ferry.lb.Algorithm a;
-            try {
-                a = dev.ferry.lb.Algorithm.named(algo);
-            } catch (dev.ferry.lb.UnknownAlgorithmException e) {
-                a = null;
-            }
-            if (a == dev.ferry.lb.Algorithm.SH || a == dev.ferry.lb.Algorithm.DH || a == dev.ferry.lb.Algorithm.MH) {
-                // Hash schedulers are stateless: the proxy's choice is a function of the client (or the
-                // destination) and the candidate set, so it can be computed here exactly.
-                dev.ferry.lb.Scheduler s = a.newScheduler(dev.ferry.lb.Backends.of(schedulerNames.toArray(String[]::new)), null);
-                int pick = s.pick(dev.ferry.proxy.ProxyKeys.addressHash(client), dev.ferry.proxy.ProxyKeys.addressHash(t.ip()));
-                backend = candidates.get(pick);
-                why = a.schedulerName() + " (" + a.description() + "): this client always maps to it while the candidates stay the same"
-                        + (affinityNote != null ? "; " + affinityNote : "");
-            } else {
-                why = (affinityNote != null ? affinityNote + "; " : "") + "picked per connection by " + algorithm + " among the "
-                        + candidates.size() + " candidates (depends on the daemon's live state)";
-            }
-        }
-        r.put("backend", backend == null ? "one of " + String.join(", ", candidates) : backend);
+        String affinity = v.clientIpAffinity() ? "ClientIP affinity (" + v.affinityTimeoutSeconds() + " s)" : null;
+        String why = switch (proxy.basis()) {
+            case AFFINITY_PIN -> "ClientIP affinity entry, expires in "
+                    + Math.max(0, proxy.pinExpiresAtMillis() - System.currentTimeMillis()) / 1000 + " s";
+            case AFFINITY_HASH -> affinity + " without conntrack maps: a hash of the client address";
+            case HASH -> proxy.algorithm().schedulerName() + " (" + proxy.algorithm().description()
+                    + "): this client always maps to it while the candidates stay the same"
+                    + (affinity != null ? "; " + affinity + ": no pin yet, the client then sticks to it" : "");
+            case AWAITING_PINS -> affinity + ": the daemon's conntrack maps are still opening";
+            default -> (affinity != null ? affinity + ": no pin yet, the next connection picks by " + algorithm
+                    + " and the client then sticks to it; " : "") + "picked per connection by " + algorithm + " among the "
+                    + candidates.size() + " candidates (depends on the daemon's live state)";
+        };
+        InetSocketAddress first = proxy.firstBackend();
+        r.put("backend", first == null ? "one of " + String.join(", ", candidates) : IpAddresses.hostPort(first.getAddress(), first.getPort()));
         r.put("why", why);
         r.put("verdict", "forwarded to " + r.get("backend"));
         return r;

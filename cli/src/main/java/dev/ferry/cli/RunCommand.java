@@ -314,6 +314,7 @@ final class RunCommand implements Callable<Integer> {
         DemoBackends backends = new DemoBackends();
         TableSync sync = new TableSync(table, List.of(), metrics, health);
         metrics.changeFeed(table.changes());
+        metrics.frontendClaims(table::displacedCount, table::displacedDropped);
         boolean demo = fromFile && source.demo;
         DataPlane.Settings settings = planeSettings(config, kind, dir, node, demo, primaryCidrs, nodeIps);
         if (demo && settings.dnsBind() != null) {

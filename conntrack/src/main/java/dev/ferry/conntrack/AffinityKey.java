@@ -39,6 +39,11 @@ public final class AffinityKey {
         return Bytes16.getLong(bytes, SERVICE_PORT_ID);
     }
 
+    /** The client address (allocates; for tools, not the packet path). */
+    public InetAddress clientAddress() {
+        return Bytes16.toInetAddress(bytes, CLIENT_IP);
+    }
+
     /**
      * A service-port id from a frontend tuple. IPv4 packs exactly (ip, port, protocol in 56 bits,
      * top bit clear); IPv6 is a 64-bit hash with the top bit set, so the two never collide with each

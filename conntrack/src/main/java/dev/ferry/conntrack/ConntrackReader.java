@@ -47,6 +47,11 @@ public final class ConntrackReader implements AutoCloseable {
         return new ConntrackReader(stateDir);
     }
 
+    /** True when the daemon keeps ClientIP pins here (its affinity map exists). */
+    public boolean keepsAffinity() {
+        return Files.exists(stateDir.resolve(ConntrackState.AFFINITY_FILE));
+    }
+
     public List<FlowEntry> flows() throws IOException {
         List<FlowEntry> out = new ArrayList<>();
         ChronicleMap<byte[], byte[]> map = map(ConntrackState.FLOWS_FILE, FlowKey.SIZE, Flow.SIZE);

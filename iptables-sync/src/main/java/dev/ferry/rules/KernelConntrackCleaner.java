@@ -3,10 +3,9 @@ package dev.ferry.rules;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -25,14 +24,15 @@ import java.util.regex.Pattern;
  *   <li>a UDP endpoint goes away: delete entries to the frontend whose reply comes from that
  *       endpoint ({@code --reply-src EP_IP --reply-port-src EP_PORT}, i.e. DNATed to it).</li>
  * </ul>
- * Runs the {@code conntrack} binary (conntrack-tools). Thread-safe: stateless apart from the command
- * prefix; each call runs one process and waits for it.
+ * Runs the {@code conntrack} binary (conntrack-tools) through {@link KernelTool}. Thread-safe:
+ * stateless apart from the command prefix; each call runs one process and waits for it.
  */
 public final class KernelConntrackCleaner {
     private static final Pattern DELETED = Pattern.compile("(\\d+) flow entries have been deleted");
     private static final long TIMEOUT_SECONDS = 30;
 
     private final List<String> command;
+    private final KernelTool tool;
 
     /** Uses {@code conntrack} from the PATH. */
     public KernelConntrackCleaner() {
@@ -45,6 +45,7 @@ public final class KernelConntrackCleaner {
             throw new IllegalArgumentException("empty conntrack command");
         }
         this.command = List.copyOf(command);
+        this.tool = new KernelTool(List.of(), Duration.ofSeconds(TIMEOUT_SECONDS));
     }
 
     /** A UDP service frontend (ClusterIP, external or LoadBalancer IP, and port) got its first endpoints. */
@@ -99,32 +100,21 @@ public final class KernelConntrackCleaner {
     /** @return how many entries the kernel deleted (0 is success: nothing was stale) */
     int run(List<String> args) throws IOException {
         List<String> argv = argv(args);
-        Process p;
+        ToolResult r;
         try {
-            p = new ProcessBuilder(argv).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        } catch (IOException e) {
-            throw new IOException("cannot run " + command.get(command.size() - 1) + " (" + e.getMessage()
-                    + "): kernel conntrack cleanup needs the conntrack tool (Debian/Ubuntu: apt-get install conntrack)", e);
+            r = tool.runDiscardingOutput(argv, null); // stdout lists every deleted entry: nobody reads it
+        } catch (KernelTool.CannotStartException e) {
+            throw new IOException(e.getMessage()
+                    + "; kernel conntrack cleanup needs the conntrack tool (Debian/Ubuntu: apt-get install conntrack)", e);
         }
-        String err;
-        try {
-            err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", argv) + " did not finish in " + TIMEOUT_SECONDS + " s");
-            }
-        } catch (InterruptedException e) {
-            p.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while running " + String.join(" ", argv), e);
-        }
+        String err = r.stderr().trim();
         Matcher m = DELETED.matcher(err);
         int deleted = m.find() ? Integer.parseInt(m.group(1)) : -1;
         // conntrack exits 1 when nothing matched ("0 flow entries have been deleted"): not an error.
-        if (p.exitValue() == 0 || (p.exitValue() == 1 && deleted == 0)) {
+        if (r.exitCode() == 0 || (r.exitCode() == 1 && deleted == 0)) {
             return Math.max(deleted, 0);
         }
-        throw new IOException(String.join(" ", argv) + " failed with exit code " + p.exitValue() + ": " + err);
+        throw new IOException(r.commandLine() + " failed with exit code " + r.exitCode() + ": " + err);
     }
 
     private static String family(InetAddress a) {

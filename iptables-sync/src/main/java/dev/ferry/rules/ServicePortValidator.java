@@ -3,15 +3,12 @@ package dev.ferry.rules;
 import dev.ferry.model.Rejection;
 import dev.ferry.model.RejectionReason;
 import dev.ferry.model.Endpoint;
-import dev.ferry.model.Frontend;
+import dev.ferry.model.FrontendClaims;
 import dev.ferry.model.ServicePort;
 import dev.ferry.model.SessionAffinity;
-import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 
@@ -19,7 +16,8 @@ import java.util.regex.Pattern;
  * The check every renderer runs before rendering, so that one bad service port is left out with a
  * reason instead of making the kernel refuse the whole transaction: port numbers in range, names
  * that are safe inside rule comments, an affinity timeout the kernel accepts, and no two service
- * ports claiming the same frontend (address, port, protocol) — the later one, in name order, loses.
+ * ports claiming the same frontend (address, port, protocol) — {@link FrontendClaims} decides, as it
+ * does for the daemon's table: the later one in name order loses.
  * Stateless and thread-safe.
  */
 public final class ServicePortValidator {
@@ -53,11 +51,14 @@ public final class ServicePortValidator {
         sorted.sort((a, b) -> a.name().compareTo(b.name()));
         List<ServicePort> ok = new ArrayList<>(sorted.size());
         List<Rejection> bad = new ArrayList<>();
-        Map<Claim, ServicePort> claimed = new HashMap<>(sorted.size() * 2 + 16);
+        FrontendClaims claims = new FrontendClaims(sorted.size());
         for (ServicePort sp : sorted) {
             Rejection r = alreadyChecked.test(sp) ? null : check(sp);
             if (r == null) {
-                r = claimFrontends(sp, claimed);
+                FrontendClaims.Conflict c = claims.claim(sp);
+                if (c != null) {
+                    r = reject(sp, "spec", RejectionReason.INVALID_VALUE, c.reason(sp.name().protocol()));
+                }
             }
             if (r == null) {
                 ok.add(sp);
@@ -114,28 +115,6 @@ public final class ServicePortValidator {
                 return reject(sp, "endpoints[" + i + "].addresses", RejectionReason.INVALID_IP,
                         "Invalid value: " + e.hostPort() + ": not a unicast address");
             }
-        }
-        return null;
-    }
-
-    /** One frontend as the kernel matches it (a null address is a NodePort on every node address). */
-    private record Claim(InetAddress address, int port, dev.ferry.model.Protocol protocol) {}
-
-    private static Rejection claimFrontends(ServicePort sp, Map<Claim, ServicePort> claimed) {
-        List<Frontend> frontends = sp.frontends();
-        Claim[] keys = new Claim[frontends.size()];
-        for (int i = 0; i < keys.length; i++) {
-            Frontend f = frontends.get(i);
-            Claim key = new Claim(f.address(), f.port(), sp.name().protocol());
-            ServicePort owner = claimed.get(key);
-            if (owner != null) {
-                return reject(sp, "spec", RejectionReason.INVALID_VALUE, "frontend " + f + "/" + sp.name().protocol()
-                        + " already used by " + owner.name() + "/" + owner.name().protocol());
-            }
-            keys[i] = key;
-        }
-        for (Claim k : keys) {
-            claimed.put(k, sp);
         }
         return null;
     }

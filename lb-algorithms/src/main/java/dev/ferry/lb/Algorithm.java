@@ -46,6 +46,14 @@ public enum Algorithm {
     }
 
     /**
+     * True for the algorithms whose pick is a function of the flow's addresses and the backend set
+     * alone (no turn, count or random state), so another process can compute it exactly.
+     */
+    public boolean picksByHash() {
+        return this == SH || this == DH || this == MH;
+    }
+
+    /**
      * The algorithm with this name. Names are exact (lower case, no spaces), as kube-proxy checks
      * {@code ipvs.scheduler}.
      *

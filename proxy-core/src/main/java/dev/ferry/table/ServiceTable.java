@@ -3,6 +3,7 @@ package dev.ferry.table;
 import static dev.ferry.table.TableLayout.*;
 
 import dev.ferry.model.Frontend;
+import dev.ferry.model.FrontendClaims;
 import dev.ferry.state.PrivateFiles;
 import dev.ferry.model.ServicePort;
 import dev.ferry.model.ServicePortName;
@@ -18,8 +19,11 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.LongSupplier;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -37,6 +41,12 @@ import org.slf4j.LoggerFactory;
  * The file is sparse: only touched pages use memory, so the default size needs no tuning; a full
  * table is a clear {@link TableFullException}.
  *
+ * <p>Two service ports claiming one frontend: {@link FrontendClaims} decides (the earlier name wins),
+ * whatever order they are written in. A newcomer that outranks the holder evicts it; the loser is
+ * kept on the heap (at most {@link #MAX_DISPLACED}, counted) and written again by
+ * {@link #retryDisplaced()} once its frontends are free, so the table ends up as the rule syncers'
+ * and {@code ferry sync --dry-run}'s validation would have it.
+ *
  * <p>Not thread-safe: exactly one thread (the sync loop) may call the mutating methods.
  */
 public final class ServiceTable implements AutoCloseable {
@@ -46,6 +56,8 @@ public final class ServiceTable implements AutoCloseable {
     /** How long a freed record stays readable before its block can be reused. */
     public static final long DEFAULT_GRACE_MILLIS = 2_000;
     private static final int INITIAL_INDEX_SLOTS = 1024;
+    /** Service ports that lost a frontend claim kept for a retry; more are dropped (and counted) until a full sync. */
+    public static final int MAX_DISPLACED = 10_000;
 
     /** What {@link #put} did. */
     public enum Change { ADDED, UPDATED, UNCHANGED }
@@ -74,6 +86,13 @@ public final class ServiceTable implements AutoCloseable {
     private final ServiceTableReader reader;
     private final ChangeFeed changes;
     private long nextStamp = 1;
+    /** Losers of a frontend claim, by name, written again when their frontends are free. */
+    private final TreeMap<ServicePortName, ServicePort> displaced = new TreeMap<>();
+    /** Ports this writer evicted since {@link #drainEvictions()}, with the reason. */
+    private final TreeMap<ServicePortName, String> evictions = new TreeMap<>();
+    private volatile long displacedDropped; // read by the metrics thread
+    /** Whether a frontend may have come free since the last {@link #retryDisplaced()}. */
+    private boolean frontendsFreed;
     private long generationSeen;
     private int batchDepth;
     private boolean dirty;
@@ -229,8 +248,20 @@ public final class ServiceTable implements AutoCloseable {
         if (oldBlock != 0 && sameBytes(oldBlock, length)) {
             return Change.UNCHANGED;
         }
+        batchDepth++; // an eviction and this write are one generation
+        try {
+            claimFrontends(sp, oldBlock);
+            return write(sp, length, oldBlock);
+        } finally {
+            batchDepth--;
+            published();
+        }
+    }
+
+    private Change write(ServicePort sp, int length, int oldBlock) {
+        ServicePortName n = sp.name();
         List<Frontend> frontends = sp.frontends();
-        checkConflicts(n, frontends, oldBlock);
+        displaced.remove(n);
 
         int block = allocator.allocate(length, KIND_RECORD);
         buffer.putBytes(block + BLOCK_HEADER, encoder.buffer(), 0, length);
@@ -246,6 +277,7 @@ public final class ServiceTable implements AutoCloseable {
         }
         long endpointDelta = sp.endpoints().size();
         if (oldBlock != 0) {
+            frontendsFreed = true; // the old record's frontends may be ones the new one dropped
             own.wrap(buffer, oldBlock);
             endpointDelta -= own.endpointCount();
             // Frontends the new record no longer has: unlink those still pointing at the old record.
@@ -270,10 +302,16 @@ public final class ServiceTable implements AutoCloseable {
     /** Removes a service port; false when it was not there. */
     public boolean remove(ServicePortName n) {
         ensureOpen();
+        displaced.remove(n);
+        return removeRecord(n);
+    }
+
+    private boolean removeRecord(ServicePortName n) {
         int block = findName(n);
         if (block == 0) {
             return false;
         }
+        frontendsFreed = true;
         own.wrap(buffer, block);
         int proto = n.protocol().ordinal();
         int endpoints = own.endpointCount();
@@ -302,6 +340,7 @@ public final class ServiceTable implements AutoCloseable {
         int updated = 0;
         int unchanged = 0;
         List<String> errors = new ArrayList<>();
+        Map<ServicePortName, String> conflicts = new LinkedHashMap<>();
         Set<ServicePortName> keep = new HashSet<>(desired.size() * 2);
         batchDepth++;
         try {
@@ -319,6 +358,7 @@ public final class ServiceTable implements AutoCloseable {
             for (ServicePortName n : gone) {
                 remove(n);
             }
+            retainDisplaced(keep);
             for (ServicePort sp : desired) {
                 try {
                     switch (put(sp)) {
@@ -326,10 +366,20 @@ public final class ServiceTable implements AutoCloseable {
                         case UPDATED -> updated++;
                         default -> unchanged++;
                     }
-                } catch (FrontendConflictException | IllegalArgumentException e) {
+                } catch (FrontendConflictException e) {
+                    conflicts.put(sp.name(), sp.name() + ": " + e.getMessage());
+                } catch (IllegalArgumentException e) {
                     errors.add(sp.name() + ": " + e.getMessage());
                 }
             }
+            SyncResult retried = retryDisplaced();
+            conflicts.forEach((n, e) -> {
+                if (isDisplaced(n)) { // else a retry wrote it after all
+                    errors.add(e);
+                }
+            });
+            added += retried.added();
+            errors.addAll(retried.errors());
             return new SyncResult(added, updated, gone.size(), unchanged, List.copyOf(errors));
         } finally {
             batchDepth--;
@@ -427,6 +477,9 @@ public final class ServiceTable implements AutoCloseable {
         generationSeen++;
         initHeader(capacity);
         buffer.putLongRelease(H_GENERATION, generationSeen);
+        // The full sync that follows hands every port over again, losers of frontend claims included.
+        displaced.clear();
+        evictions.clear();
         changes.everything();
         changes.publish(generationSeen);
     }
@@ -512,9 +565,15 @@ public final class ServiceTable implements AutoCloseable {
         return true;
     }
 
-    private void checkConflicts(ServicePortName n, List<Frontend> frontends, int oldBlock) {
+    /**
+     * Takes sp's frontends: throws when a port that outranks sp holds one (sp is kept as displaced),
+     * else evicts every later-named holder (kept as displaced, reported by {@link #drainEvictions()}).
+     */
+    private void claimFrontends(ServicePort sp, int oldBlock) {
+        ServicePortName n = sp.name();
         int proto = n.protocol().ordinal();
-        for (Frontend f : frontends) {
+        List<Integer> losers = null;
+        for (Frontend f : sp.frontends()) {
             int fam = f.address() == null ? RecordLayout.FAMILY_NONE : AddressBits.family(f.address());
             long hi = f.address() == null ? 0 : AddressBits.hi(f.address());
             long lo = f.address() == null ? 0 : AddressBits.lo(f.address());
@@ -523,11 +582,130 @@ public final class ServiceTable implements AutoCloseable {
                 int owner = (int) (buffer.getLong(slot + 8) >>> 16);
                 if (owner != oldBlock) {
                     other.wrap(buffer, owner);
-                    throw new FrontendConflictException(n.protocol() + " frontend " + f + " (" + f.kind()
-                            + ") is already served by " + other.servicePortName());
+                    ServicePortName holder = other.servicePortName();
+                    if (!FrontendClaims.outranks(n, holder)) {
+                        displace(sp);
+                        throw new FrontendConflictException(new FrontendClaims.Conflict(f, holder).reason(n.protocol()));
+                    }
+                    if (losers == null) {
+                        losers = new ArrayList<>(2);
+                    }
+                    if (!losers.contains(owner)) {
+                        losers.add(owner);
+                    }
                 }
             }
         }
+        if (losers == null) {
+            return;
+        }
+        for (int owner : losers) {
+            other.wrap(buffer, owner);
+            ServicePort loser = other.toServicePort();
+            String reason = conflictWith(loser, sp);
+            removeRecord(loser.name());
+            displace(loser);
+            evictions.put(loser.name(), reason);
+        }
+    }
+
+    private static String conflictWith(ServicePort loser, ServicePort winner) {
+        for (Frontend f : loser.frontends()) {
+            for (Frontend w : winner.frontends()) {
+                if (f.port() == w.port() && java.util.Objects.equals(f.address(), w.address())) {
+                    return new FrontendClaims.Conflict(f, winner.name()).reason(loser.name().protocol());
+                }
+            }
+        }
+        return "frontend already used by " + winner.name() + "/" + winner.name().protocol();
+    }
+
+    private void displace(ServicePort sp) {
+        if (displaced.size() >= MAX_DISPLACED && !displaced.containsKey(sp.name())) {
+            displacedDropped = displacedDropped + 1; // one writer thread
+            LOG.warn("{} lost a frontend claim and is not kept for a retry: {} are kept already (written again at the next full sync)",
+                    sp.name(), MAX_DISPLACED);
+            return;
+        }
+        displaced.put(sp.name(), sp);
+    }
+
+    /**
+     * Writes again, in name order, the ports that lost a frontend claim and whose frontends are now
+     * free (or held by later names); repeats while that changes something. Costs nothing unless a
+     * record was removed or rewritten since the last call. Returns the result, with
+     * the evictions this caused in its errors.
+     */
+    public SyncResult retryDisplaced() {
+        ensureOpen();
+        int added = 0;
+        if (!frontendsFreed || displaced.isEmpty()) {
+            return new SyncResult(0, 0, 0, 0, drainEvictions()); // nothing a loser waits for has moved
+        }
+        frontendsFreed = false;
+        batchDepth++;
+        try {
+            for (int pass = 0, max = displaced.size(); pass <= max && !displaced.isEmpty(); pass++) {
+                boolean progress = false;
+                for (ServicePort sp : List.copyOf(displaced.values())) {
+                    if (!displaced.containsKey(sp.name())) {
+                        continue;
+                    }
+                    try {
+                        put(sp);
+                        added++;
+                        progress = true;
+                    } catch (FrontendConflictException | IllegalArgumentException stillRefused) {
+                        // stays displaced; reported when it was refused
+                    }
+                }
+                if (!progress) {
+                    break;
+                }
+            }
+        } finally {
+            batchDepth--;
+            published();
+        }
+        return new SyncResult(added, 0, 0, 0, drainEvictions());
+    }
+
+    /**
+     * "name: reason" of every port evicted by an earlier-named claimant since the last call and still
+     * out of the table (one written again by {@link #retryDisplaced()} is not listed); empties the list.
+     */
+    public List<String> drainEvictions() {
+        List<String> out = new ArrayList<>();
+        evictions.forEach((n, reason) -> {
+            if (displaced.containsKey(n)) {
+                out.add(n + ": " + reason);
+            }
+        });
+        evictions.clear();
+        return out;
+    }
+
+    /** Forgets displaced ports whose names are not in keep (a full sync that no longer wants them). */
+    public void retainDisplaced(Set<ServicePortName> keep) {
+        displaced.keySet().retainAll(keep);
+    }
+
+    /** True when n lost a frontend claim and waits for it (it may still have an older record in the table). */
+    public boolean isDisplaced(ServicePortName n) {
+        return displaced.containsKey(n);
+    }
+
+    /**
+     * Service ports that lost a frontend claim and wait for it (at most {@link #MAX_DISPLACED}). Any
+     * thread may ask (a metric): the answer may be one write behind.
+     */
+    public int displacedCount() {
+        return displaced.size();
+    }
+
+    /** Losers of a frontend claim not kept for a retry because {@link #MAX_DISPLACED} were kept already. */
+    public long displacedDropped() {
+        return displacedDropped;
     }
 
     // Index plumbing. An index block's payload: capacity:int, used:int (non-empty slots incl. tombstones), slots.
@@ -562,18 +740,14 @@ public final class ServiceTable implements AutoCloseable {
         }
         int fresh = newIndex(newCapacity);
         int freshBase = fresh + BLOCK_HEADER;
-        int mask = newCapacity - 1;
         for (int s = 0; s < capacity; s++) {
             int at = base + I_SLOTS + s * SLOT_SIZE;
             long v = buffer.getLong(at + 8);
             if (v == EMPTY || v == TOMBSTONE) continue;
             long h = buffer.getLong(at);
-            int slot = (int) h & mask;
-            while (buffer.getLong(freshBase + I_SLOTS + slot * SLOT_SIZE + 8) != EMPTY) {
-                slot = (slot + 1) & mask;
-            }
-            buffer.putLong(freshBase + I_SLOTS + slot * SLOT_SIZE, h);
-            buffer.putLong(freshBase + I_SLOTS + slot * SLOT_SIZE + 8, v);
+            int to = IndexProbe.freeSlot(buffer, fresh, h); // unpublished and tombstone-free: its first empty slot
+            buffer.putLong(to, h);
+            buffer.putLong(to + 8, v);
         }
         buffer.putInt(freshBase + 4, live);
         buffer.putLongRelease(headerField, fresh);
@@ -584,21 +758,13 @@ public final class ServiceTable implements AutoCloseable {
     private int findFrontendSlot(int proto, int fam, long hi, long lo, int port) {
         long hash = AddressBits.frontendHash(proto, fam, hi, lo, port);
         int index = (int) buffer.getLong(H_FRONTEND_INDEX);
-        int base = index + BLOCK_HEADER;
-        int capacity = buffer.getInt(base + I_CAPACITY);
-        int mask = capacity - 1;
-        int slot = (int) hash & mask;
-        for (int probe = 0; probe < capacity; probe++) {
-            int at = base + I_SLOTS + slot * SLOT_SIZE;
+        for (long c = IndexProbe.first(buffer, index, hash); c >= 0; c = IndexProbe.next(buffer, index, hash, c)) {
+            int at = IndexProbe.slot(c);
             long v = buffer.getLong(at + 8);
-            if (v == EMPTY) return -1;
-            if (v != TOMBSTONE && buffer.getLong(at) == hash) {
-                other.wrap(buffer, (int) (v >>> 16));
-                if (other.protocolOrdinal() == proto && other.frontendMatches((int) (v & 0xFFFF), fam, hi, lo, port)) {
-                    return at;
-                }
+            other.wrap(buffer, (int) (v >>> 16));
+            if (other.protocolOrdinal() == proto && other.frontendMatches((int) (v & 0xFFFF), fam, hi, lo, port)) {
+                return at;
             }
-            slot = (slot + 1) & mask;
         }
         return -1;
     }
@@ -623,22 +789,13 @@ public final class ServiceTable implements AutoCloseable {
         ensureRoom(headerField);
         int index = (int) buffer.getLong(headerField);
         int base = index + BLOCK_HEADER;
-        int capacity = buffer.getInt(base + I_CAPACITY);
-        int mask = capacity - 1;
-        int slot = (int) hash & mask;
-        while (true) {
-            int at = base + I_SLOTS + slot * SLOT_SIZE;
-            long v = buffer.getLong(at + 8);
-            if (v == EMPTY || v == TOMBSTONE) {
-                // Hash first, then the value with release: a reader that sees the value sees its hash.
-                buffer.putLong(at, hash);
-                buffer.putLongRelease(at + 8, value);
-                if (v == EMPTY) {
-                    buffer.putInt(base + 4, buffer.getInt(base + 4) + 1);
-                }
-                return;
-            }
-            slot = (slot + 1) & mask;
+        int at = IndexProbe.freeSlot(buffer, index, hash);
+        long v = buffer.getLong(at + 8);
+        // Hash first, then the value with release: a reader that sees the value sees its hash.
+        buffer.putLong(at, hash);
+        buffer.putLongRelease(at + 8, value);
+        if (v == EMPTY) {
+            buffer.putInt(base + 4, buffer.getInt(base + 4) + 1);
         }
     }
 
@@ -646,21 +803,12 @@ public final class ServiceTable implements AutoCloseable {
         int proto = n.protocol().ordinal();
         long hash = NameHash.of(n.namespace(), n.name(), n.portName(), proto);
         int index = (int) buffer.getLong(H_NAME_INDEX);
-        int base = index + BLOCK_HEADER;
-        int capacity = buffer.getInt(base + I_CAPACITY);
-        int mask = capacity - 1;
-        int slot = (int) hash & mask;
-        for (int probe = 0; probe < capacity; probe++) {
-            int at = base + I_SLOTS + slot * SLOT_SIZE;
-            long v = buffer.getLong(at + 8);
-            if (v == EMPTY) return -1;
-            if (v != TOMBSTONE && buffer.getLong(at) == hash) {
-                other.wrap(buffer, (int) v);
-                if (other.nameEquals(n.namespace(), n.name(), n.portName(), proto)) {
-                    return at;
-                }
+        for (long c = IndexProbe.first(buffer, index, hash); c >= 0; c = IndexProbe.next(buffer, index, hash, c)) {
+            int at = IndexProbe.slot(c);
+            other.wrap(buffer, (int) buffer.getLong(at + 8));
+            if (other.nameEquals(n.namespace(), n.name(), n.portName(), proto)) {
+                return at;
             }
-            slot = (slot + 1) & mask;
         }
         return -1;
     }

@@ -128,26 +128,18 @@ public final class ServiceTableReader implements AutoCloseable {
                 if (index == 0) {
                     return false;
                 }
-                int slots = index + BLOCK_HEADER + I_SLOTS;
-                int capacity = buffer.getInt(index + BLOCK_HEADER + I_CAPACITY);
-                int mask = capacity - 1;
-                int slot = (int) hash & mask;
-                for (int probe = 0; probe < capacity; probe++) {
-                    int at = slots + slot * SLOT_SIZE;
-                    long value = buffer.getLongAcquire(at + 8);
-                    if (value == EMPTY) {
-                        break;
+                for (long c = IndexProbe.first(buffer, index, hash); c >= 0; c = IndexProbe.next(buffer, index, hash, c)) {
+                    long value = buffer.getLongAcquire(IndexProbe.slot(c) + 8);
+                    if (value == TOMBSTONE) {
+                        continue; // removed since the probe looked
                     }
-                    if (value != TOMBSTONE && buffer.getLong(at) == hash) {
-                        int block = (int) (value >>> 16);
-                        int fi = (int) (value & 0xFFFF);
-                        if (view.wrap(buffer, block) && view.protocolOrdinal() == protocol && fi < view.frontendCount()
-                                && view.frontendMatches(fi, family, hi, lo, port) && view.isValid()) {
-                            view.matchedFrontend(fi);
-                            return true;
-                        }
+                    int block = (int) (value >>> 16);
+                    int fi = (int) (value & 0xFFFF);
+                    if (view.wrap(buffer, block) && view.protocolOrdinal() == protocol && fi < view.frontendCount()
+                            && view.frontendMatches(fi, family, hi, lo, port) && view.isValid()) {
+                        view.matchedFrontend(fi);
+                        return true;
                     }
-                    slot = (slot + 1) & mask;
                 }
                 if ((int) buffer.getLongAcquire(H_FRONTEND_INDEX) == index) {
                     return false;
@@ -171,23 +163,14 @@ public final class ServiceTableReader implements AutoCloseable {
                 if (index == 0) {
                     return false;
                 }
-                int slots = index + BLOCK_HEADER + I_SLOTS;
-                int capacity = buffer.getInt(index + BLOCK_HEADER + I_CAPACITY);
-                int mask = capacity - 1;
-                int slot = (int) hash & mask;
-                for (int probe = 0; probe < capacity; probe++) {
-                    int at = slots + slot * SLOT_SIZE;
-                    long value = buffer.getLongAcquire(at + 8);
-                    if (value == EMPTY) {
-                        break;
+                for (long c = IndexProbe.first(buffer, index, hash); c >= 0; c = IndexProbe.next(buffer, index, hash, c)) {
+                    long value = buffer.getLongAcquire(IndexProbe.slot(c) + 8);
+                    if (value == TOMBSTONE) {
+                        continue; // removed since the probe looked
                     }
-                    if (value != TOMBSTONE && buffer.getLong(at) == hash) {
-                        if (view.wrap(buffer, (int) value) && view.nameEquals(namespace, name, portName, proto)
-                                && view.isValid()) {
-                            return true;
-                        }
+                    if (view.wrap(buffer, (int) value) && view.nameEquals(namespace, name, portName, proto) && view.isValid()) {
+                        return true;
                     }
-                    slot = (slot + 1) & mask;
                 }
                 if ((int) buffer.getLongAcquire(H_NAME_INDEX) == index) {
                     return false;

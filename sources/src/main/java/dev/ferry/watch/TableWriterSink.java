@@ -7,7 +7,9 @@ import dev.ferry.table.ServicePortView;
 import dev.ferry.table.ServiceTable;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,6 +45,7 @@ public final class TableWriterSink implements TableSink {
                 keep.add(sp.name());
             }
             keep.addAll(update.retained());
+            table.retainDisplaced(keep);
             Set<ServicePortName> listed = new HashSet<>(gone);
             table.reader().forEach(scan, v -> {
                 ServicePortName n = v.servicePortName();
@@ -61,6 +64,7 @@ public final class TableWriterSink implements TableSink {
         int updated = 0;
         int unchanged = 0;
         List<String> errors = new ArrayList<>();
+        Map<ServicePortName, String> conflicts = new LinkedHashMap<>();
         for (ServicePort sp : update.ports()) {
             try {
                 switch (table.put(sp)) {
@@ -68,10 +72,21 @@ public final class TableWriterSink implements TableSink {
                     case UPDATED -> updated++;
                     default -> unchanged++;
                 }
-            } catch (FrontendConflictException | IllegalArgumentException e) {
+            } catch (FrontendConflictException e) {
+                conflicts.put(sp.name(), sp.name() + ": " + e.getMessage());
+            } catch (IllegalArgumentException e) {
                 errors.add(sp.name() + ": " + e.getMessage());
             }
         }
+        // Ports that lost a frontend claim come back once the winner is gone; evicted ones are reported.
+        ServiceTable.SyncResult retried = table.retryDisplaced();
+        conflicts.forEach((n, e) -> {
+            if (table.isDisplaced(n)) { // else a retry wrote it after all
+                errors.add(e);
+            }
+        });
+        added += retried.added();
+        errors.addAll(retried.errors());
         return new ServiceTable.SyncResult(added, updated, removed, unchanged, List.copyOf(errors));
     }
 

@@ -247,9 +247,14 @@ class ChangeTrackerTest {
         tracker.serviceChanged("default/" + winner);
         clock.advance(Duration.ofMillis(100));
         assertTrue(sink.contents().containsKey(http(loser)), loser + " stored at the retry after " + winner + " is gone");
+        // The table itself writes the loser again when the winner goes (FrontendClaims); the tracker,
+        // which does not know that, may hand it over once more (the table finds it unchanged), then stops.
         int settled = sink.updates.size();
         clock.advance(Duration.ofSeconds(2));
-        assertEquals(settled, sink.updates.size(), "no more retries once stored");
+        int after = sink.updates.size();
+        assertTrue(after - settled <= 1, "at most one redundant retry: " + sink.updates.subList(settled, after));
+        clock.advance(Duration.ofSeconds(2));
+        assertEquals(after, sink.updates.size(), "no more retries once stored");
     }
 
     @Test

@@ -37,6 +37,20 @@ final class Router {
      */
     static final int AWAIT_CONNTRACK = -4;
 
+    /** How {@link #resolve} chose the first position ({@link Route#basis}). */
+    static final int BY_AFFINITY_PIN = 1;
+    static final int BY_AFFINITY_HASH = 2;
+    static final int BY_SCHEDULER = 3;
+
+    /**
+     * The ClientIP pins new flows are checked against: the daemon's live affinity table, or a
+     * read-only copy for {@code ferry explain} ({@link BackendChoice}), which must not touch them.
+     */
+    interface AffinityPins {
+        /** True (out set) when the client has a live pin for the service port in key. */
+        boolean lookup(AffinityKey key, long nowMillis, Endpoint out);
+    }
+
     private final ServiceTableReader reader;
     private final String defaultAlgorithm;
     private final ConntrackState conntrack;
@@ -85,6 +99,8 @@ final class Router {
         boolean external;
         /** Position in {@code choice.endpoints} to try first. */
         int first;
+        /** How {@code first} was chosen: {@link #BY_AFFINITY_PIN}, {@link #BY_AFFINITY_HASH} or {@link #BY_SCHEDULER}. */
+        int basis;
         final ClientAddress client = new ClientAddress();
     }
 
@@ -97,11 +113,21 @@ final class Router {
 
     Router(ServiceTableReader reader, String defaultAlgorithm, ConntrackState conntrack,
            java.util.List<java.net.InetAddress> nodeIps) {
+        this(reader, defaultAlgorithm, conntrack, nodeIps,
+                conntrack == null ? null : (k, now, out) -> conntrack.affinity().lookup(k, now, out));
+    }
+
+    /** pins: where ClientIP pins are read (null: none are kept, affinity hashes the client). */
+    Router(ServiceTableReader reader, String defaultAlgorithm, ConntrackState conntrack,
+           java.util.List<java.net.InetAddress> nodeIps, AffinityPins pins) {
         this.reader = reader;
         this.defaultAlgorithm = defaultAlgorithm;
         this.conntrack = conntrack;
         this.nodeIps = java.util.List.copyOf(nodeIps);
+        this.pins = pins;
     }
+
+    private final AffinityPins pins;
 
     /**
      * kube-proxy's allowFromNode: a node holding its LB's VIP reaches it with the VIP as source, which
@@ -382,33 +408,75 @@ final class Router {
             if (n == 0) {
                 return NO_ENDPOINTS;
             }
-            route.first = firstPosition(b, route.choice, route.client, key);
+            route.first = firstPosition(b, route.choice, route, key);
             return route.first;
         }
         return NO_SERVICE;
     }
 
-    private int firstPosition(ServicePortBackends b, ServicePortBackends.Choice choice, ClientAddress client,
-                              FrontendKey key) {
+    /**
+     * What {@link #resolve} does with a new flow from client to key, as {@code ferry explain} reports
+     * it: the same lookup, source-range check, candidate set and first pick (one code path).
+     */
+    BackendChoice explain(FrontendKey key, java.net.InetAddress client) {
+        Route route = new Route();
+        route.client.set(client);
+        int r = resolve(key, route, 0);
+        ServicePortBackends b = route.backends;
+        String name = b == null ? null : b.name;
+        if (r == NO_SERVICE) {
+            return new BackendChoice(BackendChoice.Outcome.NO_SERVICE, name, false, java.util.List.of(), -1, BackendChoice.Basis.NONE, null);
+        }
+        if (r == DENIED) {
+            return new BackendChoice(BackendChoice.Outcome.DENIED, name, false, java.util.List.of(), -1, BackendChoice.Basis.NONE, null);
+        }
+        java.util.List<java.net.InetSocketAddress> candidates = new java.util.ArrayList<>(route.choice.endpoints.length);
+        for (int i : route.choice.endpoints) {
+            candidates.add(b.addresses[i]);
+        }
+        dev.ferry.lb.Algorithm algorithm = route.choice.scheduler.algorithm();
+        if (r == NO_ENDPOINTS) {
+            return new BackendChoice(BackendChoice.Outcome.NO_ENDPOINTS, name, route.external, candidates, -1,
+                    BackendChoice.Basis.NONE, algorithm);
+        }
+        if (r == AWAIT_CONNTRACK) {
+            return new BackendChoice(BackendChoice.Outcome.FORWARD, name, route.external, candidates, -1,
+                    BackendChoice.Basis.AWAITING_PINS, algorithm);
+        }
+        BackendChoice.Basis basis = switch (route.basis) {
+            case BY_AFFINITY_PIN -> BackendChoice.Basis.AFFINITY_PIN;
+            case BY_AFFINITY_HASH -> BackendChoice.Basis.AFFINITY_HASH;
+            default -> algorithm.picksByHash() ? BackendChoice.Basis.HASH : BackendChoice.Basis.PER_CONNECTION;
+        };
+        // A per-connection scheduler's pick here used this Router's fresh turn or counts, not the daemon's.
+        int first = basis == BackendChoice.Basis.PER_CONNECTION ? -1 : r;
+        return new BackendChoice(BackendChoice.Outcome.FORWARD, name, route.external, candidates, first, basis, algorithm);
+    }
+
+    private int firstPosition(ServicePortBackends b, ServicePortBackends.Choice choice, Route route, FrontendKey key) {
         int n = choice.endpoints.length;
+        ClientAddress client = route.client;
         if (b.clientIpAffinity) {
-            if (conntrack != null) {
-                if (!conntrack.isOpen()) {
+            if (pins != null) {
+                if (conntrack != null && !conntrack.isOpen()) {
                     return AWAIT_CONNTRACK; // a hash pick could contradict the client's recorded pin
                 }
                 AffinityKey ak = affinityKeys.get();
                 setClient(ak, client).servicePortId(b.affinityId);
                 Endpoint ep = endpoints.get();
-                if (conntrack.affinity().lookup(ak, System.currentTimeMillis(), ep)) {
+                if (pins.lookup(ak, System.currentTimeMillis(), ep)) {
                     int pos = positionOf(b, choice, ep);
                     if (pos >= 0) {
+                        route.basis = BY_AFFINITY_PIN;
                         return pos;
                     }
                 }
             } else {
+                route.basis = BY_AFFINITY_HASH;
                 return (int) Long.remainderUnsigned(FlowHash.mix(client.hash() ^ b.affinityId), n);
             }
         }
+        route.basis = BY_SCHEDULER;
         long dst = key.family == 4 ? FlowHash.ipv4((int) key.lo) : FlowHash.ipv6(key.hi, key.lo);
         int pick = choice.scheduler.pick(client.hash(), dst);
         return pick == Scheduler.NO_BACKEND ? 0 : pick;

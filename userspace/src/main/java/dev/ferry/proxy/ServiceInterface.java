@@ -1,16 +1,15 @@
 package dev.ferry.proxy;
 
+import dev.ferry.rules.KernelTool;
+import dev.ferry.rules.ToolResult;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.Inet4Address;
 import java.net.Inet6Address;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,12 +19,12 @@ import org.slf4j.LoggerFactory;
  * {@code dummy} link when the kernel has the driver; otherwise a bridge with no ports, which holds
  * addresses just as well. Which one was made is logged and reported by {@link #kind()}.
  *
- * <p>Drives {@code ip} (iproute2) with a deadline per call. Not thread-safe: the table writer
+ * <p>Drives {@code ip} (iproute2) through {@link KernelTool}, with a deadline per call. Not thread-safe: the table writer
  * thread owns it.
  */
 public final class ServiceInterface {
     private static final Logger LOG = LoggerFactory.getLogger(ServiceInterface.class);
-    private static final long DEADLINE_SECONDS = 10;
+    private static final KernelTool IP = new KernelTool(List.of(), java.time.Duration.ofSeconds(10));
 
     private final String name;
     private final Set<InetAddress> held = new HashSet<>();
@@ -259,46 +258,11 @@ public final class ServiceInterface {
         return runWithInput(null, argv);
     }
 
+    /** Runs ip through Ferry's one kernel-tool runner (bounded output, deadline, clear errors). */
     private static Result runWithInput(String stdin, String... argv) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
-        Process p = pb.start();
-        // Output is drained while the process runs: `ip -o addr show` with thousands of service
-        // addresses (or a batch's errors) outgrows the pipe, and a process blocked on a full pipe
-        // never exits.
-        java.util.concurrent.CompletableFuture<byte[]> output = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-            try {
-                return p.getInputStream().readAllBytes();
-            } catch (IOException e) {
-                return new byte[0];
-            }
-        }, r -> {
-            Thread t = new Thread(r, "ferry-ip-output");
-            t.setDaemon(true);
-            t.start();
-        });
-        try {
-            if (stdin != null) {
-                try (OutputStream out = p.getOutputStream()) {
-                    out.write(stdin.getBytes(StandardCharsets.UTF_8));
-                } catch (IOException brokenPipe) {
-                    // It stopped reading (it failed, or exited early): its exit code and output say why.
-                }
-            } else {
-                p.getOutputStream().close();
-            }
-            if (!p.waitFor(DEADLINE_SECONDS, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", argv) + " did not finish in " + DEADLINE_SECONDS + " s");
-            }
-            String out = new String(output.get(DEADLINE_SECONDS, TimeUnit.SECONDS), StandardCharsets.UTF_8);
-            return new Result(String.join(" ", argv), p.exitValue(), out);
-        } catch (InterruptedException e) {
-            p.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted running " + String.join(" ", argv), e);
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-            p.destroyForcibly();
-            throw new IOException("reading the output of " + String.join(" ", argv) + ": " + e, e);
-        }
+        ToolResult r = IP.run(List.of(argv), stdin);
+        // Callers parse stdout (an `ip -o` listing) or show a failure's stderr: one text serves both.
+        String output = r.stderr().isEmpty() ? r.stdout() : r.stdout() + r.stderr();
+        return new Result(r.commandLine(), r.exitCode(), output);
     }
 }

@@ -28,8 +28,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Netty transport the proxy runs on: io_uring or epoll on Linux when its native library loads,
- * NIO elsewhere (or when asked). Immutable; thread-safe.
+ * The Netty transport the proxy and the DNS responder run on: io_uring or epoll on Linux when its
+ * native library loads, NIO elsewhere (or when asked). The one place that asks Netty what the
+ * kernel offers ({@code IoUring.isAvailable}, {@code Epoll.isAvailable}) and logs the fallbacks;
+ * everything else asks {@link #pick}. Immutable; thread-safe.
  *
  * @param name "io_uring", "epoll" or "nio"
  * @param why how it was chosen (what was asked, and why a fallback was taken), for the start-up log
@@ -125,7 +127,13 @@ public record Transport(String name, Class<? extends ServerSocketChannel> server
         return !name.equals("nio");
     }
 
-    EventLoopGroup newGroup(int threads, String prefix) {
+    /** True on epoll, whose channel options (SO_REUSEPORT, recvmmsg batches) callers may then set. */
+    public boolean isEpoll() {
+        return name.equals("epoll");
+    }
+
+    /** An event loop group of this transport with daemon threads named prefix-N. */
+    public EventLoopGroup newGroup(int threads, String prefix) {
         return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(prefix, true), ioHandlerFactory());
     }
 

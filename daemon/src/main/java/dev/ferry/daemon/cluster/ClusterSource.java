@@ -13,8 +13,6 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
-import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import dev.ferry.daemon.plane.PrimaryNodeIps;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -43,7 +41,6 @@ public final class ClusterSource implements AutoCloseable {
     private final EventRecorder events;
     private final String mode;
     private final ProxyMetrics metrics;
-    private SharedIndexInformer<Node> eligibility;
     private java.util.function.Consumer<List<Cidr>> serviceCidrListener;
     private ServiceCidrWatch serviceCidrs;
 
@@ -135,6 +132,15 @@ public final class ClusterSource implements AutoCloseable {
     }
 
     public void start() {
+        // /healthz's node eligibility (being deleted, or tainted for deletion by the autoscaler) reads
+        // the whole Node from the watcher's own Node watch: one watch feeds the zone and the health.
+        watcher.onNode((n, deleted) -> {
+            if (deleted) {
+                health.nodeDeleted();
+            } else {
+                health.syncNode(n);
+            }
+        });
         events.start();
         events.record(EventRecorder.node(nodeName), EventRecorder.NORMAL, "Starting", "StartFerry",
                 mode.isEmpty() ? "Starting ferry." : "Starting ferry (" + mode + " mode).");
@@ -145,24 +151,6 @@ public final class ClusterSource implements AutoCloseable {
             metrics.serviceCidrs(() -> w.cidrs().size(), w::droppedCidrs, w::invalidCidrs);
             w.start();
         }
-        // /healthz's node eligibility (being deleted, or tainted for deletion by the autoscaler) needs
-        // the whole Node; ClusterWatcher only passes its zone on, so this watches the one Node too.
-        eligibility = client.nodes().withName(nodeName).inform(new ResourceEventHandler<Node>() {
-            @Override
-            public void onAdd(Node n) {
-                health.syncNode(n);
-            }
-
-            @Override
-            public void onUpdate(Node before, Node after) {
-                health.syncNode(after);
-            }
-
-            @Override
-            public void onDelete(Node n, boolean finalStateUnknown) {
-                health.nodeDeleted();
-            }
-        });
         LOG.info("watching the API server at {} ({})", client.getMasterUrl(), origin);
     }
 
@@ -214,9 +202,6 @@ public final class ClusterSource implements AutoCloseable {
     @Override
     public void close() {
         try {
-            if (eligibility != null) {
-                eligibility.stop();
-            }
             if (serviceCidrs != null) {
                 serviceCidrs.close();
             }

@@ -140,6 +140,20 @@ public final class ProxyMetrics {
                 .callback(cb -> cb.call(feed.keysHeld())).register(registry);
     }
 
+    /**
+     * Exposes the service ports that lost a frontend claim to an earlier-named one and wait in the
+     * table writer for the frontend ({@link dev.ferry.table.ServiceTable#MAX_DISPLACED} at most), and
+     * those not kept because that many were waiting.
+     */
+    public void frontendClaims(java.util.function.IntSupplier waiting, LongSupplier dropped) {
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("ferry_service_table_displaced_service_ports")
+                .help("Service ports left out because an earlier-named one claims the same frontend, kept for a retry")
+                .callback(cb -> cb.call(waiting.getAsInt())).register(registry);
+        CounterWithCallback.builder().name("ferry_service_table_displaced_dropped_total")
+                .help("Service ports that lost a frontend claim while the retry list was full (written again at the next full sync)")
+                .callback(cb -> cb.call(dropped.getAsLong())).register(registry);
+    }
+
     /** Exposes a file source's counters: parse/read failures and rejected objects seen. */
     public void fileSource(LongSupplier errors) {
         CounterWithCallback.builder().name("ferry_file_source_errors_total")
