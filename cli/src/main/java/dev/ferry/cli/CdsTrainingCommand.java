@@ -58,7 +58,7 @@ final class CdsTrainingCommand implements Callable<Integer> {
         com.sun.net.httpserver.HttpServer.create().stop(0);
         Path dir = Files.createTempDirectory("ferry-cds-"); // 0700
         try {
-            Path file = RunCommand.writeDemoFile(dir);
+            Path file = dev.ferry.daemon.NodeAgent.writeDemoFile(dir);
             ProxyMetrics metrics = new ProxyMetrics();
             ProxierHealth health = new ProxierHealth(Duration.ofMinutes(1), System::currentTimeMillis);
             health.check(true); // the first /healthz answer's classes (its JSON times): answered early in a restart

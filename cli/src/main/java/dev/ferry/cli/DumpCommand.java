@@ -1,5 +1,7 @@
 package dev.ferry.cli;
 
+import dev.ferry.daemon.StateDirs;
+
 import dev.ferry.model.Cidr;
 import dev.ferry.model.Endpoint;
 import dev.ferry.model.IpAddresses;

@@ -75,7 +75,7 @@ final class EarlyHealthPort {
     /** Where `run` will serve /healthz and in which mode, as far as the raw arguments tell. */
     record Plan(BindAddress address, ProxyMode mode, boolean demo, Duration healthTimeout) {
         boolean userspace() {
-            return RunCommand.kindOf(mode, demo) == dev.ferry.daemon.plane.DataPlane.Kind.USERSPACE;
+            return dev.ferry.daemon.NodeAgent.kindOf(mode, demo) == dev.ferry.daemon.plane.DataPlane.Kind.USERSPACE;
         }
 
         /** What the daemon's health says at the start: fresh, and for the userspace proxy "starting" (as RunCommand sets it). */

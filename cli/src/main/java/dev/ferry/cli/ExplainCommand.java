@@ -1,5 +1,8 @@
 package dev.ferry.cli;
 
+import dev.ferry.daemon.StateDirs;
+import dev.ferry.daemon.NodeSettingsFile;
+
 import dev.ferry.conntrack.ConntrackReader;
 import dev.ferry.model.FrontendKind;
 import dev.ferry.model.IpAddresses;

@@ -46,7 +46,7 @@ class CleanupCommandTest {
     @Test
     void removesFerrysIptablesChainsNftTablesAndKubeProxysTables() throws Exception {
         Path demo = dir.resolve("demo.yaml");
-        try (var in = RunCommand.class.getResourceAsStream("demo-cluster.yaml")) {
+        try (var in = dev.ferry.daemon.NodeAgent.class.getResourceAsStream("demo-cluster.yaml")) {
             Files.copy(in, demo);
         }
         Cli ipt = Cli.run("sync", "--dry-run", "--source", demo.toString(), "--mode", "iptables", "--node-name", "demo-node");

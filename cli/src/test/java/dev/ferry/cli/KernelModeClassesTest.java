@@ -39,7 +39,7 @@ class KernelModeClassesTest {
     void aKernelModeDaemonLoadsNoUserspaceProxyDnsOrChronicleClass(String mode) throws Exception {
         Path classes = dir.resolve("classes.log");
         Path log = dir.resolve("ferry.log");
-        Path source = RunCommand.writeDemoFile(Files.createDirectories(dir.resolve("src")));
+        Path source = dev.ferry.daemon.NodeAgent.writeDemoFile(Files.createDirectories(dir.resolve("src")));
         Process ferry = null;
         Netns net = new Netns();
         try {

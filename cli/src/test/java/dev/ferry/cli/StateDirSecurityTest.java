@@ -1,5 +1,7 @@
 package dev.ferry.cli;
 
+import dev.ferry.daemon.StateDirs;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.ferry.testkit.KernelTest;

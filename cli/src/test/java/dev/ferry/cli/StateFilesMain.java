@@ -1,5 +1,7 @@
 package dev.ferry.cli;
 
+import dev.ferry.daemon.StateDirs;
+
 import dev.ferry.conntrack.ConntrackConfig;
 import dev.ferry.conntrack.ConntrackState;
 import dev.ferry.table.ServiceTable;
@@ -17,7 +19,7 @@ public final class StateFilesMain {
         Path dir = StateDirs.prepare(Path.of(args[0]));
         try (ServiceTable table = ServiceTable.create(dir, 16L << 20, 1_000, System::currentTimeMillis);
              ConntrackState conntrack = ConntrackState.open(dir, ConntrackConfig.DEFAULTS.withMaxFlows(1000).withMaxAffinities(1000))) {
-            RunCommand.writeDemoFile(dir);
+            dev.ferry.daemon.NodeAgent.writeDemoFile(dir);
         }
         System.out.println("done");
     }

@@ -1,5 +1,7 @@
 package dev.ferry.cli;
 
+import dev.ferry.daemon.ShutdownWatchdog;
+
 import java.util.concurrent.locks.LockSupport;
 
 /**

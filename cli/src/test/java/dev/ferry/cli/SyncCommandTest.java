@@ -16,7 +16,7 @@ class SyncCommandTest {
 
     Path demo() throws Exception {
         Path f = dir.resolve("demo.yaml");
-        try (var in = RunCommand.class.getResourceAsStream("demo-cluster.yaml")) {
+        try (var in = dev.ferry.daemon.NodeAgent.class.getResourceAsStream("demo-cluster.yaml")) {
             Files.copy(in, f);
         }
         return f;

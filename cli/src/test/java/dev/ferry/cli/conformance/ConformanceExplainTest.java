@@ -3,7 +3,7 @@ package dev.ferry.cli.conformance;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.ferry.cli.FerryCommand;
-import dev.ferry.cli.NodeSettingsFile;
+import dev.ferry.daemon.NodeSettingsFile;
 import dev.ferry.model.IpAddresses;
 import dev.ferry.table.ServiceTable;
 import java.io.PrintWriter;

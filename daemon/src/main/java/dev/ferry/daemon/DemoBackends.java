@@ -1,4 +1,4 @@
-package dev.ferry.cli;
+package dev.ferry.daemon;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.ferry.model.Endpoint;
@@ -20,18 +20,18 @@ import org.slf4j.LoggerFactory;
  * with its own address so that a client can see which backend it reached. Only loopback addresses
  * are ever bound. Called from the sync thread only.
  */
-final class DemoBackends implements AutoCloseable {
+public final class DemoBackends implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DemoBackends.class);
     private final Map<String, HttpServer> servers = new HashMap<>();
     private final java.util.Set<Integer> excludedPorts = new java.util.HashSet<>();
 
     /** Leaves this endpoint port to another server of the demo (Ferry's own DNS responder). */
-    void exclude(InetSocketAddress address) {
+    public void exclude(InetSocketAddress address) {
         excludedPorts.add(address.getPort());
     }
 
     /** Starts a server for every loopback TCP endpoint not served yet. */
-    void ensureServing(List<ServicePort> ports) {
+    public void ensureServing(List<ServicePort> ports) {
         for (ServicePort sp : ports) {
             if (sp.name().protocol() != Protocol.TCP) {
                 continue;
@@ -64,7 +64,7 @@ final class DemoBackends implements AutoCloseable {
         }
     }
 
-    int serving() {
+    public int serving() {
         return (int) servers.values().stream().filter(s -> s != null).count();
     }
 

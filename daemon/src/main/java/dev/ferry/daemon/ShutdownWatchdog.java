@@ -1,4 +1,4 @@
-package dev.ferry.cli;
+package dev.ferry.daemon;
 
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -11,23 +11,23 @@ import org.slf4j.LoggerFactory;
  * shutdown was in and every thread's stack, so a hang is fixed from the log instead of lasting
  * until the kubelet's SIGKILL. Thread-safe; arming twice keeps the first deadline.
  */
-final class ShutdownWatchdog {
+public final class ShutdownWatchdog {
     private static final Logger LOG = LoggerFactory.getLogger(ShutdownWatchdog.class);
 
     private final long limitMillis;
     private volatile String step = "not started";
     private Thread thread;
 
-    ShutdownWatchdog(long limitMillis) {
+    public ShutdownWatchdog(long limitMillis) {
         this.limitMillis = limitMillis;
     }
 
     /** Records what the orderly shutdown is doing now (named in the log if it hangs there). */
-    void step(String what) {
+    public void step(String what) {
         step = what;
     }
 
-    synchronized void arm() {
+    public synchronized void arm() {
         if (thread != null) {
             return;
         }

@@ -1,4 +1,4 @@
-package dev.ferry.cli;
+package dev.ferry.daemon;
 
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
  * after the first table write, so /healthz says 503 "starting" until then. Thread-safe: marks come
  * from the main thread, the conntrack opener and the table writer.
  */
-final class StartupProgress {
+public final class StartupProgress {
     private static final Logger LOG = LoggerFactory.getLogger(StartupProgress.class);
 
     private final long jvmStartMillis;
@@ -22,23 +22,23 @@ final class StartupProgress {
     private final List<String> marks = new ArrayList<>();
     private volatile boolean served;
 
-    StartupProgress(long jvmStartMillis, LongSupplier clockMillis) {
+    public StartupProgress(long jvmStartMillis, LongSupplier clockMillis) {
         this.jvmStartMillis = jvmStartMillis;
         this.clockMillis = clockMillis;
     }
 
     /** Counting from this JVM's start (RuntimeMXBean's start time). */
-    static StartupProgress sinceJvmStart() {
+    public static StartupProgress sinceJvmStart() {
         return new StartupProgress(ManagementFactory.getRuntimeMXBean().getStartTime(), System::currentTimeMillis);
     }
 
     /** Records that {@code what} is done now; only its first time counts (a retried step is marked once). */
-    synchronized void mark(String what) {
+    public synchronized void mark(String what) {
         markAt(what, clockMillis.getAsLong());
     }
 
     /** Records that {@code what} was done at {@code epochMillis} (e.g. on a thread that ran before this existed). */
-    synchronized void markAt(String what, long epochMillis) {
+    public synchronized void markAt(String what, long epochMillis) {
         String prefix = what + " +";
         if (marks.stream().noneMatch(m -> m.startsWith(prefix))) {
             marks.add(prefix + (epochMillis - jvmStartMillis));
@@ -46,7 +46,7 @@ final class StartupProgress {
     }
 
     /** The milestones so far, in the order they were reached, e.g. {@code [main +310, health server +352]}. */
-    synchronized List<String> marks() {
+    public synchronized List<String> marks() {
         return List.copyOf(marks);
     }
 
@@ -54,7 +54,7 @@ final class StartupProgress {
      * The data plane has taken in the source's first table (the userspace proxy bound its listeners
      * for it): logs the milestones once and ends the "starting" condition. Later calls do nothing.
      */
-    void served(String what) {
+    public void served(String what) {
         if (served) {
             return;
         }
@@ -63,12 +63,12 @@ final class StartupProgress {
         LOG.info("start-up, ms after the JVM started: {}", String.join(", ", marks()));
     }
 
-    boolean isServed() {
+    public boolean isServed() {
         return served;
     }
 
     /** The "starting" health condition: null once served, else why not yet. */
-    String startingFailure() {
+    public String startingFailure() {
         return served ? null : "the userspace proxy binds its listeners after the source's first table write, not done yet";
     }
 }

@@ -1,4 +1,4 @@
-package dev.ferry.cli;
+package dev.ferry.daemon;
 
 import dev.ferry.model.Cidr;
 import dev.ferry.model.IpAddresses;
@@ -29,11 +29,11 @@ import tools.jackson.databind.json.JsonMapper;
  * through a temporary file and an atomic rename, never through a symlink. Stateless.
  */
 public final class NodeSettingsFile {
-    static final String NAME = "node-settings.json";
+    public static final String NAME = "node-settings.json";
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     /** What explain needs: the mode ("iptables", "nftables", "userspace", ...) and the network. */
-    record Settings(String mode, NodeNetwork network) {}
+    public record Settings(String mode, NodeNetwork network) {}
 
     private NodeSettingsFile() {}
 
@@ -63,7 +63,7 @@ public final class NodeSettingsFile {
      * Without node IPs in the file, this host's interface addresses are used.
      */
     @SuppressWarnings("unchecked")
-    static Settings read(Path stateDir) {
+    public static Settings read(Path stateDir) {
         Path f = stateDir.resolve(NAME);
         if (!Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
             return null;
@@ -97,7 +97,7 @@ public final class NodeSettingsFile {
     }
 
     /** This host's own addresses except loopback (what addrtype LOCAL / fib type local also see). */
-    static List<InetAddress> localAddresses() {
+    public static List<InetAddress> localAddresses() {
         List<InetAddress> out = new ArrayList<>();
         try {
             for (NetworkInterface i : Collections.list(NetworkInterface.getNetworkInterfaces())) {

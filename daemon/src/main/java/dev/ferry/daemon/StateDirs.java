@@ -1,4 +1,4 @@
-package dev.ferry.cli;
+package dev.ferry.daemon;
 
 import dev.ferry.state.PrivateFiles;
 import java.io.IOException;
@@ -24,13 +24,13 @@ import java.util.function.Function;
  * first (or a link by that name) and feed Ferry their services. A default directory must also not
  * be a symbolic link. The caller exits 1 with the message, which names the directory and why.
  */
-final class StateDirs {
-    static final Path SYSTEM = Path.of("/run/ferry");
+public final class StateDirs {
+    public static final Path SYSTEM = Path.of("/run/ferry");
 
     private StateDirs() {}
 
     /** The state directory readers (`ferry dump`, `ferry explain`) look in; nothing is created. */
-    static Path resolve(Path explicit) {
+    public static Path resolve(Path explicit) {
         return resolve(explicit, System::getenv).dir();
     }
 
@@ -40,21 +40,21 @@ final class StateDirs {
      *
      * @throws IOException naming the directory and why it is refused
      */
-    static Path prepare(Path explicit) throws IOException {
+    public static Path prepare(Path explicit) throws IOException {
         Choice c = resolve(explicit, System::getenv);
         prepare(c.dir(), c.isDefault());
         return c.dir();
     }
 
     /** A resolved directory and whether it is a default (not named by the operator). */
-    record Choice(Path dir, boolean isDefault) {}
+    public record Choice(Path dir, boolean isDefault) {}
 
-    static Choice resolve(Path explicit, Function<String, String> env) {
+    public static Choice resolve(Path explicit, Function<String, String> env) {
         return resolve(explicit, env, Files.isDirectory(SYSTEM) ? Files.isWritable(SYSTEM) : Files.isWritable(SYSTEM.getParent()));
     }
 
     /** {@code systemUsable}: whether this process may use /run/ferry (root, as in the DaemonSet). */
-    static Choice resolve(Path explicit, Function<String, String> env, boolean systemUsable) {
+    public static Choice resolve(Path explicit, Function<String, String> env, boolean systemUsable) {
         if (explicit != null) {
             return new Choice(explicit, false);
         }
@@ -73,7 +73,7 @@ final class StateDirs {
     }
 
     /** Creates dir (0700, atomically: an existing entry is never taken over unchecked) and checks it. */
-    static void prepare(Path dir, boolean isDefault) throws IOException {
+    public static void prepare(Path dir, boolean isDefault) throws IOException {
         if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS) && (isDefault || !Files.exists(dir))) {
             Path parent = dir.toAbsolutePath().getParent();
             if (parent != null && !Files.isDirectory(parent)) {
@@ -94,7 +94,7 @@ final class StateDirs {
     }
 
     /** Why dir may not hold Ferry's state, or null when it may. */
-    static String problem(Path dir, boolean refuseLink) {
+    public static String problem(Path dir, boolean refuseLink) {
         PosixFileAttributes a;
         try {
             if (refuseLink && Files.isSymbolicLink(dir)) {
@@ -130,7 +130,7 @@ final class StateDirs {
     }
 
     /** This process's effective uid (the owner of /proc/self), or -1 when it cannot be told. */
-    static int currentUid() {
+    public static int currentUid() {
         try {
             return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
         } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {

@@ -1,4 +1,4 @@
-package dev.ferry.cli;
+package dev.ferry.daemon;
 
 import dev.ferry.daemon.http.ProxierHealth;
 import dev.ferry.daemon.http.ProxyMetrics;
@@ -10,11 +10,11 @@ import dev.ferry.proxy.UserspaceProxy;
  * reflection at start) name no userspace proxy type: a kernel-mode daemon then never loads the
  * proxy's classes (nor Netty's, which their signatures name).
  */
-final class UserspaceReports {
+public final class UserspaceReports {
     private UserspaceReports() {}
 
-    static void register(UserspaceProxy proxy, ProxyMetrics metrics, ProxierHealth health) {
+    public static void register(UserspaceProxy proxy, ProxyMetrics metrics, ProxierHealth health) {
         metrics.userspaceBounds(proxy.bounds());
-        health.report("listener budget", () -> RunCommand.refusedListenersReason(proxy.refusedListeners()));
+        health.report("listener budget", () -> dev.ferry.daemon.NodeAgent.refusedListenersReason(proxy.refusedListeners()));
     }
 }

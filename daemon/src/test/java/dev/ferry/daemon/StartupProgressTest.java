@@ -1,4 +1,4 @@
-package dev.ferry.cli;
+package dev.ferry.daemon;
 
 import static org.junit.jupiter.api.Assertions.*;
 
