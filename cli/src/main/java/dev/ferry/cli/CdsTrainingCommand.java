@@ -64,14 +64,14 @@ final class CdsTrainingCommand implements Callable<Integer> {
             health.check(true); // the first /healthz answer's classes (its JSON times): answered early in a restart
             if (kernel) {
                 ServiceTable table = ServiceTable.create(dir, 1 << 20, ServiceTable.DEFAULT_GRACE_MILLIS, System::currentTimeMillis);
-                try (TableSync sync = new TableSync(table, List.of(), metrics, health)) {
+                try (TableSync sync = new TableSync(table, metrics, health)) {
                     trainFileSource(sync, file);
                     trainApiWatcher(sync);
                 }
             } else try (ConntrackState ct = ConntrackState.open(dir, ConntrackConfig.DEFAULTS)) {
                 ServiceTable table = ServiceTable.create(dir, 1 << 20, ServiceTable.DEFAULT_GRACE_MILLIS,
                         System::currentTimeMillis);
-                try (TableSync sync = new TableSync(table, List.of(), metrics, health)) {
+                try (TableSync sync = new TableSync(table, metrics, health)) {
                     // The table is empty here, and no NodePort address is given: the proxy binds nothing.
                     try (UserspaceProxy proxy = new UserspaceProxy(table.reader(),
                             ProxyOptions.defaults().withConntrack(ct).withNodePortAddresses(List.of()))) {

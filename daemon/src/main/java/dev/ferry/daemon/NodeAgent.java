@@ -300,7 +300,7 @@ public final class NodeAgent {
         ServiceTable table = ServiceTable.create(dir, tableSize, ServiceTable.DEFAULT_GRACE_MILLIS, System::currentTimeMillis);
         progress.mark("table open");
         DemoBackends backends = new DemoBackends();
-        TableSync sync = new TableSync(table, List.of(), metrics, health);
+        TableSync sync = new TableSync(table, metrics, health);
         metrics.changeFeed(table.changes());
         metrics.frontendClaims(table::displacedCount, table::displacedDropped);
         boolean demo = fromFile && source.demo();

@@ -8,7 +8,6 @@ import dev.ferry.runner.RunnerClock;
 import dev.ferry.runner.ThreadClock;
 import dev.ferry.table.ServiceTable;
 import dev.ferry.watch.TableSink;
-import dev.ferry.watch.TableUpdate;
 import dev.ferry.watch.TableWriterSink;
 import java.io.IOException;
 import java.util.concurrent.CompletionException;
@@ -16,7 +15,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,8 +22,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The table's one writer thread. Sources hand it full snapshots (or, through {@link #write}, any
  * table operation) from any thread; it applies them in order, heartbeats once a second (so readers
- * can tell a live daemon from a stale file), and hands every applied snapshot to listeners on the
- * same thread. Each write is reported to the proxier health (queued when handed over) and to the
+ * can tell a live daemon from a stale file); what each write changed reaches the data planes through
+ * the table's own change feed. Each write is reported to the proxier health (queued when handed over) and to the
  * metrics (table write duration, table sizes). When a data plane follows the table
  * ({@link #followedBy}), it reports the sync done (kube-proxy's sync duration, last-sync timestamp,
  * health updated) once the kernel or the proxy serves the write, and the network programming
@@ -44,7 +42,6 @@ public final class TableSync implements AutoCloseable {
     /** The writer thread this made for itself and stops at close; null when the clock was given. */
     private final ThreadClock ownWriter;
     private final BoundedFrequencyRunner heartbeats;
-    private final List<Consumer<List<ServicePort>>> listeners;
     private final ProxyMetrics metrics;
     private final ProxierHealth health;
     private final List<Runnable> afterWrite = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -63,24 +60,17 @@ public final class TableSync implements AutoCloseable {
     /** A rebuilt table is empty until a full sync has written it again. */
     private boolean awaitingFullSync;
 
-    public TableSync(ServiceTable table, List<Consumer<List<ServicePort>>> listeners) {
-        this(table, listeners, new ProxyMetrics(), new ProxierHealth(Duration.ofMinutes(1), System::currentTimeMillis));
+    public TableSync(ServiceTable table, ProxyMetrics metrics, ProxierHealth health) {
+        this(table, metrics, health, new ThreadClock("ferry-table-writer"), true);
     }
 
-    public TableSync(ServiceTable table, List<Consumer<List<ServicePort>>> listeners, ProxyMetrics metrics, ProxierHealth health) {
-        this(table, listeners, metrics, health, new ThreadClock("ferry-table-writer"), true);
+    /** As the three-argument constructor, writing on {@code clock}'s thread (tests: a ManualClock). */
+    public TableSync(ServiceTable table, ProxyMetrics metrics, ProxierHealth health, RunnerClock clock) {
+        this(table, metrics, health, clock, false);
     }
 
-    /** As the four-argument constructor, writing on {@code clock}'s thread (tests: a ManualClock). */
-    public TableSync(ServiceTable table, List<Consumer<List<ServicePort>>> listeners, ProxyMetrics metrics,
-            ProxierHealth health, RunnerClock clock) {
-        this(table, listeners, metrics, health, clock, false);
-    }
-
-    private TableSync(ServiceTable table, List<Consumer<List<ServicePort>>> listeners, ProxyMetrics metrics,
-            ProxierHealth health, RunnerClock clock, boolean own) {
+    private TableSync(ServiceTable table, ProxyMetrics metrics, ProxierHealth health, RunnerClock clock, boolean own) {
         this.table = table;
-        this.listeners = List.copyOf(listeners);
         this.metrics = metrics;
         this.health = health;
         this.writer = clock;
@@ -109,20 +99,10 @@ public final class TableSync implements AutoCloseable {
 
     /** Queues a full snapshot; the returned future completes once it is in the table. */
     public CompletableFuture<ServiceTable.SyncResult> apply(List<ServicePort> ports) {
-        CompletableFuture<ServiceTable.SyncResult> done = write(true, t -> {
+        return write(true, t -> {
             lastFull = ports;
             return t.replaceAll(ports);
         });
-        return done.thenApplyAsync(r -> {
-            for (Consumer<List<ServicePort>> l : listeners) {
-                try {
-                    l.accept(ports);
-                } catch (RuntimeException e) {
-                    LOG.warn("table listener failed: {}", e.toString());
-                }
-            }
-            return r;
-        }, writer);
     }
 
     /**

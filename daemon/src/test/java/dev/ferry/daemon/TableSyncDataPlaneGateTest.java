@@ -35,7 +35,7 @@ class TableSyncDataPlaneGateTest {
     @Test
     void periodicHooksDoNotRunBeforeTheSourceHasWrittenTheTable() throws Exception {
         ServiceTable table = ServiceTable.create(dir, 16L << 20, 1000, System::currentTimeMillis);
-        TableSync sync = new TableSync(table, List.of(), new ProxyMetrics(),
+        TableSync sync = new TableSync(table, new ProxyMetrics(),
                 new ProxierHealth(Duration.ofMinutes(1), System::currentTimeMillis), clock);
         try {
             AtomicInteger followed = new AtomicInteger();
@@ -57,7 +57,7 @@ class TableSyncDataPlaneGateTest {
     @Test
     void aTableRebuiltEmptyIsNotFollowedUntilAFullSyncFillsIt() throws Exception {
         ServiceTable table = ServiceTable.create(dir, 16L << 20, 1000, System::currentTimeMillis);
-        TableSync sync = new TableSync(table, List.of(), new ProxyMetrics(),
+        TableSync sync = new TableSync(table, new ProxyMetrics(),
                 new ProxierHealth(Duration.ofMinutes(1), System::currentTimeMillis), clock);
         try {
             CountDownLatch rebuilt = new CountDownLatch(1);

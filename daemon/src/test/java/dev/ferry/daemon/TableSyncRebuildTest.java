@@ -33,7 +33,7 @@ class TableSyncRebuildTest {
         ServiceTable table = ServiceTable.create(dir, 16L << 20, 1000, System::currentTimeMillis);
         ProxierHealth health = new ProxierHealth(Duration.ofMinutes(1), System::currentTimeMillis);
         ManualClock clock = new ManualClock();
-        TableSync sync = new TableSync(table, List.of(), new ProxyMetrics(), health, clock);
+        TableSync sync = new TableSync(table, new ProxyMetrics(), health, clock);
         try {
             CountDownLatch fullSyncAsked = new CountDownLatch(1);
             sync.afterRebuild(fullSyncAsked::countDown);
